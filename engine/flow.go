@@ -1,0 +1,135 @@
+// Package engine holds the flow model and its validation, the compiled plan a
+// run executes, and the services that save flows and run them.
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// Limits on a flow document.
+const (
+	// MaxFlowBytes is the largest flow document accepted.
+	MaxFlowBytes = 1 << 20
+	// MaxNodes is the most nodes one flow may hold.
+	MaxNodes = 500
+	// MaxEdges is the most edges one flow may hold.
+	MaxEdges = 2000
+	// MaxTimeoutMS is the longest timeout_ms, backoff_ms or max_backoff_ms: a day.
+	MaxTimeoutMS = 24 * 60 * 60 * 1000
+)
+
+// On-error modes of a node.
+const (
+	OnErrorFail     = "fail"
+	OnErrorContinue = "continue"
+	OnErrorRoute    = "route"
+)
+
+// ErrorPort is the port a node with on_error "route" activates when it fails.
+const ErrorPort = "error"
+
+// Flow is a flow document (contract v1): what users save, import and export.
+type Flow struct {
+	Name  string `json:"name"`
+	Nodes []Node `json:"nodes"`
+	Edges []Edge `json:"edges"`
+}
+
+// Node is one node of a flow document.
+type Node struct {
+	ID     string          `json:"id"`
+	Type   string          `json:"type"`
+	Params json.RawMessage `json:"params,omitempty"`
+	// UI holds editor-only data: position, label, notes.
+	UI        json.RawMessage `json:"ui,omitempty"`
+	Retry     *Retry          `json:"retry,omitempty"`
+	TimeoutMS int             `json:"timeout_ms,omitempty"`
+	OnError   string          `json:"on_error,omitempty"`
+}
+
+// Retry is a node's retry policy: exponential backoff with jitter.
+type Retry struct {
+	MaxAttempts  int `json:"max_attempts"`
+	BackoffMS    int `json:"backoff_ms,omitempty"`
+	MaxBackoffMS int `json:"max_backoff_ms,omitempty"`
+}
+
+// Edge connects a node's output port to another node. An empty Port is the
+// unnamed output of a kind without ports.
+type Edge struct {
+	From string `json:"from"`
+	Port string `json:"port,omitempty"`
+	To   string `json:"to"`
+}
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// flowSchema is the JSON Schema of a flow document. Params are checked
+// separately, against their kind's own schema.
+func flowSchema() map[string]any {
+	duration := func(minimum int) map[string]any {
+		return map[string]any{"type": "integer", "minimum": minimum, "maximum": MaxTimeoutMS}
+	}
+	return map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"title":                "Hookflow flow",
+		"type":                 "object",
+		"required":             []any{"name", "nodes"},
+		"additionalProperties": false,
+		"properties": map[string]any{
+			"name":  map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
+			"nodes": map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
+			"edges": map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
+		},
+		"$defs": map[string]any{
+			"node": map[string]any{
+				"type":                 "object",
+				"required":             []any{"id", "type"},
+				"additionalProperties": false,
+				"properties": map[string]any{
+					"id":     map[string]any{"type": "string", "pattern": idPattern.String(), "maxLength": 64},
+					"type":   map[string]any{"type": "string", "minLength": 1},
+					"params": map[string]any{"type": "object"},
+					"ui":     map[string]any{"type": "object"},
+					"retry": map[string]any{
+						"type":                 "object",
+						"required":             []any{"max_attempts"},
+						"additionalProperties": false,
+						"properties": map[string]any{
+							"max_attempts":   map[string]any{"type": "integer", "minimum": 1, "maximum": 100},
+							"backoff_ms":     duration(0),
+							"max_backoff_ms": duration(0),
+						},
+					},
+					"timeout_ms": duration(1),
+					"on_error":   map[string]any{"type": "string", "enum": []any{OnErrorFail, OnErrorContinue, OnErrorRoute}},
+				},
+			},
+			"edge": map[string]any{
+				"type":                 "object",
+				"required":             []any{"from", "to"},
+				"additionalProperties": false,
+				"properties": map[string]any{
+					"from": map[string]any{"type": "string", "minLength": 1},
+					"port": map[string]any{"type": "string"},
+					"to":   map[string]any{"type": "string", "minLength": 1},
+				},
+			},
+		},
+	}
+}
+
+// FlowSchema returns the JSON Schema of a flow document, for the API
+// description.
+func FlowSchema() map[string]any { return flowSchema() }
+
+// Encode renders the flow document as compact JSON, the form it is stored in.
+func (f *Flow) Encode() ([]byte, error) {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("encode flow: %w", err)
+	}
+	return data, nil
+}

@@ -1,0 +1,9 @@
+package nodes
+
+// RegisterBuiltins registers every node kind Hookflow ships with. Adding a
+// kind is one file in this package and one line here.
+func RegisterBuiltins(r *Registry) {
+	r.MustRegister(Define(webhookSpec, buildWebhook))
+	r.MustRegister(Define(manualSpec, buildManual))
+	r.MustRegister(Define(transformSpec, buildTransform))
+}

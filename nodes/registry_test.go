@@ -1,0 +1,203 @@
+package nodes
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/engine/expression"
+)
+
+func builtins(t testing.TB) *Registry {
+	t.Helper()
+	reg := NewRegistry()
+	RegisterBuiltins(reg)
+	return reg
+}
+
+// TestSpecFieldsMatchParamsStructs holds each builtin's spec and its params
+// struct to the same field names, at every level, so the form the editor
+// draws is exactly what the builder decodes.
+func TestSpecFieldsMatchParamsStructs(t *testing.T) {
+	t.Parallel()
+	for _, k := range builtins(t).Kinds() {
+		t.Run(k.Spec.Kind, func(t *testing.T) {
+			compareFields(t, k.Spec.Kind, k.Spec.Fields, k.params)
+		})
+	}
+}
+
+func compareFields(t *testing.T, path string, fields []Field, typ reflect.Type) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	require.Equal(t, reflect.Struct, typ.Kind(), "%s: params type must be a struct", path)
+	tags := map[string]reflect.Type{}
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		require.NotEmpty(t, name, "%s.%s has no json tag", path, typ.Field(i).Name)
+		tags[name] = typ.Field(i).Type
+	}
+	var specNames, tagNames []string
+	for _, f := range fields {
+		specNames = append(specNames, f.Name)
+	}
+	for name := range tags {
+		tagNames = append(tagNames, name)
+	}
+	sort.Strings(specNames)
+	sort.Strings(tagNames)
+	assert.Equal(t, specNames, tagNames, "%s: spec fields and struct tags differ", path)
+	for _, f := range fields {
+		if goType, ok := tags[f.Name]; ok && f.Type == TypeObject {
+			compareFields(t, path+"."+f.Name, f.Fields, goType)
+		}
+	}
+}
+
+func TestBuiltinSpecsAreComplete(t *testing.T) {
+	t.Parallel()
+	kinds := builtins(t).Kinds()
+	require.NotEmpty(t, kinds)
+	triggers := 0
+	for _, k := range kinds {
+		assert.NotEmpty(t, k.Spec.Title, k.Spec.Kind)
+		assert.NotEmpty(t, k.Spec.Summary, k.Spec.Kind)
+		assert.NotContains(t, k.Spec.Summary, "\n", "%s: the summary is one line", k.Spec.Kind)
+		if k.Spec.IsTrigger() {
+			triggers++
+		}
+		// The served schema is valid JSON and says what it validates.
+		data, err := json.Marshal(k.Spec.JSONSchema())
+		require.NoError(t, err)
+		assert.Contains(t, string(data), `"additionalProperties":false`)
+	}
+	assert.Equal(t, 2, triggers)
+}
+
+func TestRegisterRefusesBadSpecs(t *testing.T) {
+	t.Parallel()
+	type empty struct{}
+	build := func(*Builder, *empty) Node { return manualTrigger{} }
+	tests := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"bad kind name", Spec{Kind: "Bad Kind"}, "kind must match"},
+		{"duplicate", Spec{Kind: "transform"}, "already registered"},
+		{"unnamed field", Spec{Kind: "x.a", Fields: []Field{{Type: TypeString, Label: "L"}}}, "has no name"},
+		{"unlabelled field", Spec{Kind: "x.b", Fields: []Field{{Name: "a", Type: TypeString}}}, "has no label"},
+		{"twice", Spec{Kind: "x.c", Fields: []Field{{Name: "a", Type: TypeString, Label: "A"}, {Name: "a", Type: TypeString, Label: "A"}}}, "appears twice"},
+		{"select without options", Spec{Kind: "x.d", Fields: []Field{{Name: "a", Type: TypeSelect, Label: "A"}}}, "no options"},
+		{"list without items", Spec{Kind: "x.e", Fields: []Field{{Name: "a", Type: TypeList, Label: "A"}}}, "has no items"},
+		{"credential without type", Spec{Kind: "x.f", Fields: []Field{{Name: "a", Type: TypeCredential, Label: "A"}}}, "no credential type"},
+		{"unknown type", Spec{Kind: "x.g", Fields: []Field{{Name: "a", Type: "colour", Label: "A"}}}, `unknown type "colour"`},
+	}
+	reg := builtins(t)
+	for _, tt := range tests {
+		err := reg.Register(Define(tt.spec, build))
+		assert.ErrorContains(t, err, tt.want, tt.name)
+	}
+	assert.ErrorContains(t, reg.Register(Kind{Spec: Spec{Kind: "x.h"}}), "no builder")
+}
+
+func TestBuildAppliesDefaultsAndDecodesStrictly(t *testing.T) {
+	t.Parallel()
+	k, ok := builtins(t).Lookup("trigger.webhook")
+	require.True(t, ok)
+	node, err := k.Build(json.RawMessage(`{"verify": {"scheme": "hmac", "credential": "c", "header": "X-Sig"}}`))
+	require.NoError(t, err)
+	w := node.(*WebhookTrigger)
+	assert.Equal(t, []string{"POST"}, w.Methods)
+	assert.Equal(t, "sha256", w.Verify.Algorithm)
+	assert.Equal(t, "hex", w.Verify.Encoding)
+	assert.Equal(t, "{body}", w.Verify.SignedString)
+	assert.Equal(t, 10000, w.RespondTimeoutMS)
+	assert.Equal(t, 86400000, w.DedupeWindowMS)
+	assert.Nil(t, w.Dedupe)
+
+	_, err = k.Build(json.RawMessage(`{"verify": {"scheme": "github"}}`))
+	var fieldErrs FieldErrors
+	require.ErrorAs(t, err, &fieldErrs)
+	assert.Equal(t, FieldErrors{{Field: "verify.credential", Message: "is required"}}, fieldErrs)
+
+	_, err = k.Build(nil)
+	assert.NoError(t, err, "absent params mean all defaults")
+}
+
+func TestTransformRun(t *testing.T) {
+	t.Parallel()
+	input := map[string]any{
+		"id": 7, "name": "Ada", "secret": "x",
+		"address": map[string]any{"city": "London", "zip": "N1"},
+	}
+	tests := []struct {
+		name   string
+		params string
+		want   map[string]any
+	}{
+		{
+			name:   "set fields only",
+			params: `{"fields": {"usd": "trigger.body.amount / 100", "who": "input.name"}}`,
+			want:   map[string]any{"usd": 12.5, "who": "Ada"},
+		},
+		{
+			name:   "nested set",
+			params: `{"fields": {"customer.email": "'ada@example.com'", "customer.tier": "'gold'"}}`,
+			want:   map[string]any{"customer": map[string]any{"email": "ada@example.com", "tier": "gold"}},
+		},
+		{
+			name:   "include input, remove and rename",
+			params: `{"include_input": true, "remove": ["secret", "address.zip"], "rename": {"name": "full_name"}, "fields": {"address.country": "'UK'"}}`,
+			want: map[string]any{
+				"id": 7, "full_name": "Ada",
+				"address": map[string]any{"city": "London", "country": "UK"},
+			},
+		},
+		{
+			name:   "keep only",
+			params: `{"include_input": true, "keep": ["id", "address.city", "missing"]}`,
+			want:   map[string]any{"id": 7, "address": map[string]any{"city": "London"}},
+		},
+	}
+	reg := builtins(t)
+	k, _ := reg.Lookup("transform")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			node, err := k.Build(json.RawMessage(tt.params))
+			require.NoError(t, err)
+			scope := newScope(input)
+			res, err := node.Run(context.Background(), &Input{Scope: scope})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, res.Output)
+			assert.Equal(t, map[string]any{"city": "London", "zip": "N1"}, input["address"], "the input is not changed")
+			assert.Equal(t, "x", input["secret"])
+		})
+	}
+}
+
+func TestTransformReportsTheFailingField(t *testing.T) {
+	t.Parallel()
+	k, _ := builtins(t).Lookup("transform")
+	node, err := k.Build(json.RawMessage(`{"fields": {"bad": "input.name / 2"}}`))
+	require.NoError(t, err)
+	_, err = node.Run(context.Background(), &Input{Scope: newScope(map[string]any{"name": "Ada"})})
+	assert.ErrorContains(t, err, "field bad")
+}
+
+func newScope(input any) *expression.Scope {
+	return &expression.Scope{
+		Trigger: map[string]any{"body": map[string]any{"amount": 1250}},
+		Steps:   map[string]any{},
+		Input:   input,
+	}
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+type flowRow struct {
+	ID        string `gorm:"primaryKey"`
+	Name      string
+	Version   int
+	Active    bool
+	HookKey   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+func (flowRow) TableName() string { return "flows" }
+
+type flowVersionRow struct {
+	FlowID     string `gorm:"primaryKey"`
+	Version    int    `gorm:"primaryKey"`
+	Name       string
+	Definition string
+	CreatedAt  time.Time
+}
+
+func (flowVersionRow) TableName() string { return "flow_versions" }
+
+// flowWithDefinition is a flow joined with its current version.
+type flowWithDefinition struct {
+	FlowRow    flowRow `gorm:"embedded"`
+	Definition string
+}
+
+func (r *flowRow) record(definition string) *Flow {
+	f := &Flow{
+		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, HookKey: r.HookKey,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if definition != "" {
+		f.Definition = []byte(definition)
+	}
+	return f
+}
+
+// newHookKey returns the random part of a trigger URL: 26 base32 characters,
+// 130 bits.
+func newHookKey() string { return strings.ToLower(rand.Text()) }
+
+// CreateFlow implements Store.
+func (db *DB) CreateFlow(ctx context.Context, name string, definition []byte) (*Flow, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("create flow: %w", err)
+	}
+	t := now()
+	row := flowRow{ID: id.String(), Name: name, Version: 1, HookKey: newHookKey(), CreatedAt: t, UpdatedAt: t}
+	err = db.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return tx.Create(&flowVersionRow{FlowID: row.ID, Version: 1, Name: name, Definition: string(definition), CreatedAt: t}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create flow: %w", err)
+	}
+	return row.record(string(definition)), nil
+}
+
+// UpdateFlow implements Store.
+func (db *DB) UpdateFlow(ctx context.Context, id, name string, definition []byte) (*Flow, error) {
+	var row flowRow
+	err := db.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Bumping the version first locks the row, so concurrent saves get
+		// consecutive versions instead of colliding.
+		t := now()
+		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, updated_at = ? WHERE id = ?
+			RETURNING id, name, version, active, hook_key, created_at, updated_at`, name, t, id).Scan(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.Create(&flowVersionRow{FlowID: id, Version: row.Version, Name: name, Definition: string(definition), CreatedAt: t}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update flow %s: %w", id, err)
+	}
+	return row.record(string(definition)), nil
+}
+
+// GetFlow implements Store.
+func (db *DB) GetFlow(ctx context.Context, id string) (*Flow, error) {
+	var row flowWithDefinition
+	res := db.read.WithContext(ctx).Table("flows").
+		Select("flows.*, flow_versions.definition").
+		Joins("JOIN flow_versions ON flow_versions.flow_id = flows.id AND flow_versions.version = flows.version").
+		Where("flows.id = ?", id).Limit(1).Scan(&row)
+	if res.Error != nil {
+		return nil, fmt.Errorf("get flow %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("get flow %s: %w", id, ErrNotFound)
+	}
+	return row.FlowRow.record(row.Definition), nil
+}
+
+// ListFlows implements Store.
+func (db *DB) ListFlows(ctx context.Context) ([]*Flow, error) {
+	var rows []flowRow
+	if err := db.read.WithContext(ctx).Order("updated_at DESC, id DESC").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list flows: %w", err)
+	}
+	out := make([]*Flow, len(rows))
+	for i := range rows {
+		out[i] = rows[i].record("")
+	}
+	return out, nil
+}
+
+// DeleteFlow implements Store.
+func (db *DB) DeleteFlow(ctx context.Context, id string) error {
+	res := db.write.WithContext(ctx).Delete(&flowRow{}, "id = ?", id)
+	if res.Error != nil {
+		return fmt.Errorf("delete flow %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete flow %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// SetFlowActive implements Store.
+func (db *DB) SetFlowActive(ctx context.Context, id string, active bool) (*Flow, error) {
+	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ?", id).
+		Updates(map[string]any{"active": active, "updated_at": now()})
+	if res.Error != nil {
+		return nil, fmt.Errorf("set flow %s active: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("set flow %s active: %w", id, ErrNotFound)
+	}
+	return db.GetFlow(ctx, id)
+}
+
+// ListFlowVersions implements Store.
+func (db *DB) ListFlowVersions(ctx context.Context, id string) ([]*FlowVersion, error) {
+	var rows []flowVersionRow
+	err := db.read.WithContext(ctx).Select("flow_id", "version", "name", "created_at").
+		Where("flow_id = ?", id).Order("version DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list versions of flow %s: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("list versions of flow %s: %w", id, ErrNotFound)
+	}
+	out := make([]*FlowVersion, len(rows))
+	for i, r := range rows {
+		out[i] = &FlowVersion{FlowID: r.FlowID, Version: r.Version, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// GetFlowVersion implements Store.
+func (db *DB) GetFlowVersion(ctx context.Context, id string, version int) (*FlowVersion, error) {
+	var r flowVersionRow
+	err := db.read.WithContext(ctx).Where("flow_id = ? AND version = ?", id, version).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("get flow %s version %d: %w", id, version, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get flow %s version %d: %w", id, version, err)
+	}
+	return &FlowVersion{FlowID: r.FlowID, Version: r.Version, Name: r.Name, Definition: []byte(r.Definition), CreatedAt: r.CreatedAt.UTC()}, nil
+}

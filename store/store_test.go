@@ -1,0 +1,211 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// The conformance suite: every test runs on SQLite, and on Postgres when
+// TEST_DATABASE_URL is set.
+
+func TestFlowLifecycle(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		v1 := []byte(`{"name":"one","nodes":[],"edges":[]}`)
+		created, err := db.CreateFlow(ctx, "one", v1)
+		require.NoError(t, err)
+		assert.Equal(t, 1, created.Version)
+		assert.False(t, created.Active)
+		assert.Len(t, created.HookKey, 26, "hook key carries at least 128 bits")
+
+		got, err := db.GetFlow(ctx, created.ID)
+		require.NoError(t, err)
+		assert.Equal(t, created, got, "a flow reads back as it was written")
+
+		v2 := []byte(`{"name":"two","nodes":[],"edges":[]}`)
+		updated, err := db.UpdateFlow(ctx, created.ID, "two", v2)
+		require.NoError(t, err)
+		assert.Equal(t, 2, updated.Version)
+		assert.Equal(t, "two", updated.Name)
+		assert.Equal(t, created.HookKey, updated.HookKey, "the hook key survives edits")
+		assert.Equal(t, created.CreatedAt, updated.CreatedAt)
+
+		got, err = db.GetFlow(ctx, created.ID)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(v2), string(got.Definition))
+
+		versions, err := db.ListFlowVersions(ctx, created.ID)
+		require.NoError(t, err)
+		require.Len(t, versions, 2)
+		assert.Equal(t, []int{2, 1}, []int{versions[0].Version, versions[1].Version})
+		assert.Nil(t, versions[0].Definition, "lists leave definitions out")
+
+		old, err := db.GetFlowVersion(ctx, created.ID, 1)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(v1), string(old.Definition))
+		assert.Equal(t, "one", old.Name)
+
+		active, err := db.SetFlowActive(ctx, created.ID, true)
+		require.NoError(t, err)
+		assert.True(t, active.Active)
+		assert.Equal(t, 2, active.Version)
+
+		require.NoError(t, db.DeleteFlow(ctx, created.ID))
+		_, err = db.GetFlow(ctx, created.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		_, err = db.ListFlowVersions(ctx, created.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound, "versions go with their flow")
+	})
+}
+
+func TestUnknownFlow(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const id = "0190a4c8-0000-7000-8000-000000000000"
+		calls := map[string]func() error{
+			"get":     func() error { _, err := db.GetFlow(ctx, id); return err },
+			"update":  func() error { _, err := db.UpdateFlow(ctx, id, "x", []byte(`{}`)); return err },
+			"delete":  func() error { return db.DeleteFlow(ctx, id) },
+			"active":  func() error { _, err := db.SetFlowActive(ctx, id, true); return err },
+			"version": func() error { _, err := db.GetFlowVersion(ctx, id, 1); return err },
+			"list":    func() error { _, err := db.ListFlowVersions(ctx, id); return err },
+		}
+		for name, call := range calls {
+			assert.ErrorIs(t, call(), store.ErrNotFound, name)
+		}
+	})
+}
+
+func TestListFlowsNewestFirst(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var ids []string
+		for i := range 3 {
+			f, err := db.CreateFlow(ctx, fmt.Sprintf("flow %d", i), []byte(`{}`))
+			require.NoError(t, err)
+			ids = append(ids, f.ID)
+		}
+		// Editing the oldest makes it the most recently updated.
+		_, err := db.UpdateFlow(ctx, ids[0], "flow 0 edited", []byte(`{}`))
+		require.NoError(t, err)
+
+		flows, err := db.ListFlows(ctx)
+		require.NoError(t, err)
+		require.Len(t, flows, 3)
+		assert.Equal(t, []string{ids[0], ids[2], ids[1]}, []string{flows[0].ID, flows[1].ID, flows[2].ID})
+		assert.Nil(t, flows[0].Definition)
+		assert.Equal(t, "flow 0 edited", flows[0].Name)
+	})
+}
+
+func TestConcurrentUpdatesGetConsecutiveVersions(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f, err := db.CreateFlow(ctx, "busy", []byte(`{}`))
+		require.NoError(t, err)
+
+		const writers = 8
+		versions := make([]int, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				updated, err := db.UpdateFlow(ctx, f.ID, fmt.Sprintf("v%d", i), []byte(`{}`))
+				if assert.NoError(t, err) {
+					versions[i] = updated.Version
+				}
+			})
+		}
+		wg.Wait()
+		sort.Ints(versions)
+		assert.Equal(t, []int{2, 3, 4, 5, 6, 7, 8, 9}, versions)
+	})
+}
+
+func TestHookKeysAreUnique(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		seen := map[string]bool{}
+		for range 50 {
+			f, err := db.CreateFlow(context.Background(), "f", []byte(`{}`))
+			require.NoError(t, err)
+			assert.False(t, seen[f.HookKey])
+			seen[f.HookKey] = true
+		}
+	})
+}
+
+func TestTokens(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		has, err := db.HasToken(ctx, "admin")
+		require.NoError(t, err)
+		assert.False(t, has)
+
+		require.NoError(t, db.PutToken(ctx, "admin", []byte("hash-1")))
+		require.NoError(t, db.PutToken(ctx, "ci", []byte("hash-2")))
+		require.NoError(t, db.PutToken(ctx, "admin", []byte("hash-3")), "putting a name again replaces it")
+
+		has, err = db.HasToken(ctx, "admin")
+		require.NoError(t, err)
+		assert.True(t, has)
+		hashes, err := db.TokenHashes(ctx)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, [][]byte{[]byte("hash-3"), []byte("hash-2")}, hashes)
+	})
+}
+
+func TestMigrationsAreCurrentAndIdempotent(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		applied, err := db.Migrate(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, applied, "a second migrate applies nothing")
+		version, pending, err := db.SchemaVersion(ctx)
+		require.NoError(t, err)
+		assert.False(t, pending)
+		assert.Positive(t, version)
+	})
+}
+
+func TestSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			opts := storetest.Options(t, dialect)
+			db, err := store.Open(ctx, opts)
+			require.NoError(t, err)
+			_, err = db.Migrate(ctx)
+			require.NoError(t, err)
+			f, err := db.CreateFlow(ctx, "kept", []byte(`{"name":"kept"}`))
+			require.NoError(t, err)
+			require.NoError(t, db.Close())
+
+			db, err = store.Open(ctx, opts)
+			require.NoError(t, err)
+			defer db.Close()
+			_, pending, err := db.SchemaVersion(ctx)
+			require.NoError(t, err)
+			assert.False(t, pending)
+			got, err := db.GetFlow(ctx, f.ID)
+			require.NoError(t, err)
+			assert.Equal(t, "kept", got.Name)
+		})
+	}
+}
