@@ -8,6 +8,10 @@ import (
 	"github.com/hookflow/hookflow/engine/expression"
 )
 
+// KindWebhook is the kind of the webhook trigger, whose flows get a trigger
+// URL.
+const KindWebhook = "trigger.webhook"
+
 // Verification schemes of the webhook trigger.
 const (
 	SchemeGitHub           = "github"
@@ -30,7 +34,7 @@ const (
 )
 
 var webhookSpec = Spec{
-	Kind:     "trigger.webhook",
+	Kind:     KindWebhook,
 	Category: CategoryTrigger,
 	Title:    "Webhook",
 	Summary:  "Starts the flow when an HTTP request arrives at the flow's trigger URL.",

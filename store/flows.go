@@ -98,13 +98,17 @@ func (db *DB) UpdateFlow(ctx context.Context, id, name string, definition []byte
 	return row.record(string(definition)), nil
 }
 
+// currentFlows selects flows joined with their current version.
+func (db *DB) currentFlows(ctx context.Context) *gorm.DB {
+	return db.read.WithContext(ctx).Table("flows").
+		Select("flows.*, flow_versions.definition").
+		Joins("JOIN flow_versions ON flow_versions.flow_id = flows.id AND flow_versions.version = flows.version")
+}
+
 // GetFlow implements Store.
 func (db *DB) GetFlow(ctx context.Context, id string) (*Flow, error) {
 	var row flowWithDefinition
-	res := db.read.WithContext(ctx).Table("flows").
-		Select("flows.*, flow_versions.definition").
-		Joins("JOIN flow_versions ON flow_versions.flow_id = flows.id AND flow_versions.version = flows.version").
-		Where("flows.id = ?", id).Limit(1).Scan(&row)
+	res := db.currentFlows(ctx).Where("flows.id = ?", id).Limit(1).Scan(&row)
 	if res.Error != nil {
 		return nil, fmt.Errorf("get flow %s: %w", id, res.Error)
 	}
@@ -116,13 +120,14 @@ func (db *DB) GetFlow(ctx context.Context, id string) (*Flow, error) {
 
 // ListFlows implements Store.
 func (db *DB) ListFlows(ctx context.Context) ([]*Flow, error) {
-	var rows []flowRow
-	if err := db.read.WithContext(ctx).Order("updated_at DESC, id DESC").Find(&rows).Error; err != nil {
+	var rows []flowWithDefinition
+	err := db.currentFlows(ctx).Order("flows.updated_at DESC, flows.id DESC").Scan(&rows).Error
+	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
 	out := make([]*Flow, len(rows))
 	for i := range rows {
-		out[i] = rows[i].record("")
+		out[i] = rows[i].FlowRow.record(rows[i].Definition)
 	}
 	return out, nil
 }

@@ -21,6 +21,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the connections.
 	Close() error
+	// SchemaVersion returns the newest applied migration and whether any
+	// embedded migration is still pending.
+	SchemaVersion(ctx context.Context) (version int64, pending bool, err error)
 
 	// CreateFlow saves a new flow as version 1, inactive, with a new hook key.
 	CreateFlow(ctx context.Context, name string, definition []byte) (*Flow, error)
@@ -28,8 +31,8 @@ type Store interface {
 	UpdateFlow(ctx context.Context, id, name string, definition []byte) (*Flow, error)
 	// GetFlow returns a flow with its current version's definition.
 	GetFlow(ctx context.Context, id string) (*Flow, error)
-	// ListFlows returns every flow, most recently updated first, without
-	// definitions.
+	// ListFlows returns every flow with its current definition, most
+	// recently updated first.
 	ListFlows(ctx context.Context) ([]*Flow, error)
 	// DeleteFlow removes a flow and its versions.
 	DeleteFlow(ctx context.Context, id string) error
@@ -58,7 +61,7 @@ type Flow struct {
 	Active  bool
 	// HookKey is the random part of the webhook trigger URL.
 	HookKey string
-	// Definition is the current version's flow document; nil in lists.
+	// Definition is the current version's flow document.
 	Definition []byte
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

@@ -105,7 +105,7 @@ func TestListFlowsNewestFirst(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, flows, 3)
 		assert.Equal(t, []string{ids[0], ids[2], ids[1]}, []string{flows[0].ID, flows[1].ID, flows[2].ID})
-		assert.Nil(t, flows[0].Definition)
+		assert.JSONEq(t, `{}`, string(flows[0].Definition))
 		assert.Equal(t, "flow 0 edited", flows[0].Name)
 	})
 }

@@ -1,0 +1,416 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+const (
+	testToken = "hf_test_token_0123456789"
+	publicURL = "https://hooks.example.com"
+)
+
+// fixture is a real fiber app over a real database.
+type fixture struct {
+	t     *testing.T
+	app   *fiber.App
+	store store.Store
+}
+
+func newApp(t *testing.T, st store.Store) *fiber.App {
+	t.Helper()
+	reg := nodes.NewRegistry()
+	nodes.RegisterBuiltins(reg)
+	app, err := api.New(api.Options{Store: st, Registry: reg, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20})
+	require.NoError(t, err)
+	return app
+}
+
+func setup(t *testing.T, db *store.DB) *fixture {
+	t.Helper()
+	_, err := api.EnsureAdminToken(context.Background(), db, testToken)
+	require.NoError(t, err)
+	return &fixture{t: t, app: newApp(t, db), store: db}
+}
+
+// do sends a request with the admin token and decodes the JSON answer.
+func (f *fixture) do(method, path, body string) (int, map[string]any) {
+	f.t.Helper()
+	return f.doAs(testToken, method, path, body)
+}
+
+func (f *fixture) doAs(token, method, path, body string) (int, map[string]any) {
+	f.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := f.app.Test(req, -1)
+	require.NoError(f.t, err)
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	require.NoError(f.t, err)
+	if res.StatusCode == http.StatusNoContent {
+		require.Empty(f.t, data)
+		return res.StatusCode, nil
+	}
+	require.Equal(f.t, "application/json", strings.Split(res.Header.Get("Content-Type"), ";")[0], "%s %s: %s", method, path, data)
+	var out map[string]any
+	require.NoError(f.t, json.Unmarshal(data, &out), "%s %s: %s", method, path, data)
+	return res.StatusCode, out
+}
+
+const validFlow = `{
+  "name": "Stripe payment to Slack",
+  "nodes": [
+    {"id": "hook", "type": "trigger.webhook", "params": {"verify": {"scheme": "stripe", "credential": "stripe-signing"}}},
+    {"id": "amount", "type": "transform", "params": {"fields": {"usd": "trigger.body.data.object.amount / 100"}}, "ui": {"x": 120, "y": 40}}
+  ],
+  "edges": [{"from": "hook", "to": "amount"}]
+}`
+
+func TestFlowAPI(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+
+		status, body := f.doAs("", "GET", "/api/v1/flows", "")
+		assert.Equal(t, http.StatusUnauthorized, status)
+		assert.NotEmpty(t, body["error"])
+
+		status, body = f.do("POST", "/api/v1/flows", `{"name": "bad", "nodes": [
+			{"id": "hook", "type": "trigger.webhook"}, {"id": "a", "type": "transform"},
+			{"id": "a", "type": "transform"}, {"id": "b", "type": "no.such.kind"}],
+			"edges": [{"from": "hook", "to": "a"}, {"from": "a", "to": "ghost"}]}`)
+		assert.Equal(t, http.StatusUnprocessableEntity, status)
+		assert.Equal(t, []any{
+			map[string]any{"node": "a", "field": "id", "message": `id "a" is used by more than one node`},
+			map[string]any{"node": "b", "field": "type", "message": `unknown node type "no.such.kind"`},
+			map[string]any{"node": "", "field": "edges[1].to", "message": `"ghost" is not a node of this flow`},
+		}, body["problems"])
+		assert.Equal(t, "flow is invalid: 3 problems", body["error"])
+
+		status, body = f.do("POST", "/api/v1/flows", validFlow)
+		require.Equal(t, http.StatusCreated, status, "%v", body)
+		id := body["id"].(string)
+		assert.Equal(t, float64(1), body["version"])
+		assert.Equal(t, false, body["active"])
+		assert.Equal(t, "Stripe payment to Slack", body["name"])
+		triggers := body["triggers"].([]any)
+		require.Len(t, triggers, 1)
+		trigger := triggers[0].(map[string]any)
+		assert.Equal(t, "hook", trigger["node_id"])
+		assert.Equal(t, "trigger.webhook", trigger["type"])
+		url := trigger["url"].(string)
+		assert.Regexp(t, regexp.MustCompile(`^https://hooks\.example\.com/hooks/[a-z2-7]{26}$`), url)
+		assert.Equal(t, map[string]any{"x": float64(120), "y": float64(40)},
+			body["nodes"].([]any)[1].(map[string]any)["ui"], "editor data is kept")
+
+		updated := strings.Replace(validFlow, "Stripe payment to Slack", "Renamed", 1)
+		status, body = f.do("PUT", "/api/v1/flows/"+id, updated)
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		assert.Equal(t, float64(2), body["version"])
+		assert.Equal(t, "Renamed", body["name"])
+		assert.Equal(t, url, body["triggers"].([]any)[0].(map[string]any)["url"], "the trigger URL survives edits")
+
+		status, body = f.do("GET", "/api/v1/flows/"+id+"/versions", "")
+		require.Equal(t, http.StatusOK, status)
+		versions := body["versions"].([]any)
+		require.Len(t, versions, 2)
+		assert.Equal(t, float64(2), versions[0].(map[string]any)["version"])
+		assert.Equal(t, "Stripe payment to Slack", versions[1].(map[string]any)["name"])
+
+		status, body = f.do("GET", "/api/v1/flows/"+id+"/versions/1", "")
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "Stripe payment to Slack", body["name"])
+		assert.Len(t, body["nodes"], 2)
+
+		status, body = f.do("GET", "/api/v1/flows/"+id+"/versions/9", "")
+		assert.Equal(t, http.StatusNotFound, status)
+		assert.Contains(t, body["error"], "has no version 9")
+		status, _ = f.do("GET", "/api/v1/flows/"+id+"/versions/first", "")
+		assert.Equal(t, http.StatusBadRequest, status)
+
+		status, body = f.do("POST", "/api/v1/flows/"+id+"/activate", "")
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, true, body["active"])
+		assert.Equal(t, float64(2), body["version"], "activation makes no version")
+
+		status, body = f.do("GET", "/api/v1/flows", "")
+		require.Equal(t, http.StatusOK, status)
+		list := body["flows"].([]any)
+		require.Len(t, list, 1)
+		summary := list[0].(map[string]any)
+		assert.Equal(t, true, summary["active"])
+		assert.NotContains(t, summary, "nodes", "lists leave the graph out")
+		assert.Len(t, summary["triggers"], 1)
+
+		status, body = f.do("POST", "/api/v1/flows/"+id+"/deactivate", "")
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, false, body["active"])
+
+		status, body = f.do("GET", "/api/v1/flows/01900000-0000-7000-8000-000000000000", "")
+		assert.Equal(t, http.StatusNotFound, status)
+		assert.Equal(t, `flow "01900000-0000-7000-8000-000000000000" not found`, body["error"])
+
+		status, body = f.do("POST", "/api/v1/flows", `{"name": "x", "nodes": [`)
+		assert.Equal(t, http.StatusBadRequest, status)
+		assert.Contains(t, body["error"], "not valid JSON")
+		status, _ = f.do("PUT", "/api/v1/flows/"+id, `nope`)
+		assert.Equal(t, http.StatusBadRequest, status)
+
+		status, _ = f.do("DELETE", "/api/v1/flows/"+id, "")
+		assert.Equal(t, http.StatusNoContent, status)
+		status, _ = f.do("GET", "/api/v1/flows/"+id, "")
+		assert.Equal(t, http.StatusNotFound, status)
+		status, _ = f.do("DELETE", "/api/v1/flows/"+id, "")
+		assert.Equal(t, http.StatusNotFound, status)
+	})
+}
+
+func TestUnknownFlowOnEveryFlowRoute(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		const missing = "/api/v1/flows/does-not-exist"
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", missing, ""},
+			{"PUT", missing, validFlow},
+			{"DELETE", missing, ""},
+			{"POST", missing + "/activate", ""},
+			{"POST", missing + "/deactivate", ""},
+			{"GET", missing + "/versions", ""},
+			{"GET", missing + "/versions/1", ""},
+		} {
+			status, body := f.do(r.method, r.path, r.body)
+			assert.Equal(t, http.StatusNotFound, status, "%s %s", r.method, r.path)
+			assert.Contains(t, body["error"], "does-not-exist", "%s %s", r.method, r.path)
+		}
+	})
+}
+
+func TestEverythingSurvivesARestart(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			opts := storetest.Options(t, dialect)
+			first, err := store.Open(ctx, opts)
+			require.NoError(t, err)
+			_, err = first.Migrate(ctx)
+			require.NoError(t, err)
+			generated, err := api.EnsureAdminToken(ctx, first, "")
+			require.NoError(t, err)
+			require.NotEmpty(t, generated, "the first start makes a token")
+			f := &fixture{t: t, app: newApp(t, first), store: first}
+			status, body := f.doAs(generated, "POST", "/api/v1/flows", validFlow)
+			require.Equal(t, http.StatusCreated, status)
+			id := body["id"].(string)
+			url := body["triggers"].([]any)[0].(map[string]any)["url"]
+			status, _ = f.doAs(generated, "POST", "/api/v1/flows/"+id+"/activate", "")
+			require.Equal(t, http.StatusOK, status)
+			require.NoError(t, first.Close())
+
+			second, err := store.Open(ctx, opts)
+			require.NoError(t, err)
+			defer second.Close()
+			again, err := api.EnsureAdminToken(ctx, second, "")
+			require.NoError(t, err)
+			assert.Empty(t, again, "a later start keeps the first token")
+			f = &fixture{t: t, app: newApp(t, second), store: second}
+			status, body = f.doAs(generated, "GET", "/api/v1/flows/"+id, "")
+			require.Equal(t, http.StatusOK, status, "the first token still works")
+			assert.Equal(t, true, body["active"])
+			assert.Equal(t, url, body["triggers"].([]any)[0].(map[string]any)["url"])
+		})
+	}
+}
+
+// TestEveryAPIRouteNeedsAToken walks every route registered under /api/v1 and
+// proves it refuses a request without a token, with a wrong one, and with
+// another scheme.
+func TestEveryAPIRouteNeedsAToken(t *testing.T) {
+	t.Parallel()
+	f := setup(t, storetest.Open(t, store.DialectSQLite))
+	param := regexp.MustCompile(`:[a-z]+\??`)
+	checked := 0
+	for _, route := range f.app.GetRoutes(true) {
+		if !strings.HasPrefix(route.Path, "/api/v1") || route.Method == "HEAD" {
+			continue
+		}
+		method := route.Method
+		if method == "USE" {
+			method = "GET"
+		}
+		path := param.ReplaceAllString(route.Path, "1")
+		for _, auth := range []string{"", "Bearer ", "Bearer wrong-token", "Basic " + testToken, testToken} {
+			req := httptest.NewRequest(method, path, strings.NewReader(validFlow))
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			res, err := f.app.Test(req, -1)
+			require.NoError(t, err)
+			data, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "%s %s with %q: %s", method, path, auth, data)
+			assert.Contains(t, string(data), `"error"`)
+			assert.Contains(t, res.Header.Get("WWW-Authenticate"), "Bearer")
+		}
+		checked++
+	}
+	assert.GreaterOrEqual(t, checked, 11, "every API route was walked")
+}
+
+func TestErrorsAreJSON(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.DialectSQLite)
+	f := setup(t, db)
+	f.app.Post("/boom", func(*fiber.Ctx) error { panic("kaboom") })
+
+	req := httptest.NewRequest("POST", "/boom", nil)
+	res, err := f.app.Test(req, -1)
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	assert.Equal(t, "internal error", body["error"], "a panic's message stays in the log")
+	assert.NotEmpty(t, body["request_id"])
+	assert.Equal(t, res.Header.Get("X-Request-ID"), body["request_id"])
+
+	status, body := f.do("GET", "/api/v1/no-such-thing", "")
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, body["error"], "no such route")
+
+	status, body = f.do("POST", "/api/v1/flows", `{"name": "`+strings.Repeat("x", 1<<20)+`"}`)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Contains(t, body["error"], "larger than")
+
+	// The server's own body limit acts before any handler, while reading
+	// the request, so it is checked over a real connection.
+	base := serveOnLoopback(t, f.app)
+	req, err = http.NewRequest("POST", base+"/api/v1/flows", strings.NewReader(strings.Repeat("x", 3<<20)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body = nil
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	assert.Equal(t, "request body is too large", body["error"])
+}
+
+// serveOnLoopback serves the app on a loopback port until the test ends and
+// returns its base URL.
+func serveOnLoopback(t *testing.T, app *fiber.App) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		status, body := f.doAs("", "GET", "/healthz", "")
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "ok", body["status"])
+		status, body = f.doAs("", "GET", "/readyz", "")
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "ready", body["status"])
+
+		require.NoError(t, db.Close())
+		status, body = f.doAs("", "GET", "/readyz", "")
+		assert.Equal(t, http.StatusServiceUnavailable, status)
+		assert.Equal(t, "database does not answer", body["error"])
+	})
+}
+
+func TestNodeTypes(t *testing.T) {
+	t.Parallel()
+	f := setup(t, storetest.Open(t, store.DialectSQLite))
+	status, body := f.do("GET", "/api/v1/node-types", "")
+	require.Equal(t, http.StatusOK, status)
+	kinds := map[string]map[string]any{}
+	for _, nt := range body["node_types"].([]any) {
+		entry := nt.(map[string]any)
+		kinds[entry["kind"].(string)] = entry
+	}
+	require.Contains(t, kinds, "trigger.webhook")
+	require.Contains(t, kinds, "trigger.manual")
+	require.Contains(t, kinds, "transform")
+	transform := kinds["transform"]
+	assert.Equal(t, "data", transform["category"])
+	assert.NotEmpty(t, transform["summary"])
+	assert.NotEmpty(t, transform["fields"])
+	schema := transform["schema"].(map[string]any)
+	assert.Equal(t, false, schema["additionalProperties"])
+	assert.Contains(t, schema["properties"], "fields")
+}
+
+// TestOpenAPIDescribesEveryRoute keeps the API description and the router
+// in step: each documented operation is routed and each route documented.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	t.Parallel()
+	f := setup(t, storetest.Open(t, store.DialectSQLite))
+	status, doc := f.do("GET", "/api/v1/openapi.json", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "3.1.0", doc["openapi"])
+
+	documented := map[string]bool{}
+	for path, item := range doc["paths"].(map[string]any) {
+		for method := range item.(map[string]any) {
+			if method == "parameters" {
+				continue
+			}
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	param := regexp.MustCompile(`:([a-z]+)`)
+	routed := map[string]bool{}
+	for _, route := range f.app.GetRoutes(true) {
+		if route.Method == "USE" || route.Method == "HEAD" || route.Path == "/" || route.Path == "/boom" {
+			continue
+		}
+		routed[route.Method+" "+param.ReplaceAllString(route.Path, "{$1}")] = true
+	}
+	assert.Equal(t, documented, routed)
+
+	flowDoc := doc["components"].(map[string]any)["schemas"].(map[string]any)["FlowDocument"].(map[string]any)
+	nodeType := flowDoc["$defs"].(map[string]any)["node"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)
+	assert.Contains(t, nodeType["enum"], "transform", "the flow schema lists the registered kinds")
+	ref := flowDoc["properties"].(map[string]any)["nodes"].(map[string]any)["items"].(map[string]any)["$ref"]
+	assert.Equal(t, "#/components/schemas/FlowDocument/$defs/node", ref, "references resolve inside the document")
+}
+
+func TestWebAppIsServed(t *testing.T) {
+	t.Parallel()
+	f := setup(t, storetest.Open(t, store.DialectSQLite))
+	res, err := f.app.Test(httptest.NewRequest("GET", "/", nil), -1)
+	require.NoError(t, err)
+	data, _ := io.ReadAll(res.Body)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Contains(t, res.Header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(data), "Hookflow")
+}

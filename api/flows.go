@@ -1,0 +1,194 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+// flowJSON is a flow as the API answers it: the document plus its state.
+type flowJSON struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Version   int             `json:"version"`
+	Active    bool            `json:"active"`
+	Nodes     json.RawMessage `json:"nodes,omitempty"`
+	Edges     json.RawMessage `json:"edges,omitempty"`
+	Triggers  []triggerJSON   `json:"triggers"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+type triggerJSON struct {
+	NodeID string `json:"node_id"`
+	Type   string `json:"type"`
+	// URL is where senders post; only webhook triggers have one.
+	URL string `json:"url,omitempty"`
+}
+
+type flowVersionJSON struct {
+	FlowID    string          `json:"flow_id"`
+	Version   int             `json:"version"`
+	Name      string          `json:"name"`
+	Nodes     json.RawMessage `json:"nodes,omitempty"`
+	Edges     json.RawMessage `json:"edges,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// graph holds the nodes and edges of a stored definition, passed through as
+// they are.
+type graph struct {
+	Nodes json.RawMessage `json:"nodes"`
+	Edges json.RawMessage `json:"edges"`
+}
+
+func decodeGraph(definition []byte) (graph, error) {
+	var g graph
+	if err := json.Unmarshal(definition, &g); err != nil {
+		return g, fmt.Errorf("decode stored flow: %w", err)
+	}
+	return g, nil
+}
+
+// flow renders a stored flow; withGraph adds its nodes and edges.
+func (s *server) flow(f *store.Flow, withGraph bool) (flowJSON, error) {
+	out := flowJSON{
+		ID: f.ID, Name: f.Name, Version: f.Version, Active: f.Active,
+		Triggers: []triggerJSON{}, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
+	}
+	if t, ok := engine.FlowTrigger(s.registry, f.Definition); ok {
+		tj := triggerJSON{NodeID: t.NodeID, Type: t.Type}
+		if t.Type == nodes.KindWebhook {
+			tj.URL = s.publicURL + "/hooks/" + f.HookKey
+		}
+		out.Triggers = append(out.Triggers, tj)
+	}
+	if withGraph {
+		g, err := decodeGraph(f.Definition)
+		if err != nil {
+			return out, err
+		}
+		out.Nodes, out.Edges = g.Nodes, g.Edges
+	}
+	return out, nil
+}
+
+func (s *server) respondFlow(c *fiber.Ctx, status int, f *store.Flow) error {
+	body, err := s.flow(f, true)
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(body)
+}
+
+// flowNotFound turns the store's not-found into a 404 naming the flow.
+func flowNotFound(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(fiber.StatusNotFound, "flow %q not found", id)
+	}
+	return err
+}
+
+func (s *server) createFlow(c *fiber.Ctx) error {
+	f, err := s.flows.Create(c.UserContext(), c.Body())
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/flows/" + f.ID)
+	return s.respondFlow(c, fiber.StatusCreated, f)
+}
+
+func (s *server) listFlows(c *fiber.Ctx) error {
+	flows, err := s.store.ListFlows(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]flowJSON, len(flows))
+	for i, f := range flows {
+		if out[i], err = s.flow(f, false); err != nil {
+			return err
+		}
+	}
+	return c.JSON(fiber.Map{"flows": out})
+}
+
+func (s *server) getFlow(c *fiber.Ctx) error {
+	id := c.Params("id")
+	f, err := s.store.GetFlow(c.UserContext(), id)
+	if err != nil {
+		return flowNotFound(id, err)
+	}
+	return s.respondFlow(c, fiber.StatusOK, f)
+}
+
+func (s *server) updateFlow(c *fiber.Ctx) error {
+	id := c.Params("id")
+	f, err := s.flows.Update(c.UserContext(), id, c.Body())
+	if err != nil {
+		return flowNotFound(id, err)
+	}
+	return s.respondFlow(c, fiber.StatusOK, f)
+}
+
+func (s *server) deleteFlow(c *fiber.Ctx) error {
+	id := c.Params("id")
+	if err := s.store.DeleteFlow(c.UserContext(), id); err != nil {
+		return flowNotFound(id, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *server) activateFlow(c *fiber.Ctx) error   { return s.setActive(c, true) }
+func (s *server) deactivateFlow(c *fiber.Ctx) error { return s.setActive(c, false) }
+
+func (s *server) setActive(c *fiber.Ctx, active bool) error {
+	id := c.Params("id")
+	f, err := s.flows.SetActive(c.UserContext(), id, active)
+	if err != nil {
+		return flowNotFound(id, err)
+	}
+	return s.respondFlow(c, fiber.StatusOK, f)
+}
+
+func (s *server) listFlowVersions(c *fiber.Ctx) error {
+	id := c.Params("id")
+	versions, err := s.store.ListFlowVersions(c.UserContext(), id)
+	if err != nil {
+		return flowNotFound(id, err)
+	}
+	out := make([]flowVersionJSON, len(versions))
+	for i, v := range versions {
+		out[i] = flowVersionJSON{FlowID: v.FlowID, Version: v.Version, Name: v.Name, CreatedAt: v.CreatedAt}
+	}
+	return c.JSON(fiber.Map{"versions": out})
+}
+
+func (s *server) getFlowVersion(c *fiber.Ctx) error {
+	id := c.Params("id")
+	version, err := strconv.Atoi(c.Params("version"))
+	if err != nil || version < 1 {
+		return errorf(fiber.StatusBadRequest, "version must be a positive integer, not %q", c.Params("version"))
+	}
+	v, err := s.store.GetFlowVersion(c.UserContext(), id, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(fiber.StatusNotFound, "flow %q has no version %d", id, version)
+	}
+	if err != nil {
+		return err
+	}
+	g, err := decodeGraph(v.Definition)
+	if err != nil {
+		return err
+	}
+	return c.JSON(flowVersionJSON{
+		FlowID: v.FlowID, Version: v.Version, Name: v.Name, Nodes: g.Nodes, Edges: g.Edges, CreatedAt: v.CreatedAt,
+	})
+}

@@ -1,0 +1,131 @@
+// Package api serves Hookflow over HTTP with fiber: the REST API under
+// /api/v1, health checks, and the embedded web editor. Handlers stay thin:
+// they decode, call engine or store, and encode.
+package api
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+// Options are what the server needs.
+type Options struct {
+	Store    store.Store
+	Registry *nodes.Registry
+	Logger   *slog.Logger
+	// PublicURL is the externally visible base URL, used in trigger URLs.
+	PublicURL string
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int
+}
+
+type server struct {
+	store     store.Store
+	registry  *nodes.Registry
+	flows     *engine.Flows
+	log       *slog.Logger
+	publicURL string
+	auth      *authenticator
+	nodeTypes []byte
+	openAPI   []byte
+}
+
+// New builds the fiber app with every route.
+func New(opts Options) (*fiber.App, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{
+		store:     opts.Store,
+		registry:  opts.Registry,
+		flows:     engine.NewFlows(opts.Store, opts.Registry),
+		log:       opts.Logger,
+		publicURL: strings.TrimRight(opts.PublicURL, "/"),
+		auth:      &authenticator{store: opts.Store},
+	}
+	var err error
+	if s.nodeTypes, err = nodeTypesJSON(opts.Registry); err != nil {
+		return nil, err
+	}
+	if s.openAPI, err = openAPIDocument(opts.Registry); err != nil {
+		return nil, err
+	}
+
+	bodyLimit := max(opts.MaxBodyBytes, engine.MaxFlowBytes+64<<10)
+	app := fiber.New(fiber.Config{
+		AppName:               "hookflow",
+		ErrorHandler:          errorHandler(opts.Logger),
+		BodyLimit:             bodyLimit,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	app.Use(requestid.New())
+	app.Use(s.logRequests)
+	app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, r any) {
+			s.log.ErrorContext(c.UserContext(), "panic serving request",
+				"request_id", requestID(c), "method", c.Method(), "path", c.Path(), "panic", r, "stack", stack())
+		},
+	}))
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+
+	v1 := app.Group("/api/v1", s.auth.middleware)
+	v1.Get("/openapi.json", s.getOpenAPI)
+	v1.Get("/node-types", s.listNodeTypes)
+	v1.Post("/flows", s.createFlow)
+	v1.Get("/flows", s.listFlows)
+	v1.Get("/flows/:id", s.getFlow)
+	v1.Put("/flows/:id", s.updateFlow)
+	v1.Delete("/flows/:id", s.deleteFlow)
+	v1.Post("/flows/:id/activate", s.activateFlow)
+	v1.Post("/flows/:id/deactivate", s.deactivateFlow)
+	v1.Get("/flows/:id/versions", s.listFlowVersions)
+	v1.Get("/flows/:id/versions/:version", s.getFlowVersion)
+	// Anything else under /api/v1 is a JSON 404, after authentication, so the
+	// API's shape is not revealed to strangers.
+	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+
+	if err := mountWeb(app); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// logRequests writes one slog line per request. It answers errors itself,
+// through the app's error handler, so the logged status is the one sent.
+func (s *server) logRequests(c *fiber.Ctx) error {
+	start := time.Now()
+	if err := c.Next(); err != nil {
+		if herr := c.App().Config().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	status := c.Response().StatusCode()
+	level := slog.LevelInfo
+	if status >= fiber.StatusInternalServerError {
+		level = slog.LevelError
+	}
+	s.log.Log(c.UserContext(), level, "request",
+		"method", c.Method(), "path", c.Path(), "status", status,
+		"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", requestID(c))
+	return nil
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestid.ConfigDefault.ContextKey).(string)
+	return id
+}

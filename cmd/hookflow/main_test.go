@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// runCLI runs a command line to its end and returns its exit code and output.
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// server is `hookflow serve` running in-process on a loopback port.
+type server struct {
+	stdout *syncBuffer
+	stop   context.CancelFunc
+	done   chan int
+	url    string
+}
+
+var listening = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &server{stdout: &syncBuffer{}, stop: cancel, done: make(chan int, 1)}
+	go func() {
+		s.done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...),
+			strings.NewReader(""), s.stdout, io.Discard)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {
+			s.url = "http://" + m[1]
+			return s
+		}
+		select {
+		case code := <-s.done:
+			t.Fatalf("server exited with %d: %s", code, s.stdout.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("server did not start: %s", s.stdout.String())
+	return nil
+}
+
+// shutdown stops the server as SIGTERM would and returns its exit code.
+func (s *server) shutdown(t *testing.T) int {
+	t.Helper()
+	s.stop()
+	select {
+	case code := <-s.done:
+		return code
+	case <-time.After(40 * time.Second):
+		t.Fatal("server did not stop")
+		return -1
+	}
+}
+
+func (s *server) request(t *testing.T, token, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	return res.StatusCode, out
+}
+
+const testFlow = `{"name": "Orders", "nodes": [
+	{"id": "hook", "type": "trigger.webhook"},
+	{"id": "total", "type": "transform", "params": {"fields": {"cents": "trigger.body.total * 100"}}}],
+	"edges": [{"from": "hook", "to": "total"}]}`
+
+// TestServeEndToEnd runs the real server on each database: the token is
+// printed once, flows are saved through HTTP, and everything is still there
+// after a restart.
+func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			dbArgs := []string{"--data-dir", t.TempDir()}
+			if opts := storetest.Options(t, dialect); dialect == store.DialectPostgres {
+				dbArgs = append(dbArgs, "--database-url", opts.URL)
+			}
+			s := startServer(t, dbArgs...)
+			m := regexp.MustCompile(`Login token \(shown once; only its hash is stored\): (hf_\S+)`).FindStringSubmatch(s.stdout.String())
+			require.NotNil(t, m, "the first start prints the token: %s", s.stdout.String())
+			token := m[1]
+			assert.Contains(t, s.stdout.String(), "Editor:  "+s.url+"/")
+
+			status, _ := s.request(t, "", "GET", "/api/v1/flows", "")
+			assert.Equal(t, http.StatusUnauthorized, status)
+			status, body := s.request(t, token, "POST", "/api/v1/flows", testFlow)
+			require.Equal(t, http.StatusCreated, status, "%v", body)
+			id := body["id"].(string)
+			url := body["triggers"].([]any)[0].(map[string]any)["url"].(string)
+			assert.True(t, strings.HasPrefix(url, s.url+"/hooks/"), "trigger URLs default to the listen address: %s", url)
+			status, _ = s.request(t, token, "PUT", "/api/v1/flows/"+id, testFlow)
+			require.Equal(t, http.StatusOK, status)
+			assert.Equal(t, 0, s.shutdown(t), "a signalled server exits 0")
+
+			s = startServer(t, dbArgs...)
+			defer s.shutdown(t)
+			assert.NotContains(t, s.stdout.String(), "hf_", "the token is shown only once")
+			status, body = s.request(t, token, "GET", "/api/v1/flows/"+id, "")
+			require.Equal(t, http.StatusOK, status)
+			assert.Equal(t, float64(2), body["version"])
+			status, body = s.request(t, token, "GET", "/api/v1/flows/"+id+"/versions", "")
+			require.Equal(t, http.StatusOK, status)
+			assert.Len(t, body["versions"], 2)
+		})
+	}
+}
+
+func TestFlowCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flow.json")
+	require.NoError(t, os.WriteFile(file, []byte(testFlow), 0o600))
+	data := []string{"--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}
+
+	code, out, _ := runCLI(t, "", "flow", "validate", file)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, `valid: "Orders", 2 nodes, 1 edges`)
+
+	code, out, _ = runCLI(t, `{"name": "x", "nodes": [{"id": "a", "type": "ghost"}], "edges": [{"from": "a", "to": "b"}]}`, "flow", "validate", "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, `node a, type: unknown node type "ghost"`)
+	assert.Contains(t, out, `edges[0].to: "b" is not a node of this flow`)
+	assert.Contains(t, out, "nodes: a flow needs exactly one trigger node")
+
+	code, _, errOut := runCLI(t, "", "flow", "validate", filepath.Join(dir, "missing.json"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "read flow")
+
+	code, out, _ = runCLI(t, "", append(append([]string{"flow", "import"}, data...), file)...)
+	require.Equal(t, 0, code, out)
+	m := regexp.MustCompile(`^(\S+) version 1\n$`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	id := m[1]
+
+	renamed := strings.Replace(testFlow, "Orders", "Orders v2", 1)
+	code, out, _ = runCLI(t, renamed, append(append([]string{"flow", "import", "--update", id}, data...), "-")...)
+	require.Equal(t, 0, code, out)
+	assert.Equal(t, id+" version 2\n", out)
+
+	code, out, _ = runCLI(t, "", append(append([]string{"flow", "export"}, data...), id)...)
+	require.Equal(t, 0, code, out)
+	assert.JSONEq(t, renamed, out, "export prints the document as imported")
+
+	code, out, _ = runCLI(t, "", append(append([]string{"flow", "export", "--version", "1"}, data...), id)...)
+	require.Equal(t, 0, code, out)
+	assert.JSONEq(t, testFlow, out)
+
+	code, _, errOut = runCLI(t, "", append(append([]string{"flow", "export"}, data...), "nope")...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "not found")
+
+	code, out, _ = runCLI(t, "", append([]string{"migrate"}, data...)...)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "sqlite schema at version 1 (applied now: 0)")
+
+	code, out, _ = runCLI(t, "", append([]string{"token", "reset"}, data...)...)
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `^hf_[A-Z2-7]{26}\n$`, out)
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	code, out, _ := runCLI(t, "", "version")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "hookflow dev")
+
+	code, _, errOut := runCLI(t, "", "serve", "--help")
+	assert.Equal(t, 0, code)
+	for _, name := range []string{"HOOKFLOW_ADDR", "HOOKFLOW_DATA_DIR", "HOOKFLOW_DATABASE_URL", "HOOKFLOW_ADMIN_TOKEN",
+		"HOOKFLOW_SECRET_KEY", "HOOKFLOW_PUBLIC_URL", "HOOKFLOW_WORKERS", "HOOKFLOW_MAX_BODY_BYTES",
+		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "HOOKFLOW_RUN_RETENTION"} {
+		assert.Contains(t, errOut, name, "serve --help documents %s", name)
+	}
+	assert.Contains(t, errOut, "-addr :8080", "and shows defaults")
+}
+
+func TestServeRefusesBadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--addr", "nonsense"}, "HOOKFLOW_ADDR"},
+		{[]string{"--secret-key", "c2hvcnQ="}, "HOOKFLOW_SECRET_KEY: must be base64 of 32 bytes"},
+		{[]string{"--public-url", "ftp://x"}, "HOOKFLOW_PUBLIC_URL"},
+		{[]string{"--workers", "0"}, "HOOKFLOW_WORKERS"},
+		{[]string{"--log-level", "loud"}, "HOOKFLOW_LOG_LEVEL"},
+		{[]string{"--no-such-flag"}, "flag provided but not defined"},
+		{[]string{"extra-arg"}, "serve takes no arguments"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := runCLI(t, "", append([]string{"serve", "--data-dir", t.TempDir()}, tt.args...)...)
+		assert.Equal(t, 2, code, "%v", tt.args)
+		assert.Contains(t, errOut, tt.want, "%v", tt.args)
+	}
+}
+
+// TestSettingsFromEnvironment cannot run in parallel: it sets variables.
+func TestSettingsFromEnvironment(t *testing.T) {
+	t.Setenv("HOOKFLOW_ADMIN_TOKEN", "hf_from_the_environment")
+	t.Setenv("HOOKFLOW_PUBLIC_URL", "https://automation.example.org")
+	t.Setenv("HOOKFLOW_DATA_DIR", t.TempDir())
+	s := startServer(t)
+	defer s.shutdown(t)
+	assert.Contains(t, s.stdout.String(), "Login token: the value of HOOKFLOW_ADMIN_TOKEN")
+	status, body := s.request(t, "hf_from_the_environment", "POST", "/api/v1/flows", testFlow)
+	require.Equal(t, http.StatusCreated, status)
+	url := body["triggers"].([]any)[0].(map[string]any)["url"].(string)
+	assert.True(t, strings.HasPrefix(url, "https://automation.example.org/hooks/"), url)
+}

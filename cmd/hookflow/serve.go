@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("hookflow serve", flag.ContinueOnError)
+	cfg.register(fs)
+	return &ffcli.Command{
+		Name:       "serve",
+		ShortUsage: "hookflow serve [flags]",
+		ShortHelp:  "Serve the editor, the API and the webhook ingress (the default command)",
+		LongHelp:   "Every flag may also be set by the environment variable named in its help.",
+		FlagSet:    fs,
+		Options:    ffOptions,
+		Exec: func(ctx context.Context, args []string) error {
+			if len(args) > 0 {
+				return usageError("serve takes no arguments, got %q", args)
+			}
+			return serve(ctx, &cfg, stdout, stderr)
+		},
+	}
+}
+
+// openStore opens and migrates the database.
+func openStore(ctx context.Context, cfg *databaseConfig, log *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.storeOptions(log))
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("applied migrations", "dialect", db.Dialect(), "versions", applied)
+	}
+	return db, nil
+}
+
+func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) error {
+	if err := cfg.check(); err != nil {
+		return usageError("%v", err)
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	db, err := openStore(ctx, &cfg.databaseConfig, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	generated, err := api.EnsureAdminToken(ctx, db, cfg.AdminToken)
+	if err != nil {
+		return err
+	}
+	registry := nodes.NewRegistry()
+	nodes.RegisterBuiltins(registry)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = (&serveConfig{Addr: ln.Addr().String()}).publicURL()
+	}
+	app, err := api.New(api.Options{
+		Store:        db,
+		Registry:     registry,
+		Logger:       log,
+		PublicURL:    publicURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "public_url", publicURL, "database", db.Dialect(), "version", version)
+	printBanner(stdout, publicURL, ln.Addr().String(), cfg.AdminToken != "", generated)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	if err := app.ShutdownWithTimeout(cfg.ShutdownGrace); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// printBanner tells the person who started the server where to go and how
+// to log in. A generated token is shown this once: only its hash is kept.
+func printBanner(w io.Writer, publicURL, addr string, tokenFromEnv bool, generated string) {
+	fmt.Fprintf(w, "Hookflow %s is listening on %s\n", version, addr)
+	fmt.Fprintf(w, "  Editor:  %s/\n", publicURL)
+	fmt.Fprintf(w, "  API:     %s/api/v1\n", publicURL)
+	switch {
+	case generated != "":
+		fmt.Fprintf(w, "  Login token (shown once; only its hash is stored): %s\n", generated)
+	case tokenFromEnv:
+		fmt.Fprintf(w, "  Login token: the value of %s\n", envName("admin-token"))
+	default:
+		fmt.Fprintf(w, "  Login token: made at first start and shown then; `hookflow token reset` makes a new one\n")
+	}
+}
+
+func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
+	var cfg databaseConfig
+	fs := flag.NewFlagSet("hookflow migrate", flag.ContinueOnError)
+	cfg.register(settings{fs})
+	return &ffcli.Command{
+		Name:       "migrate",
+		ShortUsage: "hookflow migrate [flags]",
+		ShortHelp:  "Apply pending database migrations (serve also does this on start)",
+		FlagSet:    fs,
+		Options:    ffOptions,
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := cfg.logger(stderr)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			db, err := store.Open(ctx, cfg.storeOptions(log))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			applied, err := db.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			current, _, err := db.SchemaVersion(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s schema at version %d (applied now: %d)\n", db.Dialect(), current, len(applied))
+			return nil
+		},
+	}
+}
+
+func tokenCommand(stdout, stderr io.Writer) *ffcli.Command {
+	var cfg databaseConfig
+	fs := flag.NewFlagSet("hookflow token reset", flag.ContinueOnError)
+	cfg.register(settings{fs})
+	reset := &ffcli.Command{
+		Name:       "reset",
+		ShortUsage: "hookflow token reset [flags]",
+		ShortHelp:  "Replace the admin token with a new one and print it",
+		FlagSet:    fs,
+		Options:    ffOptions,
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := cfg.logger(stderr)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			db, err := openStore(ctx, &cfg, log)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			token, err := api.ResetAdminToken(ctx, db)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, token)
+			return nil
+		},
+	}
+	return &ffcli.Command{
+		Name:        "token",
+		ShortUsage:  "hookflow token reset [flags]",
+		ShortHelp:   "Manage the admin API token",
+		Subcommands: []*ffcli.Command{reset},
+		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
+	}
+}

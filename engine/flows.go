@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+// Flows saves flow documents. It compiles each one first, so only valid flows
+// are ever stored; the API and the CLI both save through it.
+type Flows struct {
+	store    store.Store
+	registry *nodes.Registry
+}
+
+// NewFlows returns the flow service over a store and a node registry.
+func NewFlows(st store.Store, reg *nodes.Registry) *Flows {
+	return &Flows{store: st, registry: reg}
+}
+
+// Create validates a flow document and saves it as a new, inactive flow.
+func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error) {
+	plan, definition, err := s.compile(document)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CreateFlow(ctx, plan.Flow.Name, definition)
+}
+
+// Update validates a flow document and saves it as the flow's next version.
+func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.Flow, error) {
+	plan, definition, err := s.compile(document)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.UpdateFlow(ctx, id, plan.Flow.Name, definition)
+}
+
+// SetActive turns a flow's triggers on or off. Activation compiles the
+// current version again, so a flow the server can no longer run (a node kind
+// it lacks) is refused rather than left failing every run.
+func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.Flow, error) {
+	if active {
+		f, err := s.store.GetFlow(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := Compile(s.registry, f.Definition); err != nil {
+			return nil, fmt.Errorf("activate flow %s: %w", id, err)
+		}
+	}
+	return s.store.SetFlowActive(ctx, id, active)
+}
+
+func (s *Flows) compile(document []byte) (*Plan, []byte, error) {
+	plan, err := Compile(s.registry, document)
+	if err != nil {
+		return nil, nil, err
+	}
+	definition, err := plan.Flow.Encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, definition, nil
+}
+
+// Trigger describes a flow's trigger node.
+type Trigger struct {
+	NodeID string
+	Type   string
+}
+
+// FlowTrigger finds the trigger node of a stored flow definition: the node
+// whose kind is in the trigger category.
+func FlowTrigger(reg *nodes.Registry, definition []byte) (Trigger, bool) {
+	var doc struct {
+		Nodes []struct {
+			ID   string `json:"id"`
+			Type string `json:"type"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(definition, &doc); err != nil {
+		return Trigger{}, false
+	}
+	for _, n := range doc.Nodes {
+		if k, ok := reg.Lookup(n.Type); ok && k.Spec.IsTrigger() {
+			return Trigger{NodeID: n.ID, Type: n.Type}, true
+		}
+	}
+	return Trigger{}, false
+}
