@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -303,13 +305,17 @@ func TestErrorsAreJSON(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Contains(t, body["error"], "larger than")
 
-	// The server's own body limit acts before any handler, while reading
-	// the request, so it is checked over a real connection.
+	// The server's own body limit acts while reading the request, before
+	// any handler, so it is checked over a real connection. The request
+	// announces a body over the limit; the server judges the announcement.
 	base := serveOnLoopback(t, f.app)
-	req, err = http.NewRequest("POST", base+"/api/v1/flows", strings.NewReader(strings.Repeat("x", 3<<20)))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	res, err = http.DefaultClient.Do(req)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /api/v1/flows HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", testToken, 3<<20)
+	require.NoError(t, err)
+	res, err = http.ReadResponse(bufio.NewReader(conn), nil)
 	require.NoError(t, err)
 	defer res.Body.Close()
 	body = nil

@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := bin/hookflow
+GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go')
+NPM_STAMP := frontend/node_modules/.installed
+
+.PHONY: build web run test check test-go test-web clean
+
+## build: the editor, then one static binary with the editor embedded.
+build: web
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hookflow
+
+## web: the editor's production build, written into api/web/dist for go:embed.
+web: $(NPM_STAMP)
+	rm -rf api/web/dist/assets api/web/dist/index.html
+	cd frontend && npm run build
+
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+## run: build everything and serve on :8080 with SQLite in ./hookflow-data.
+run: build
+	./$(BIN) serve
+
+## test: every test. Go with -race on SQLite and Postgres, then the editor's.
+test: check test-go test-web
+
+## check: go vet and gofmt.
+check:
+	go vet ./...
+	@unformatted="$$(gofmt -l $(GOFILES))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+
+## test-go: Go tests with the race detector, on SQLite and on Postgres
+## (TEST_DATABASE_URL, the server at 127.0.0.1:5432, or a throwaway cluster).
+test-go:
+	.ci/with-postgres go test -race -count=1 -timeout 15m ./...
+
+## test-web: the editor's type check and unit tests.
+test-web: $(NPM_STAMP)
+	cd frontend && npm run typecheck && npm test
+
+clean:
+	rm -rf bin api/web/dist/assets api/web/dist/index.html frontend/node_modules

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { ApiError, Client } from "./api";
+
+function fakeFetch(status: number, body: string, seen: Request[] = []): typeof fetch {
+  return async (input, init) => {
+    seen.push(new Request(new URL(String(input), "http://test"), init));
+    return new Response(body, { status, headers: { "Content-Type": "application/json" } });
+  };
+}
+
+describe("Client", () => {
+  it("sends the token and returns the flows", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ token: "hf_x", fetch: fakeFetch(200, '{"flows":[{"id":"f1","name":"A"}]}', seen) });
+    const flows = await client.listFlows();
+    expect(flows.map((f) => f.id)).toEqual(["f1"]);
+    expect(seen[0].headers.get("Authorization")).toBe("Bearer hf_x");
+    expect(new URL(seen[0].url).pathname).toBe("/api/v1/flows");
+  });
+
+  it("turns an error answer into ApiError with the server's message and problems", async () => {
+    const body = JSON.stringify({
+      error: "flow is invalid: 1 problem",
+      problems: [{ node: "a", field: "params.condition", message: "unknown name x" }],
+    });
+    const client = new Client({ token: "t", fetch: fakeFetch(422, body) });
+    const err = await client.listFlows().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(422);
+    expect((err as ApiError).message).toBe("flow is invalid: 1 problem");
+    expect((err as ApiError).problems).toEqual([{ node: "a", field: "params.condition", message: "unknown name x" }]);
+  });
+
+  it("reports an answer that is not JSON", async () => {
+    const client = new Client({ token: "t", fetch: fakeFetch(502, "<html>Bad Gateway</html>") });
+    await expect(client.listFlows()).rejects.toMatchObject({ status: 502, message: expect.stringContaining("Bad Gateway") });
+  });
+
+  it("reports a server it cannot reach as status 0", async () => {
+    const client = new Client({
+      token: "t",
+      fetch: async () => {
+        throw new TypeError("Failed to fetch");
+      },
+    });
+    await expect(client.listFlows()).rejects.toMatchObject({ status: 0, message: "cannot reach the server: Failed to fetch" });
+  });
+});
