@@ -99,7 +99,11 @@ func New(opts Options) (*fiber.App, error) {
 	// API's shape is not revealed to strangers.
 	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 
-	if err := mountWeb(app); err != nil {
+	editor, err := embeddedEditor()
+	if err != nil {
+		return nil, err
+	}
+	if err := mountWeb(app, editor); err != nil {
 		return nil, err
 	}
 	return app, nil

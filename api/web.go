@@ -18,11 +18,18 @@ import (
 //go:embed all:web/dist
 var webDist embed.FS
 
-func mountWeb(app *fiber.App) error {
+// embeddedEditor returns the editor's build output embedded in the binary.
+func embeddedEditor() (fs.FS, error) {
 	dist, err := fs.Sub(webDist, "web/dist")
 	if err != nil {
-		return fmt.Errorf("embedded editor: %w", err)
+		return nil, fmt.Errorf("embedded editor: %w", err)
 	}
+	return dist, nil
+}
+
+// mountWeb serves the editor from dist, or a page saying how to build it
+// when dist holds no index.html.
+func mountWeb(app *fiber.App, dist fs.FS) error {
 	if _, err := fs.Stat(dist, "index.html"); errors.Is(err, fs.ErrNotExist) {
 		app.Get("/", func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)

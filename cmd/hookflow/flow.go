@@ -119,11 +119,7 @@ func flowImportCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command
 			if err != nil {
 				return err
 			}
-			log, err := cfg.logger(stderr)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			db, err := openStore(ctx, &cfg, log)
+			db, _, err := cfg.open(ctx, stderr)
 			if err != nil {
 				return err
 			}
@@ -162,11 +158,7 @@ func flowExportCommand(stdout, stderr io.Writer) *ffcli.Command {
 			if len(args) != 1 {
 				return usageError("expected one flow ID, got %d arguments", len(args))
 			}
-			log, err := cfg.logger(stderr)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			db, err := openStore(ctx, &cfg, log)
+			db, _, err := cfg.open(ctx, stderr)
 			if err != nil {
 				return err
 			}

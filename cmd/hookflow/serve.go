@@ -36,21 +36,31 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 	}
 }
 
-// openStore opens and migrates the database.
-func openStore(ctx context.Context, cfg *databaseConfig, log *slog.Logger) (*store.DB, error) {
+// openStore opens and migrates the database, returning the migrations it
+// applied.
+func openStore(ctx context.Context, cfg *databaseConfig, log *slog.Logger) (*store.DB, []int64, error) {
 	db, err := store.Open(ctx, cfg.storeOptions(log))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	applied, err := db.Migrate(ctx)
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if len(applied) > 0 {
 		log.Info("applied migrations", "dialect", db.Dialect(), "versions", applied)
 	}
-	return db, nil
+	return db, applied, nil
+}
+
+// open is openStore for the maintenance commands, logging to stderr.
+func (c *databaseConfig) open(ctx context.Context, stderr io.Writer) (*store.DB, []int64, error) {
+	log, err := c.logger(stderr)
+	if err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	return openStore(ctx, c, log)
 }
 
 func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) error {
@@ -61,7 +71,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError("%v", err)
 	}
-	db, err := openStore(ctx, &cfg.databaseConfig, log)
+	db, _, err := openStore(ctx, &cfg.databaseConfig, log)
 	if err != nil {
 		return err
 	}
@@ -142,19 +152,11 @@ func migrateCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Options:    ffOptions,
 		Exec: func(ctx context.Context, _ []string) error {
-			log, err := cfg.logger(stderr)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			db, err := store.Open(ctx, cfg.storeOptions(log))
+			db, applied, err := cfg.open(ctx, stderr)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			applied, err := db.Migrate(ctx)
-			if err != nil {
-				return err
-			}
 			current, _, err := db.SchemaVersion(ctx)
 			if err != nil {
 				return err
@@ -176,11 +178,7 @@ func tokenCommand(stdout, stderr io.Writer) *ffcli.Command {
 		FlagSet:    fs,
 		Options:    ffOptions,
 		Exec: func(ctx context.Context, _ []string) error {
-			log, err := cfg.logger(stderr)
-			if err != nil {
-				return usageError("%v", err)
-			}
-			db, err := openStore(ctx, &cfg, log)
+			db, _, err := cfg.open(ctx, stderr)
 			if err != nil {
 				return err
 			}
