@@ -69,6 +69,14 @@ type PlanNode struct {
 	Ports []string
 	In    []*PlanEdge
 	Out   []*PlanEdge
+	// Index is the node's position in Plan.Nodes.
+	Index int
+	// Loop is the innermost foreach whose body holds this node; nil for
+	// nodes outside every loop.
+	Loop *PlanNode
+	// Body lists, for a foreach, the nodes of its loop body directly (not
+	// those of loops nested in it), in topological order.
+	Body []*PlanNode
 }
 
 // PlanEdge is a resolved edge.
@@ -197,7 +205,66 @@ func (c *compiler) compile(flow *Flow) *Plan {
 	}
 	c.edges(plan, flow.Edges)
 	plan.Nodes = c.order(all)
+	for i, n := range plan.Nodes {
+		n.Index = i
+	}
+	if len(plan.Nodes) == len(all) {
+		c.loops(plan)
+	}
 	return plan
+}
+
+// loops finds each foreach's body: the nodes reached from its each port.
+// Nothing outside a body may lead into it, so a body runs only per element.
+func (c *compiler) loops(plan *Plan) {
+	var iterators []*PlanNode
+	bodies := map[*PlanNode]map[*PlanNode]bool{}
+	for _, n := range plan.Nodes {
+		if _, ok := n.Node.(nodes.Iterator); !ok {
+			continue
+		}
+		iterators = append(iterators, n)
+		body := map[*PlanNode]bool{}
+		var reach func(*PlanNode)
+		reach = func(m *PlanNode) {
+			if body[m] {
+				return
+			}
+			body[m] = true
+			for _, e := range m.Out {
+				reach(e.To)
+			}
+		}
+		for _, e := range n.Out {
+			if e.Port == nodes.IteratePort {
+				reach(e.To)
+			}
+		}
+		bodies[n] = body
+		for _, m := range plan.Nodes {
+			if !body[m] {
+				continue
+			}
+			for _, e := range m.In {
+				if !body[e.From] && (e.From != n || e.Port != nodes.IteratePort) {
+					c.add(m.Def.ID, "", "is in the loop of %q (behind its each port), so only that loop's nodes may lead into it, not %q",
+						n.Def.ID, e.From.Def.ID)
+				}
+			}
+		}
+	}
+	// A node's loop is the innermost one: the iterator with the smallest
+	// body that holds it.
+	for _, m := range plan.Nodes {
+		for _, it := range iterators {
+			if bodies[it][m] && (m.Loop == nil || len(bodies[it]) < len(bodies[m.Loop])) {
+				m.Loop = it
+			}
+		}
+		if m.Loop != nil {
+			m.Loop.Body = append(m.Loop.Body, m)
+		}
+	}
 }
 
 // node looks the kind up and builds the node from its params.

@@ -29,7 +29,7 @@ func testRegistry(t testing.TB) *nodes.Registry {
 type branchNode struct{}
 
 func (branchNode) Run(context.Context, *nodes.Input) (nodes.Result, error) {
-	return nodes.Result{Ports: []string{"true"}}, nil
+	return nodes.Result{Port: "true"}, nil
 }
 
 func TestCompileValidFlow(t *testing.T) {
@@ -163,6 +163,14 @@ func TestCompileProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "loop bodies are closed",
+			doc: `{"name": "f", "nodes": [` + hook + `, {"id": "each", "type": "foreach", "params": {"items": "trigger.body.items"}},
+				{"id": "inside", "type": "transform"}, {"id": "outside", "type": "transform"}],
+				"edges": [{"from": "hook", "to": "each"}, {"from": "each", "port": "each", "to": "inside"},
+				{"from": "hook", "to": "outside"}, {"from": "outside", "to": "inside"}]}`,
+			want: []Problem{{Node: "inside", Message: `is in the loop of "each" (behind its each port), so only that loop's nodes may lead into it, not "outside"`}},
+		},
+		{
 			name: "params checked against the kind",
 			doc: `{"name": "f", "nodes": [
 				{"id": "hook", "type": "trigger.webhook", "params": {"methods": ["POST", "BREW"], "verify": {"scheme": "hmac", "credential": "c"},
@@ -213,6 +221,39 @@ func TestCompileProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCompileFindsLoopBodies(t *testing.T) {
+	t.Parallel()
+	doc := `{"name": "nested", "nodes": [
+		{"id": "hook", "type": "trigger.manual"},
+		{"id": "orders", "type": "foreach", "params": {"items": "trigger.body.orders"}},
+		{"id": "price", "type": "transform", "params": {"fields": {"total": "item.total"}}},
+		{"id": "lines", "type": "foreach", "params": {"items": "item.lines"}},
+		{"id": "line", "type": "transform", "params": {"fields": {"sku": "item.sku"}}},
+		{"id": "after_lines", "type": "transform"},
+		{"id": "report", "type": "transform"}],
+		"edges": [{"from": "hook", "to": "orders"}, {"from": "orders", "port": "each", "to": "price"},
+		{"from": "price", "to": "lines"}, {"from": "lines", "port": "each", "to": "line"},
+		{"from": "lines", "port": "done", "to": "after_lines"}, {"from": "orders", "port": "done", "to": "report"}]}`
+	plan, err := Compile(testRegistry(t), []byte(doc))
+	require.NoError(t, err)
+	ids := func(ns []*PlanNode) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.Def.ID)
+		}
+		return out
+	}
+	orders, _ := plan.Node("orders")
+	lines, _ := plan.Node("lines")
+	report, _ := plan.Node("report")
+	line, _ := plan.Node("line")
+	assert.Equal(t, []string{"price", "lines", "after_lines"}, ids(orders.Body))
+	assert.Equal(t, []string{"line"}, ids(lines.Body))
+	assert.Nil(t, report.Loop)
+	assert.Equal(t, lines, line.Loop, "a node belongs to its innermost loop")
+	assert.Equal(t, orders, lines.Loop)
 }
 
 func TestCompileRefusesWhatIsNotAFlow(t *testing.T) {

@@ -6,4 +6,10 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(webhookSpec, buildWebhook))
 	r.MustRegister(Define(manualSpec, buildManual))
 	r.MustRegister(Define(transformSpec, buildTransform))
+	r.MustRegister(Define(filterSpec, buildFilter))
+	r.MustRegister(Define(ifSpec, buildIf))
+	r.MustRegister(Define(switchSpec, buildSwitch))
+	r.MustRegister(Define(foreachSpec, buildForeach))
+	r.MustRegister(Define(delaySpec, buildDelay))
+	r.MustRegister(Define(respondSpec, buildRespond))
 }

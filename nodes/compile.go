@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"errors"
 	"sort"
 
 	"github.com/hookflow/hookflow/engine/expression"
@@ -30,6 +31,30 @@ func (b *Builder) Template(field, source string) *expression.Template {
 		return nil
 	}
 	return t
+}
+
+// Value compiles a JSON value whose strings may hold templates.
+func (b *Builder) Value(field string, v any) *expression.Value {
+	compiled, err := expression.CompileValue(v)
+	if err != nil {
+		var ve *expression.ValueError
+		if errors.As(err, &ve) {
+			b.Fail(schema.Join(field, ve.Path), "%v", ve.Err)
+		} else {
+			b.Fail(field, "%v", err)
+		}
+		return nil
+	}
+	return compiled
+}
+
+// Templates compiles a map of name → template, such as headers.
+func (b *Builder) Templates(field string, sources map[string]string) map[string]*expression.Template {
+	out := make(map[string]*expression.Template, len(sources))
+	for name, source := range sources {
+		out[name] = b.Template(schema.Join(field, name), source)
+	}
+	return out
 }
 
 // NamedProgram is one entry of a map of expressions, such as a transform's

@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/hookflow/hookflow/engine/expression"
 )
@@ -32,9 +33,12 @@ type Input struct {
 type Result struct {
 	// Output becomes steps.<id> and the input of the nodes downstream.
 	Output any
-	// Ports names the output ports whose edges are activated. Nil activates
-	// the unnamed output of a kind without ports.
-	Ports []string
+	// Port is the output port whose edges are activated: empty for the
+	// unnamed output of a kind without ports.
+	Port string
+	// Stop activates no port, so the nodes downstream are skipped: a filter
+	// whose condition did not hold.
+	Stop bool
 }
 
 // PortLister is implemented by nodes whose ports depend on their params, such
@@ -42,6 +46,27 @@ type Result struct {
 type PortLister interface {
 	Ports() []string
 }
+
+// Suspender is implemented by nodes that wait before they complete, such as
+// delay. The executor asks once how long; it puts the run back in the queue
+// for that long, holding no worker, and then calls Run.
+type Suspender interface {
+	Suspend(ctx context.Context, in *Input) (time.Duration, error)
+}
+
+// Iterator is implemented by nodes that loop: foreach. Items gives the
+// elements; the executor runs the nodes behind the IteratePort once per
+// element, then activates DonePort with the list of each iteration's last
+// output.
+type Iterator interface {
+	Items(ctx context.Context, in *Input) ([]any, error)
+}
+
+// The ports of an Iterator.
+const (
+	IteratePort = "each"
+	DonePort    = "done"
+)
 
 // FieldError is one problem with a node's params, found when the flow is
 // saved.

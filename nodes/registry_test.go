@@ -56,8 +56,15 @@ func compareFields(t *testing.T, path string, fields []Field, typ reflect.Type) 
 	sort.Strings(tagNames)
 	assert.Equal(t, specNames, tagNames, "%s: spec fields and struct tags differ", path)
 	for _, f := range fields {
-		if goType, ok := tags[f.Name]; ok && f.Type == TypeObject {
+		goType, ok := tags[f.Name]
+		if !ok {
+			continue
+		}
+		switch {
+		case f.Type == TypeObject:
 			compareFields(t, path+"."+f.Name, f.Fields, goType)
+		case (f.Type == TypeList || f.Type == TypeMap) && f.Items.Type == TypeObject:
+			compareFields(t, path+"."+f.Name+"[]", f.Items.Fields, goType.Elem())
 		}
 	}
 }
@@ -80,6 +87,10 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
 	assert.Equal(t, 2, triggers)
+	for _, kind := range []string{"trigger.webhook", "trigger.manual", "transform", "filter", "if", "switch", "foreach", "delay", "respond"} {
+		_, ok := builtins(t).Lookup(kind)
+		assert.True(t, ok, "%s is registered", kind)
+	}
 }
 
 func TestRegisterRefusesBadSpecs(t *testing.T) {

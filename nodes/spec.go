@@ -65,6 +65,11 @@ type Spec struct {
 	// PortsFrom names the parameter whose entries add further ports (switch
 	// cases); the kind's compiled node reports them through PortLister.
 	PortsFrom string `json:"ports_from,omitempty"`
+	// Pure kinds only compute: running one again gives the same result and
+	// touches nothing outside the run. The executor records them with the
+	// run's next checkpoint; any other kind's success is made durable before
+	// anything downstream runs, so a recorded success is never repeated.
+	Pure bool `json:"pure"`
 }
 
 // Field describes one parameter.

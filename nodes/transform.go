@@ -13,6 +13,7 @@ var transformSpec = Spec{
 	Kind:     "transform",
 	Category: CategoryData,
 	Title:    "Transform",
+	Pure:     true,
 	Summary:  "Builds an object: sets fields from expressions, and keeps, removes or renames the input's fields.",
 	Fields: []Field{
 		{

@@ -6,6 +6,7 @@ var manualSpec = Spec{
 	Kind:     "trigger.manual",
 	Category: CategoryTrigger,
 	Title:    "Manual",
+	Pure:     true,
 	Summary:  "Starts the flow only when someone runs it: a test run from the editor or the API.",
 }
 

@@ -37,6 +37,7 @@ var webhookSpec = Spec{
 	Kind:     KindWebhook,
 	Category: CategoryTrigger,
 	Title:    "Webhook",
+	Pure:     true,
 	Summary:  "Starts the flow when an HTTP request arrives at the flow's trigger URL.",
 	Fields: []Field{
 		{

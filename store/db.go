@@ -51,6 +51,8 @@ type DB struct {
 	read *gorm.DB
 	// sqlDBs are the pools to close.
 	sqlDBs []*sql.DB
+	// commits group-commits the writes of the hot path: runs and steps.
+	commits *committer
 }
 
 var _ Store = (*DB)(nil)
@@ -101,7 +103,9 @@ func openPostgres(dsn string, config *gorm.Config) (*DB, error) {
 	sqlDB.SetMaxOpenConns(32)
 	sqlDB.SetMaxIdleConns(32)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{dialect: DialectPostgres, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}}, nil
+	// Several committers use several connections: Postgres commits in
+	// parallel, and each still batches.
+	return &DB{dialect: DialectPostgres, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, 4)}, nil
 }
 
 func openSQLite(opts Options, config *gorm.Config) (*DB, error) {
@@ -143,7 +147,7 @@ func openSQLite(opts Options, config *gorm.Config) (*DB, error) {
 	}
 	readDB.SetMaxOpenConns(8)
 	readDB.SetMaxIdleConns(8)
-	return &DB{dialect: DialectSQLite, write: write, read: read, sqlDBs: []*sql.DB{writeDB, readDB}}, nil
+	return &DB{dialect: DialectSQLite, write: write, read: read, sqlDBs: []*sql.DB{writeDB, readDB}, commits: newCommitter(write, 1)}, nil
 }
 
 // Dialect implements Store.
@@ -159,8 +163,9 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements Store.
+// Close implements Store. Writes already submitted are committed first.
 func (db *DB) Close() error {
+	db.commits.close()
 	var errs []error
 	for _, s := range db.sqlDBs {
 		errs = append(errs, s.Close())

@@ -44,6 +44,35 @@ type Store interface {
 	// GetFlowVersion returns one version with its definition.
 	GetFlowVersion(ctx context.Context, id string, version int) (*FlowVersion, error)
 
+	// EnqueueRuns adds queued runs, available now, in one transaction.
+	EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error)
+	// ClaimRuns gives up to limit runs to the worker owner, holding each
+	// until leaseUntil: runs whose worker's lease lapsed first, then queued
+	// runs that are available. A run is claimed by one worker at a time.
+	ClaimRuns(ctx context.Context, owner string, limit int, leaseUntil time.Time) ([]*Run, error)
+	// RenewLeases extends the owner's leases on the runs ids. It returns the
+	// runs the owner no longer holds, and those whose cancellation was asked.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (lost, cancel []string, err error)
+	// SaveSteps writes step records (a checkpoint) and waits until they are
+	// durable.
+	SaveSteps(ctx context.Context, steps []*Step) error
+	// FinishRun writes the last steps and ends a run the owner holds. It
+	// does not wait: the returned channel gets the outcome, ErrLeaseLost if
+	// the owner no longer held the run.
+	FinishRun(owner, id, status, message string, steps []*Step) <-chan error
+	// ReleaseRun writes steps and puts a run the owner holds back in the
+	// queue until availableAt: a retry's backoff, a delay, or a shutdown.
+	ReleaseRun(ctx context.Context, owner, id string, availableAt time.Time, steps []*Step) error
+	// RequestCancel cancels a queued run at once, or marks a running one for
+	// its worker to stop. A finished run gives ErrRunFinished.
+	RequestCancel(ctx context.Context, id string) (*Run, error)
+	// GetRun returns one run.
+	GetRun(ctx context.Context, id string) (*Run, error)
+	// ListRuns returns runs, newest first.
+	ListRuns(ctx context.Context, f RunFilter) ([]*Run, error)
+	// ListSteps returns a run's steps in the order they started.
+	ListSteps(ctx context.Context, runID string) ([]*Step, error)
+
 	// PutToken stores the hash of an API token under a name, replacing any
 	// token of that name.
 	PutToken(ctx context.Context, name string, hash []byte) error

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
@@ -42,6 +43,8 @@ type Scope struct {
 	Item any `expr:"item"`
 	// Index is the current element's position inside a foreach.
 	Index int `expr:"index"`
+	// Guard is the budget of the evaluation under way; Eval sets it.
+	Guard *Guard `expr:"__guard"`
 }
 
 // RunInfo is the `run` value of the Scope.
@@ -65,7 +68,8 @@ func Compile(source string) (*Program, error) {
 	if len(source) > MaxSourceLength {
 		return nil, fmt.Errorf("expression is %d bytes long; the limit is %d", len(source), MaxSourceLength)
 	}
-	program, err := expr.Compile(source, expr.Env(Scope{}), expr.MaxNodes(MaxNodes))
+	opts := append([]expr.Option{expr.Env(Scope{}), expr.MaxNodes(MaxNodes)}, guardOptions()...)
+	program, err := expr.Compile(source, opts...)
 	if err != nil {
 		return nil, compileError(err)
 	}
@@ -75,14 +79,22 @@ func Compile(source string) (*Program, error) {
 // Source returns the expression as written.
 func (p *Program) Source() string { return p.source }
 
-// Eval runs the expression against scope.
+// vms reuses expr's virtual machines: each holds stacks worth keeping.
+var vms = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// Eval runs the expression against scope, within the evaluation limits.
 func (p *Program) Eval(ctx context.Context, scope *Scope) (any, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, context.Cause(ctx)
 	}
-	out, err := expr.Run(p.program, scope)
+	guarded := *scope
+	guarded.Guard = newGuard(ctx)
+	machine := vms.Get().(*vm.VM)
+	machine.MemoryBudget = MemoryBudget
+	out, err := machine.Run(p.program, &guarded)
+	vms.Put(machine)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", p.source, err)
+		return nil, evalError(ctx, err)
 	}
 	return out, nil
 }
@@ -90,6 +102,24 @@ func (p *Program) Eval(ctx context.Context, scope *Scope) (any, error) {
 // compileError drops expr's multi-line source snippet: problems are shown next
 // to the field that holds the source, so the message and position suffice.
 func compileError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fmt.Errorf("%s (line %d, column %d)", fe.Message, fe.Line, fe.Column+1)
+	}
+	return err
+}
+
+// evalError says why an evaluation failed: a breached limit or a canceled
+// context plainly, anything else with its position in the source.
+func evalError(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case errors.Is(err, ErrTooMuchText):
+		return ErrTooMuchText
+	case errors.Is(err, ErrTooSlow):
+		return ErrTooSlow
+	}
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		return fmt.Errorf("%s (line %d, column %d)", fe.Message, fe.Line, fe.Column+1)

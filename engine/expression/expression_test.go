@@ -145,3 +145,30 @@ func FuzzCompile(f *testing.F) {
 		_, _ = Compile(source)
 	})
 }
+
+func TestValue(t *testing.T) {
+	t.Parallel()
+	v, err := CompileValue(map[string]any{
+		"text":   "Hi {{ trigger.body.name }}",
+		"amount": "{{ steps.amount.usd }}",
+		"fixed":  []any{1.0, "two", map[string]any{"x": true}},
+		"items":  []any{"{{ trigger.body.tags }}", "static"},
+	})
+	require.NoError(t, err)
+	assert.False(t, v.IsStatic())
+	got, err := v.Eval(context.Background(), testScope())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{
+		"text":   "Hi Ada",
+		"amount": 12.5,
+		"fixed":  []any{1.0, "two", map[string]any{"x": true}},
+		"items":  []any{[]any{"a", "b"}, "static"},
+	}, got)
+
+	static, err := CompileValue(map[string]any{"a": []any{1.0}})
+	require.NoError(t, err)
+	assert.True(t, static.IsStatic())
+
+	_, err = CompileValue(map[string]any{"list": []any{"ok", map[string]any{"bad": "{{ nope( }}"}}})
+	assert.ErrorContains(t, err, "list[1].bad: placeholder")
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"gorm.io/gorm"
+)
+
+// maxBatch bounds how many writes share one transaction.
+const maxBatch = 256
+
+// ErrClosed is returned for writes submitted after Close.
+var ErrClosed = errors.New("store is closed")
+
+// writeOp is one caller's part of a batch. apply may run more than once: if
+// the batch fails, each op is retried alone to find the one at fault, so apply
+// must only issue SQL and set its results afresh.
+type writeOp struct {
+	apply func(tx *gorm.DB) error
+	done  chan error
+}
+
+// committer group-commits: concurrent writes wait in a queue while the
+// previous transaction commits, then all go into the next one, so many
+// writes share one fsync. There is no batching window: an idle store
+// commits a lone write at once.
+type committer struct {
+	db   *gorm.DB
+	ops  chan *writeOp
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+func newCommitter(db *gorm.DB, workers int) *committer {
+	c := &committer{db: db, ops: make(chan *writeOp, 4*maxBatch), stop: make(chan struct{})}
+	for range workers {
+		c.wg.Go(c.loop)
+	}
+	return c
+}
+
+// write runs apply in the next batch and waits for that batch to commit.
+func (c *committer) write(ctx context.Context, apply func(tx *gorm.DB) error) error {
+	select {
+	case err := <-c.writeAsync(apply):
+		return err
+	case <-ctx.Done():
+		// The write may still commit; the caller only stops waiting.
+		return context.Cause(ctx)
+	}
+}
+
+// writeAsync queues apply and returns the channel its outcome arrives on.
+func (c *committer) writeAsync(apply func(tx *gorm.DB) error) <-chan error {
+	op := &writeOp{apply: apply, done: make(chan error, 1)}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		op.done <- ErrClosed
+		return op.done
+	}
+	c.ops <- op
+	return op.done
+}
+
+func (c *committer) loop() {
+	batch := make([]*writeOp, 0, maxBatch)
+	for {
+		var first *writeOp
+		select {
+		case first = <-c.ops:
+		case <-c.stop:
+			// Drain what was queued before Close.
+			select {
+			case first = <-c.ops:
+			default:
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-c.ops:
+				batch = append(batch, op)
+			default:
+				break gather
+			}
+		}
+		c.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction. If it fails, each op is retried in
+// a transaction of its own, so one bad write fails alone.
+func (c *committer) commit(batch []*writeOp) {
+	err := c.db.Transaction(func(tx *gorm.DB) error {
+		for _, op := range batch {
+			if err := op.apply(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, op := range batch {
+			op.done <- nil
+		}
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].done <- fmt.Errorf("write: %w", err)
+		return
+	}
+	for _, op := range batch {
+		op.done <- c.db.Transaction(op.apply)
+	}
+}
+
+// close stops taking writes, commits those already queued and waits.
+func (c *committer) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	c.wg.Wait()
+}

@@ -1,0 +1,284 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+func newFlow(t *testing.T, db *store.DB) string {
+	t.Helper()
+	f, err := db.CreateFlow(context.Background(), "f", []byte(`{}`))
+	require.NoError(t, err)
+	return f.ID
+}
+
+func enqueue(t *testing.T, db *store.DB, flowID string, n int) []*store.Run {
+	t.Helper()
+	runs := make([]store.NewRun, n)
+	for i := range runs {
+		runs[i] = store.NewRun{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+	}
+	out, err := db.EnqueueRuns(context.Background(), runs)
+	require.NoError(t, err)
+	return out
+}
+
+func TestRunLifecycle(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		queued := enqueue(t, db, flowID, 1)[0]
+		assert.Equal(t, store.RunQueued, queued.Status)
+
+		claimed, err := db.ClaimRuns(ctx, "w1", 10, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.Len(t, claimed, 1)
+		run := claimed[0]
+		assert.Equal(t, queued.ID, run.ID)
+		assert.Equal(t, store.RunRunning, run.Status)
+		assert.Equal(t, 1, run.Claims)
+		assert.NotNil(t, run.StartedAt)
+		assert.JSONEq(t, `{"n":0}`, string(run.Trigger))
+
+		again, err := db.ClaimRuns(ctx, "w2", 10, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		assert.Empty(t, again, "a held run is not claimed twice")
+
+		port := ""
+		started := time.Now().UTC().Truncate(time.Microsecond)
+		running := &store.Step{RunID: run.ID, NodeID: "a", Attempt: 1, Seq: 1, Status: store.StepRunning, StartedAt: started}
+		require.NoError(t, db.SaveSteps(ctx, []*store.Step{running}))
+		done := *running
+		done.Status, done.Port, done.Output, done.Duration = store.StepSucceeded, &port, []byte(`{"x":1}`), 1500*time.Microsecond
+		skipped := &store.Step{RunID: run.ID, NodeID: "b", Seq: 2, Status: store.StepSkipped, StartedAt: started}
+		require.NoError(t, <-db.FinishRun("w1", run.ID, store.RunSucceeded, "", []*store.Step{&done, skipped}))
+
+		got, err := db.GetRun(ctx, run.ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.RunSucceeded, got.Status)
+		assert.NotNil(t, got.FinishedAt)
+		assert.True(t, got.Finished())
+
+		steps, err := db.ListSteps(ctx, run.ID)
+		require.NoError(t, err)
+		require.Len(t, steps, 2, "the running row was replaced by its end")
+		assert.Equal(t, store.StepSucceeded, steps[0].Status)
+		assert.Equal(t, "", *steps[0].Port)
+		assert.JSONEq(t, `{"x":1}`, string(steps[0].Output))
+		assert.Equal(t, 1500*time.Microsecond, steps[0].Duration)
+		assert.Equal(t, started, steps[0].StartedAt)
+		assert.Nil(t, steps[1].Port, "a skipped step activated no port")
+		assert.Nil(t, steps[1].Output)
+
+		assert.ErrorIs(t, <-db.FinishRun("w1", run.ID, store.RunFailed, "again", nil), store.ErrLeaseLost,
+			"a finished run cannot be finished again")
+	})
+}
+
+func TestClaimsAreExclusive(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		const total = 120
+		enqueue(t, db, flowID, total)
+
+		var mu sync.Mutex
+		seen := map[string]string{}
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Go(func() {
+				owner := fmt.Sprintf("w%d", w)
+				for {
+					runs, err := db.ClaimRuns(ctx, owner, 7, time.Now().Add(time.Minute))
+					if !assert.NoError(t, err) || len(runs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, r := range runs {
+						assert.Empty(t, seen[r.ID], "run %s claimed by %s and %s", r.ID, seen[r.ID], owner)
+						seen[r.ID] = owner
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		assert.Len(t, seen, total)
+	})
+}
+
+func TestLapsedLeasesAreReclaimedAndFenced(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		enqueue(t, db, flowID, 2)
+		first, err := db.ClaimRuns(ctx, "dead", 2, time.Now().Add(-time.Second))
+		require.NoError(t, err)
+		require.Len(t, first, 2)
+
+		// The second worker takes over the runs whose lease lapsed.
+		second, err := db.ClaimRuns(ctx, "alive", 1, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.Len(t, second, 1)
+		assert.Equal(t, 2, second[0].Claims)
+
+		lost, cancel, err := db.RenewLeases(ctx, "dead", []string{first[0].ID, first[1].ID}, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, []string{second[0].ID}, lost, "the old owner learns which run it lost")
+		assert.Empty(t, cancel)
+
+		assert.ErrorIs(t, <-db.FinishRun("dead", second[0].ID, store.RunSucceeded, "", nil), store.ErrLeaseLost)
+		assert.ErrorIs(t, db.ReleaseRun(ctx, "dead", second[0].ID, time.Now(), nil), store.ErrLeaseLost)
+		require.NoError(t, <-db.FinishRun("alive", second[0].ID, store.RunSucceeded, "", nil))
+	})
+}
+
+func TestReleaseMakesARunWait(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		enqueue(t, db, flowID, 1)
+		runs, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+
+		later := time.Now().Add(300 * time.Millisecond)
+		require.NoError(t, db.ReleaseRun(ctx, "w", runs[0].ID, later, nil))
+		none, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		assert.Empty(t, none, "not before its time")
+
+		require.Eventually(t, func() bool {
+			runs, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+			return err == nil && len(runs) == 1 && runs[0].Claims == 2
+		}, 5*time.Second, 20*time.Millisecond)
+	})
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		runs := enqueue(t, db, flowID, 2)
+
+		waiting := time.Now().Add(time.Hour)
+		require.NoError(t, db.SaveSteps(ctx, []*store.Step{{RunID: runs[0].ID, NodeID: "wait", Attempt: 1, Seq: 1,
+			Status: store.StepRunning, ResumeAt: &waiting, StartedAt: time.Now()}}))
+		canceled, err := db.RequestCancel(ctx, runs[0].ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.RunCanceled, canceled.Status, "a queued run is canceled at once")
+		steps, err := db.ListSteps(ctx, runs[0].ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.StepFailed, steps[0].Status, "its waiting step is closed")
+		assert.Equal(t, "canceled", steps[0].Error)
+
+		claimed, err := db.ClaimRuns(ctx, "w", 5, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.Len(t, claimed, 1, "a canceled run is not claimed")
+		marked, err := db.RequestCancel(ctx, claimed[0].ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.RunRunning, marked.Status)
+		assert.True(t, marked.CancelRequested)
+		_, cancel, err := db.RenewLeases(ctx, "w", []string{claimed[0].ID}, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, []string{claimed[0].ID}, cancel, "the worker hears of it with its lease")
+
+		_, err = db.RequestCancel(ctx, runs[0].ID)
+		assert.ErrorIs(t, err, store.ErrRunFinished)
+		_, err = db.RequestCancel(ctx, "nope")
+		assert.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
+func TestListRunsNewestFirstWithCursor(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowA, flowB := newFlow(t, db), newFlow(t, db)
+		var ids []string
+		for i := range 5 {
+			flow := flowA
+			if i%2 == 1 {
+				flow = flowB
+			}
+			ids = append(ids, enqueue(t, db, flow, 1)[0].ID)
+		}
+		page, err := db.ListRuns(ctx, store.RunFilter{Limit: 2})
+		require.NoError(t, err)
+		require.Len(t, page, 2)
+		assert.Equal(t, []string{ids[4], ids[3]}, []string{page[0].ID, page[1].ID})
+		page, err = db.ListRuns(ctx, store.RunFilter{Limit: 2, Before: page[1].ID})
+		require.NoError(t, err)
+		assert.Equal(t, []string{ids[2], ids[1]}, []string{page[0].ID, page[1].ID})
+
+		onlyA, err := db.ListRuns(ctx, store.RunFilter{FlowID: flowA})
+		require.NoError(t, err)
+		assert.Len(t, onlyA, 3)
+		queued, err := db.ListRuns(ctx, store.RunFilter{Status: store.RunQueued, Since: time.Now().Add(-time.Hour), Until: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		assert.Len(t, queued, 5)
+		future, err := db.ListRuns(ctx, store.RunFilter{Since: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		assert.Empty(t, future)
+
+		require.NoError(t, db.DeleteFlow(ctx, flowA))
+		all, err := db.ListRuns(ctx, store.RunFilter{})
+		require.NoError(t, err)
+		assert.Len(t, all, 2, "a flow's runs go with it")
+	})
+}
+
+func TestGroupCommitUnderLoad(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Go(func() {
+				for range 10 {
+					_, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`)}})
+					assert.NoError(t, err)
+				}
+			})
+		}
+		wg.Wait()
+		runs, err := db.ListRuns(ctx, store.RunFilter{Limit: 1000})
+		require.NoError(t, err)
+		assert.Len(t, runs, 320)
+
+		// A write that fails alone does not fail the others in its batch.
+		errs := make(chan error, 20)
+		for i := range 20 {
+			flow := flowID
+			if i == 7 {
+				flow = "no-such-flow"
+			}
+			go func() {
+				_, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: flow, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`)}})
+				errs <- err
+			}()
+		}
+		failed := 0
+		for range 20 {
+			if <-errs != nil {
+				failed++
+			}
+		}
+		assert.Equal(t, 1, failed)
+	})
+}
