@@ -109,6 +109,9 @@ func (x *execution) prepare() outcome {
 // stopped turns an error met while the run's context was canceled into the
 // outcome its cause calls for.
 func (x *execution) stopped(err error) outcome {
+	if errors.Is(err, store.ErrLeaseLost) {
+		return outcome{kind: leaseLost}
+	}
 	switch cause := context.Cause(x.ctx); {
 	case errors.Is(cause, errCanceled):
 		return outcome{kind: canceled}
@@ -165,7 +168,7 @@ func (x *execution) checkpoint() error {
 	if len(x.pending) == 0 {
 		return nil
 	}
-	if err := x.e.store.SaveSteps(x.ctx, x.pending); err != nil {
+	if err := x.e.store.SaveSteps(x.ctx, x.e.owner, x.run.ID, x.pending); err != nil {
 		return err
 	}
 	x.pending = x.pending[:0]

@@ -363,9 +363,18 @@ func fenced(tx *gorm.DB, query string, args ...any) error {
 }
 
 // SaveSteps implements Store.
-func (db *DB) SaveSteps(ctx context.Context, steps []*Step) error {
-	if err := db.commits.write(ctx, func(tx *gorm.DB) error { return upsertSteps(tx, steps) }); err != nil {
-		return fmt.Errorf("save steps: %w", err)
+func (db *DB) SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error {
+	err := db.commits.write(ctx, func(tx *gorm.DB) error {
+		// Touching the lease proves the owner still holds the run, and
+		// locks its row until the steps are in.
+		if err := fenced(tx, `UPDATE runs SET lease_owner = lease_owner WHERE id = ? AND lease_owner = ? AND status = 'running'`,
+			runID, owner); err != nil {
+			return err
+		}
+		return upsertSteps(tx, steps)
+	})
+	if err != nil {
+		return fmt.Errorf("save steps of run %s: %w", runID, err)
 	}
 	return nil
 }

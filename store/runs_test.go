@@ -57,7 +57,8 @@ func TestRunLifecycle(t *testing.T) {
 		port := ""
 		started := time.Now().UTC().Truncate(time.Microsecond)
 		running := &store.Step{RunID: run.ID, NodeID: "a", Attempt: 1, Seq: 1, Status: store.StepRunning, StartedAt: started}
-		require.NoError(t, db.SaveSteps(ctx, []*store.Step{running}))
+		require.NoError(t, db.SaveSteps(ctx, "w1", run.ID, []*store.Step{running}))
+		assert.ErrorIs(t, db.SaveSteps(ctx, "w2", run.ID, []*store.Step{running}), store.ErrLeaseLost, "only the holder writes steps")
 		done := *running
 		done.Status, done.Port, done.Output, done.Duration = store.StepSucceeded, &port, []byte(`{"x":1}`), 1500*time.Microsecond
 		skipped := &store.Step{RunID: run.ID, NodeID: "b", Seq: 2, Status: store.StepSkipped, StartedAt: started}
@@ -175,9 +176,14 @@ func TestCancel(t *testing.T) {
 		flowID := newFlow(t, db)
 		runs := enqueue(t, db, flowID, 2)
 
+		// The first run waits on a delay: claimed, then released with a
+		// running step.
+		held, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, runs[0].ID, held[0].ID)
 		waiting := time.Now().Add(time.Hour)
-		require.NoError(t, db.SaveSteps(ctx, []*store.Step{{RunID: runs[0].ID, NodeID: "wait", Attempt: 1, Seq: 1,
-			Status: store.StepRunning, ResumeAt: &waiting, StartedAt: time.Now()}}))
+		require.NoError(t, db.ReleaseRun(ctx, "w", runs[0].ID, waiting, []*store.Step{{RunID: runs[0].ID, NodeID: "wait",
+			Attempt: 1, Seq: 1, Status: store.StepRunning, ResumeAt: &waiting, StartedAt: time.Now()}}))
 		canceled, err := db.RequestCancel(ctx, runs[0].ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.RunCanceled, canceled.Status, "a queued run is canceled at once")

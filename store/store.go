@@ -53,9 +53,9 @@ type Store interface {
 	// RenewLeases extends the owner's leases on the runs ids. It returns the
 	// runs the owner no longer holds, and those whose cancellation was asked.
 	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (lost, cancel []string, err error)
-	// SaveSteps writes step records (a checkpoint) and waits until they are
-	// durable.
-	SaveSteps(ctx context.Context, steps []*Step) error
+	// SaveSteps writes step records of a run the owner holds (a checkpoint)
+	// and waits until they are durable; ErrLeaseLost if it holds it no more.
+	SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error
 	// FinishRun writes the last steps and ends a run the owner holds. It
 	// does not wait: the returned channel gets the outcome, ErrLeaseLost if
 	// the owner no longer held the run.

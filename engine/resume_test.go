@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// severable is a store a test can cut an engine off from, as if its process
+// died: after sever, every write and lease renewal fails.
+type severable struct {
+	store.Store
+	dead atomic.Bool
+}
+
+var errSevered = errors.New("severed from the database")
+
+func (s *severable) ClaimRuns(ctx context.Context, owner string, limit int, until time.Time) ([]*store.Run, error) {
+	if s.dead.Load() {
+		return nil, errSevered
+	}
+	return s.Store.ClaimRuns(ctx, owner, limit, until)
+}
+
+func (s *severable) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, []string, error) {
+	if s.dead.Load() {
+		return nil, nil, errSevered
+	}
+	return s.Store.RenewLeases(ctx, owner, ids, until)
+}
+
+func (s *severable) SaveSteps(ctx context.Context, owner, runID string, steps []*store.Step) error {
+	if s.dead.Load() {
+		return errSevered
+	}
+	return s.Store.SaveSteps(ctx, owner, runID, steps)
+}
+
+func (s *severable) FinishRun(owner, id, status, message string, steps []*store.Step) <-chan error {
+	if s.dead.Load() {
+		ch := make(chan error, 1)
+		ch <- errSevered
+		return ch
+	}
+	return s.Store.FinishRun(owner, id, status, message, steps)
+}
+
+func (s *severable) ReleaseRun(ctx context.Context, owner, id string, at time.Time, steps []*store.Step) error {
+	if s.dead.Load() {
+		return errSevered
+	}
+	return s.Store.ReleaseRun(ctx, owner, id, at, steps)
+}
+
+// The flow: a pure step, a step with side effects, then one that blocks on
+// the first worker (and not on the second), then a last pure step.
+const resumeFlow = `{"name": "resume", "nodes": [
+	{"id": "hook", "type": "trigger.manual"},
+	{"id": "shape", "type": "transform", "params": {"fields": {"n": "trigger.body.n"}}},
+	{"id": "charge", "type": "test.effect", "params": {"id": "charge", "output": {"charged": "{{ steps.shape.n }}"}}},
+	{"id": "wait", "type": "test.effect", "params": {"id": "wait", "block": true}},
+	{"id": "done", "type": "transform", "params": {"fields": {"charged": "steps.charge.charged"}}}],
+	"edges": [{"from": "hook", "to": "shape"}, {"from": "shape", "to": "charge"}, {"from": "charge", "to": "wait"}, {"from": "wait", "to": "done"}]}`
+
+func TestARunWhoseWorkerDiesResumesElsewhere(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			db := storetest.Open(t, dialect)
+			first := newHarness(t)
+			cut := &severable{Store: db}
+			dying := first.engineFor(t, cut, Options{LeaseTTL: 300 * time.Millisecond})
+			// At the end the dead worker's step returns; it can write nothing.
+			t.Cleanup(func() { close(first.block) })
+
+			run := startRun(t, dying, resumeFlow, `{"n": 5}`)
+			require.Eventually(t, func() bool { return first.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond,
+				"the first worker reaches the blocking step")
+			cut.dead.Store(true)
+
+			// A second worker, sharing the count of side effects.
+			second := newHarness(t)
+			second.calls = first.calls
+			close(second.block)
+			survivor := second.engineFor(t, db, Options{LeaseTTL: 300 * time.Millisecond})
+
+			finished := waitRun(t, survivor, run.ID)
+			assert.Equal(t, store.RunSucceeded, finished.Status, finished.Error)
+			assert.Equal(t, 2, finished.Claims, "claimed again once the lease lapsed")
+			assert.Equal(t, 1, first.calls.get("charge"), "a succeeded step never runs twice")
+			assert.Equal(t, 2, first.calls.get("wait"), "the interrupted step runs again")
+			assert.Equal(t, `status: succeeded
+steps:
+  hook             1 succeeded port=""
+  shape            1 succeeded port="" output={"n":5}
+  charge           1 succeeded port="" output={"charged":5}
+  wait             1 failed interrupted error="interrupted: the worker running it stopped"
+  wait             2 succeeded port="" output={"ok":true}
+  done             1 succeeded port="" output={"charged":5}
+`, trace(t, survivor, finished))
+		})
+	}
+}
+
+// TestShutdownLeavesRunsForTheNextStart stops an engine while a step runs:
+// the run goes back to the queue and the next engine finishes it. The
+// interrupted attempt does not count against max_attempts (1 here).
+func TestShutdownLeavesRunsForTheNextStart(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			db := storetest.Open(t, dialect)
+			first := newHarness(t)
+			stopping := New(Options{Store: db, Registry: first.registry, PollInterval: 50 * time.Millisecond})
+			stopping.Start()
+			run := startRun(t, stopping, resumeFlow, `{"n": 7}`)
+			require.Eventually(t, func() bool { return first.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond)
+
+			grace, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			stopping.Stop(grace)
+			queued, err := db.GetRun(context.Background(), run.ID)
+			require.NoError(t, err)
+			assert.Equal(t, store.RunQueued, queued.Status, "an interrupted run waits in the queue")
+
+			second := newHarness(t)
+			second.calls = first.calls
+			close(second.block)
+			next := second.engineFor(t, db, Options{})
+			next.nudge()
+			finished := waitRun(t, next, run.ID)
+			assert.Equal(t, store.RunSucceeded, finished.Status, finished.Error)
+			assert.Equal(t, 1, first.calls.get("charge"))
+			assert.Contains(t, trace(t, next, finished), `wait             1 failed interrupted error="server is shutting down (context canceled)"`)
+		})
+	}
+}
+
+// TestStopWaitsForRunningSteps gives running steps their grace period.
+func TestStopWaitsForRunningSteps(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	db := storetest.Open(t, store.DialectSQLite)
+	e := New(Options{Store: db, Registry: h.registry, PollInterval: 50 * time.Millisecond})
+	e.Start()
+	run := startRun(t, e, resumeFlow, `{"n": 1}`)
+	require.Eventually(t, func() bool { return h.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		close(h.block) // the step finishes within the grace period
+	}()
+	grace, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.Stop(grace)
+	require.Eventually(t, func() bool {
+		r, err := db.GetRun(context.Background(), run.ID)
+		return err == nil && r.Status == store.RunSucceeded
+	}, 5*time.Second, 10*time.Millisecond, "the run finished before the engine stopped")
+}
