@@ -12,12 +12,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
@@ -39,7 +41,14 @@ func newApp(t *testing.T, st store.Store) *fiber.App {
 	t.Helper()
 	reg := nodes.NewRegistry()
 	nodes.RegisterBuiltins(reg)
-	app, err := api.New(api.Options{Store: st, Registry: reg, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20})
+	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond})
+	runner.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		runner.Stop(ctx)
+	})
+	app, err := api.New(api.Options{Store: st, Registry: reg, Engine: runner, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20})
 	require.NoError(t, err)
 	return app
 }

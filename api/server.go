@@ -21,7 +21,9 @@ import (
 type Options struct {
 	Store    store.Store
 	Registry *nodes.Registry
-	Logger   *slog.Logger
+	// Engine runs flows: test runs, replays and cancellations go to it.
+	Engine *engine.Engine
+	Logger *slog.Logger
 	// PublicURL is the externally visible base URL, used in trigger URLs.
 	PublicURL string
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
@@ -32,6 +34,7 @@ type server struct {
 	store     store.Store
 	registry  *nodes.Registry
 	flows     *engine.Flows
+	engine    *engine.Engine
 	log       *slog.Logger
 	publicURL string
 	auth      *authenticator
@@ -48,6 +51,7 @@ func New(opts Options) (*fiber.App, error) {
 		store:     opts.Store,
 		registry:  opts.Registry,
 		flows:     engine.NewFlows(opts.Store, opts.Registry),
+		engine:    opts.Engine,
 		log:       opts.Logger,
 		publicURL: strings.TrimRight(opts.PublicURL, "/"),
 		auth:      &authenticator{store: opts.Store},
@@ -95,6 +99,11 @@ func New(opts Options) (*fiber.App, error) {
 	v1.Post("/flows/:id/deactivate", s.deactivateFlow)
 	v1.Get("/flows/:id/versions", s.listFlowVersions)
 	v1.Get("/flows/:id/versions/:version", s.getFlowVersion)
+	v1.Post("/flows/:id/test", s.testFlow)
+	v1.Get("/runs", s.listRuns)
+	v1.Get("/runs/:id", s.getRun)
+	v1.Post("/runs/:id/replay", s.replayRun)
+	v1.Post("/runs/:id/cancel", s.cancelRun)
 	// Anything else under /api/v1 is a JSON 404, after authentication, so the
 	// API's shape is not revealed to strangers.
 	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

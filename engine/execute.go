@@ -456,7 +456,7 @@ func (x *execution) start(sc *scope, n *PlanNode, edge *PlanEdge, attempt int, r
 	input, inputJSON := sc.inputOf(edge)
 	step := &store.Step{
 		RunID: x.run.ID, NodeID: n.Def.ID, Iteration: sc.iteration, Attempt: attempt, Seq: x.nextSeq(),
-		Status: store.StepRunning, Input: capJSON(inputJSON, MaxInputBytes), StartedAt: time.Now().UTC(),
+		Status: store.StepRunning, Input: CapJSON(inputJSON, MaxInputBytes), StartedAt: time.Now().UTC(),
 	}
 	in, log := x.input(sc, n, input, attempt)
 	if n.Kind.Spec.Pure {
@@ -691,7 +691,7 @@ func (x *execution) suspend(sc *scope, n *PlanNode, edge *PlanEdge, s nodes.Susp
 	if err != nil {
 		step := &store.Step{
 			RunID: x.run.ID, NodeID: n.Def.ID, Iteration: sc.iteration, Attempt: attempt, Seq: x.nextSeq(),
-			Status: store.StepFailed, Error: err.Error(), Input: capJSON(inputJSON, MaxInputBytes), StartedAt: time.Now().UTC(),
+			Status: store.StepFailed, Error: err.Error(), Input: CapJSON(inputJSON, MaxInputBytes), StartedAt: time.Now().UTC(),
 		}
 		x.record(step)
 		return x.onError(sc, n, err), true
@@ -702,7 +702,7 @@ func (x *execution) suspend(sc *scope, n *PlanNode, edge *PlanEdge, s nodes.Susp
 	resume := time.Now().Add(wait).UTC()
 	step := &store.Step{
 		RunID: x.run.ID, NodeID: n.Def.ID, Iteration: sc.iteration, Attempt: attempt, Seq: x.nextSeq(),
-		Status: store.StepRunning, Input: capJSON(inputJSON, MaxInputBytes), ResumeAt: &resume, StartedAt: time.Now().UTC(),
+		Status: store.StepRunning, Input: CapJSON(inputJSON, MaxInputBytes), ResumeAt: &resume, StartedAt: time.Now().UTC(),
 	}
 	x.record(step)
 	x.remember(sc, step)
@@ -728,7 +728,7 @@ func (x *execution) iterate(sc *scope, n *PlanNode, edge *PlanEdge, attempt int)
 	in, log := x.input(sc, n, input, attempt)
 	step := &store.Step{
 		RunID: x.run.ID, NodeID: n.Def.ID, Iteration: sc.iteration, Attempt: attempt, Seq: x.nextSeq(),
-		Status: store.StepRunning, Input: capJSON(inputJSON, MaxInputBytes), StartedAt: time.Now().UTC(),
+		Status: store.StepRunning, Input: CapJSON(inputJSON, MaxInputBytes), StartedAt: time.Now().UTC(),
 	}
 	items, err := n.Node.(nodes.Iterator).Items(x.ctx, in)
 	if err != nil {

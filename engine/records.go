@@ -39,9 +39,9 @@ type Truncated struct {
 	Preview   string `json:"preview"`
 }
 
-// capJSON keeps data when it fits in limit, and otherwise a Truncated marker
-// holding a preview of it.
-func capJSON(data []byte, limit int) []byte {
+// CapJSON keeps data when it fits in limit, and otherwise a Truncated marker
+// holding a preview of it. Nil stays nil.
+func CapJSON(data []byte, limit int) []byte {
 	if len(data) <= limit {
 		return data
 	}

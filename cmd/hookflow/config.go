@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -97,6 +98,7 @@ type serveConfig struct {
 	AllowPrivateNetworks bool
 	RunRetention         time.Duration
 	ShutdownGrace        time.Duration
+	ExpressionEnv        string
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
@@ -111,6 +113,18 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", false, "let actions reach private, loopback and link-local addresses")
 	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs are kept; 0 keeps them forever")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running steps may finish after SIGTERM")
+	s.String(&c.ExpressionEnv, "expression-env", "", "comma-separated names of environment variables that expressions may read as env.NAME")
+}
+
+// expressionEnv reads the allow-listed variables for expressions.
+func (c *serveConfig) expressionEnv() map[string]string {
+	env := map[string]string{}
+	for _, name := range strings.Split(c.ExpressionEnv, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			env[name] = os.Getenv(name)
+		}
+	}
+	return env
 }
 
 // check refuses settings that cannot work, naming the variable.

@@ -39,8 +39,13 @@ func builtinRegistry() *nodes.Registry {
 
 // readDocument reads a flow document from a file, or stdin for "-".
 func readDocument(stdin io.Reader, args []string) ([]byte, error) {
+	return readFile(stdin, args, "FILE")
+}
+
+// readFile reads the one file args names, or stdin for "-".
+func readFile(stdin io.Reader, args []string, what string) ([]byte, error) {
 	if len(args) != 1 {
-		return nil, usageError("expected one FILE (or - for standard input), got %d arguments", len(args))
+		return nil, usageError("expected one %s (or - for standard input), got %d arguments", what, len(args))
 	}
 	var (
 		data []byte
@@ -52,17 +57,26 @@ func readDocument(stdin io.Reader, args []string) ([]byte, error) {
 		data, err = os.ReadFile(args[0])
 	}
 	if err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("read flow: %w", err)}
+		return nil, &exitError{code: 2, err: fmt.Errorf("read %s: %w", what, err)}
 	}
 	return data, nil
 }
 
-// reportInvalid prints an invalid flow's problems one per line and turns the
-// error into exit code 1.
+// reportInvalid prints an invalid flow's problems and turns the error into
+// exit code 1.
 func reportInvalid(w io.Writer, err error) error {
+	if !printProblems(w, err) {
+		return err
+	}
+	return &exitError{code: 1, err: err}
+}
+
+// printProblems prints the problems of an invalid flow one per line, and
+// reports whether err was one.
+func printProblems(w io.Writer, err error) bool {
 	var invalid *engine.InvalidFlowError
 	if !errors.As(err, &invalid) {
-		return err
+		return false
 	}
 	for _, p := range invalid.Problems {
 		where := p.Field
@@ -77,7 +91,7 @@ func reportInvalid(w io.Writer, err error) error {
 		}
 		fmt.Fprintf(w, "%s: %s\n", where, p.Message)
 	}
-	return &exitError{code: 1, err: invalid}
+	return true
 }
 
 func flowValidateCommand(stdin io.Reader, stdout io.Writer) *ffcli.Command {

@@ -91,6 +91,7 @@ func rootCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
 			serveCmd,
 			migrateCommand(stdout, stderr),
 			flowCommand(stdin, stdout, stderr),
+			runCommand(stdin, stdout, stderr),
 			tokenCommand(stdout, stderr),
 			versionCommand(stdout),
 		},

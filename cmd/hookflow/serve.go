@@ -12,6 +12,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -83,6 +84,9 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	}
 	registry := nodes.NewRegistry()
 	nodes.RegisterBuiltins(registry)
+	runner := engine.New(engine.Options{
+		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(),
+	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -95,6 +99,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	app, err := api.New(api.Options{
 		Store:        db,
 		Registry:     registry,
+		Engine:       runner,
 		Logger:       log,
 		PublicURL:    publicURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -104,22 +109,33 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	runner.Start()
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", publicURL, "database", db.Dialect(), "version", version)
 	printBanner(stdout, publicURL, ln.Addr().String(), cfg.AdminToken != "", generated)
 
+	var serveErr error
 	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+	case serveErr = <-served:
 	case <-ctx.Done():
 	}
+	// Two phases: stop taking requests, then give running steps the grace
+	// period; what is left stays queued for the next start.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
-	if err := app.ShutdownWithTimeout(cfg.ShutdownGrace); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+	grace, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if serveErr == nil {
+		if err := app.ShutdownWithContext(grace); err != nil {
+			log.Error("stop serving", "error", err)
+		}
+		if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
+			serveErr = err
+		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("serve: %w", err)
+	runner.Stop(grace)
+	if serveErr != nil {
+		return fmt.Errorf("serve: %w", serveErr)
 	}
 	log.Info("stopped")
 	return nil
