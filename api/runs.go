@@ -20,7 +20,7 @@ const (
 	maxTestWait = 2 * time.Minute
 	// maxShownValue is how much of a step's input or output an answer
 	// carries; the rest is marked truncated.
-	maxShownValue = 256 << 10
+	maxShownValue  = 256 << 10
 	defaultRunPage = 50
 	maxRunPage     = 500
 )
