@@ -54,6 +54,10 @@ type Engine struct {
 	env      map[string]string
 
 	wake chan struct{}
+	// slots admits Workers executions at a time. The dispatcher holds up to
+	// twice as many claimed runs, so a worker coming free finds the next run
+	// at hand and claims happen in batches rather than one run at a time.
+	slots chan struct{}
 
 	mu      sync.Mutex
 	running map[string]*execution
@@ -97,6 +101,7 @@ func New(opts Options) *Engine {
 		timeout:  opts.NodeTimeout,
 		env:      opts.Env,
 		wake:     make(chan struct{}, 1),
+		slots:    make(chan struct{}, opts.Workers),
 		running:  map[string]*execution{},
 		waiters:  map[string][]chan struct{}{},
 	}
@@ -258,13 +263,16 @@ func (e *Engine) finished(id string) {
 	}
 }
 
-// dispatch claims runs while workers are free.
+// dispatch claims runs while fewer than twice Workers are held.
 func (e *Engine) dispatch(ctx context.Context) {
 	timer := time.NewTimer(e.poll)
 	defer timer.Stop()
 	for {
 		e.mu.Lock()
-		free := e.workers - len(e.running)
+		free := 2*e.workers - len(e.running)
+		if free < e.workers/2 {
+			free = 0 // wait until a batch is worth claiming
+		}
 		e.mu.Unlock()
 		claimed := 0
 		if free > 0 {
@@ -309,6 +317,14 @@ func (e *Engine) execute(run *store.Run) {
 			e.mu.Unlock()
 			e.nudge()
 		}()
+		select {
+		case e.slots <- struct{}{}:
+		case <-x.ctx.Done():
+			// Canceled, shut down or lost while waiting for a worker.
+			x.settleRun(x.stopped(context.Cause(x.ctx)))
+			return
+		}
+		defer func() { <-e.slots }()
 		x.execute()
 	})
 }
