@@ -51,7 +51,7 @@ type Engine struct {
 	leaseTTL time.Duration
 	poll     time.Duration
 	timeout  time.Duration
-	env      map[string]string
+	env      map[string]any
 
 	wake chan struct{}
 	// slots admits Workers executions at a time. The dispatcher holds up to
@@ -86,8 +86,9 @@ func New(opts Options) *Engine {
 	if opts.NodeTimeout <= 0 {
 		opts.NodeTimeout = 5 * time.Minute
 	}
-	if opts.Env == nil {
-		opts.Env = map[string]string{}
+	env := make(map[string]any, len(opts.Env))
+	for k, v := range opts.Env {
+		env[k] = v
 	}
 	return &Engine{
 		store:    opts.Store,
@@ -99,7 +100,7 @@ func New(opts Options) *Engine {
 		leaseTTL: opts.LeaseTTL,
 		poll:     opts.PollInterval,
 		timeout:  opts.NodeTimeout,
-		env:      opts.Env,
+		env:      env,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, opts.Workers),
 		running:  map[string]*execution{},

@@ -38,7 +38,7 @@ type Scope struct {
 	// Run describes the run being executed.
 	Run RunInfo `expr:"run"`
 	// Env holds only the environment variables the operator allow-listed.
-	Env map[string]string `expr:"env"`
+	Env map[string]any `expr:"env"`
 	// Item is the current element inside a foreach; nil elsewhere.
 	Item any `expr:"item"`
 	// Index is the current element's position inside a foreach.

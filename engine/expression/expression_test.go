@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,7 +15,7 @@ func testScope() *Scope {
 		Trigger: map[string]any{"body": map[string]any{"name": "Ada", "amount": 1250, "tags": []any{"a", "b"}}},
 		Steps:   map[string]any{"amount": map[string]any{"usd": 12.5}},
 		Run:     RunInfo{ID: "r1", FlowID: "f1", Attempt: 2},
-		Env:     map[string]string{"REGION": "eu"},
+		Env:     map[string]any{"REGION": "eu"},
 	}
 }
 
@@ -171,4 +172,26 @@ func TestValue(t *testing.T) {
 
 	_, err = CompileValue(map[string]any{"list": []any{"ok", map[string]any{"bad": "{{ nope( }}"}}})
 	assert.ErrorContains(t, err, "list[1].bad: placeholder")
+}
+
+// FuzzEval compiles and runs arbitrary expressions against a scope holding
+// values of every JSON type. Whatever the source, evaluation must end, within
+// its limits, with a value or an error: never a panic or a hang.
+func FuzzEval(f *testing.F) {
+	for _, seed := range []string{
+		`trigger.body.name + "!"`, `replace(trigger.body.name, "a", trigger.body.name)`, `join(trigger.body.tags, trigger.body.name)`,
+		`repeat(trigger.body.name, trigger.body.amount)`, `toJSON(trigger)`, `string(steps)`, `map(trigger.body.tags, # + #)`,
+		`reduce(1..10, #acc + string(#), "")`, `all(trigger.body.tags, len(#) > 0)`, `trigger.body.amount / 0`, `1..3 | map(# * 2)`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, source string) {
+		p, err := Compile(source)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = p.Eval(ctx, testScope())
+	})
 }

@@ -120,7 +120,8 @@ var textBuiltins = map[string]func(args []any) int{
 	"join": func(args []any) int {
 		glue := 0
 		if len(args) == 2 {
-			glue = len(args[1].(string))
+			s, _ := args[1].(string)
+			glue = len(s)
 		}
 		n := 0
 		switch items := args[0].(type) {
@@ -138,16 +139,32 @@ var textBuiltins = map[string]func(args []any) int{
 		return n
 	},
 	"replace": func(args []any) int {
-		s, old, repl := args[0].(string), args[1].(string), args[2].(string)
+		s, _ := args[0].(string)
+		old, _ := args[1].(string)
+		repl, _ := args[2].(string)
 		count := strings.Count(s, old)
 		if len(args) == 4 {
-			count = min(count, max(runtime.ToInt(args[3]), 0))
+			count = min(count, max(toInt(args[3]), 0))
 		}
 		return len(s) + count*max(len(repl)-len(old), 0)
 	},
-	"repeat": func(args []any) int { return len(args[0].(string)) * max(runtime.ToInt(args[1]), 0) },
+	"repeat": func(args []any) int {
+		s, _ := args[0].(string)
+		return len(s) * max(toInt(args[1]), 0)
+	},
 	"toJSON": func(args []any) int { return textSize(args[0], MaxTextBytes+1) },
 	"string": func(args []any) int { return textSize(args[0], MaxTextBytes+1) },
+}
+
+// toInt converts a count the way expr's builtins do, with 0 for what is not
+// a number (the builtin then refuses it itself).
+func toInt(v any) (n int) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	return runtime.ToInt(v)
 }
 
 // textSize estimates the bytes v takes when written out, stopping once it

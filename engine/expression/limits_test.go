@@ -44,6 +44,7 @@ func TestTextBuildingBuiltinsAreBounded(t *testing.T) {
 	big := strings.Repeat("y", 100_000)
 	scope := testScope()
 	scope.Trigger["big"] = big
+	scope.Trigger["count"] = 1000.0 // as JSON numbers arrive
 	for _, source := range []string{
 		`join(map(1..1000, trigger.big), ",")`,
 		`replace(trigger.big, "y", trigger.big)`,
@@ -51,6 +52,7 @@ func TestTextBuildingBuiltinsAreBounded(t *testing.T) {
 		`string(map(1..1000, trigger.big))`,
 		`reduce(1..1000, #acc + trigger.big, "")`,
 		`repeat(trigger.big, 1000)`,
+		`repeat(trigger.big, trigger.count)`,
 	} {
 		p, err := Compile(source)
 		require.NoError(t, err, source)
