@@ -280,15 +280,23 @@ func (x *execution) runScope(sc *scope) outcome {
 	inflight := 0
 	var waitUntil time.Time
 	var stop *outcome
-	fail := func(o outcome) {
-		if stop == nil {
+	// note takes in how a visit or an attempt of a node ended.
+	note := func(o outcome, dispatched bool) {
+		switch {
+		case dispatched:
+			inflight++
+		case o.kind == suspended:
+			if waitUntil.IsZero() || o.until.Before(waitUntil) {
+				waitUntil = o.until
+			}
+		case o.kind != completed && stop == nil:
 			stop = &o
 		}
 	}
 	for {
 		progressed := false
 		if stop == nil && x.ctx.Err() != nil {
-			fail(x.stopped(context.Cause(x.ctx)))
+			note(x.stopped(context.Cause(x.ctx)), false)
 		}
 		for _, n := range sc.nodes {
 			if stop != nil || inflight >= maxParallel {
@@ -305,20 +313,7 @@ func (x *execution) runScope(sc *scope) outcome {
 				x.skip(sc, n)
 				continue
 			}
-			o, dispatched := x.visit(sc, n, edge, results)
-			if dispatched {
-				inflight++
-				continue
-			}
-			switch o.kind {
-			case completed:
-			case suspended:
-				if waitUntil.IsZero() || o.until.Before(waitUntil) {
-					waitUntil = o.until
-				}
-			default:
-				fail(o)
-			}
+			note(x.visit(sc, n, edge, results))
 		}
 		if inflight == 0 {
 			if progressed && stop == nil {
@@ -328,20 +323,7 @@ func (x *execution) runScope(sc *scope) outcome {
 		}
 		r := <-results
 		inflight--
-		o, redispatched := x.settle(sc, r, results)
-		if redispatched {
-			inflight++
-			continue
-		}
-		switch o.kind {
-		case completed:
-		case suspended:
-			if waitUntil.IsZero() || o.until.Before(waitUntil) {
-				waitUntil = o.until
-			}
-		default:
-			fail(o)
-		}
+		note(x.settle(sc, r, results))
 	}
 	if stop != nil {
 		return *stop
