@@ -4,6 +4,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type server struct {
 
 // New builds the fiber app with every route.
 func New(opts Options) (*fiber.App, error) {
+	if opts.Store == nil || opts.Registry == nil || opts.Engine == nil {
+		return nil, errors.New("api: Store, Registry and Engine are required")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

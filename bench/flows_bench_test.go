@@ -50,7 +50,8 @@ func BenchmarkAPI(b *testing.B) {
 			if _, err := api.EnsureAdminToken(context.Background(), db, token); err != nil {
 				b.Fatal(err)
 			}
-			app, err := api.New(api.Options{Store: db, Registry: registry(), PublicURL: "http://bench"})
+			app, err := api.New(api.Options{Store: db, Registry: registry(), Engine: engine.New(engine.Options{Store: db, Registry: registry()}),
+				PublicURL: "http://bench"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -126,6 +126,9 @@ func (e *Engine) Start() {
 // running ones finish until ctx ends; then it interrupts the rest, which go
 // back to the queue for the next start.
 func (e *Engine) Stop(ctx context.Context) {
+	if e.stopDispatch == nil {
+		return // never started
+	}
 	e.stopDispatch()
 	done := make(chan struct{})
 	go func() {
