@@ -195,3 +195,19 @@ func FuzzEval(f *testing.F) {
 		_, _ = p.Eval(ctx, testScope())
 	})
 }
+
+func TestDecodeJSONKeepsLargeIntegers(t *testing.T) {
+	t.Parallel()
+	v, err := DecodeJSON([]byte(`{"id": 820982911946154508, "price": 19.99, "qty": 2, "tags": [1, -3], "exp": 1e3}`))
+	require.NoError(t, err)
+	m := v.(map[string]any)
+	assert.Equal(t, 820982911946154508, m["id"], "an id above 2^53 survives")
+	assert.Equal(t, 19.99, m["price"])
+	assert.Equal(t, 2, m["qty"])
+	assert.Equal(t, []any{1, -3}, m["tags"])
+	assert.Equal(t, 1000.0, m["exp"])
+	_, err = DecodeJSON([]byte(`{} {}`))
+	assert.Error(t, err)
+	_, err = DecodeJSON([]byte(`{`))
+	assert.Error(t, err)
+}
