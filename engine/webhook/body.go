@@ -29,7 +29,9 @@ type MalformedBodyError struct {
 	Err  error
 }
 
-func (e *MalformedBodyError) Error() string { return fmt.Sprintf("body is not valid %s: %v", e.Kind, e.Err) }
+func (e *MalformedBodyError) Error() string {
+	return fmt.Sprintf("body is not valid %s: %v", e.Kind, e.Err)
+}
 func (e *MalformedBodyError) Unwrap() error { return e.Err }
 
 // Limits on what a parsed body may hold.
