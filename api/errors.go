@@ -3,7 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
-	"log/slog"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -33,33 +33,39 @@ type errorBody struct {
 	RequestID string           `json:"request_id,omitempty"`
 }
 
-// errorHandler is the one place errors become HTTP answers. Client mistakes
+// handleError is the one place errors become HTTP answers. Client mistakes
 // get their 4xx and a message; anything unexpected is logged and answers 500
 // with the request id, never the internal message.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
-	return func(c *fiber.Ctx, err error) error {
-		status, body := describeError(c, err)
-		if status >= fiber.StatusInternalServerError {
-			body.RequestID = requestID(c)
-			log.ErrorContext(c.UserContext(), "request failed",
-				"request_id", body.RequestID, "method", c.Method(), "path", c.Path(), "error", err)
-		}
-		return c.Status(status).JSON(body)
+func (s *server) handleError(c *fiber.Ctx, err error) error {
+	var fiberErr *fiber.Error
+	if errors.As(err, &fiberErr) && fiberErr.Code == fiber.StatusRequestEntityTooLarge && strings.HasPrefix(c.Path(), "/hooks/") {
+		// Refused while reading, before routing: still a delivery to record.
+		return s.hookTooLarge(c)
 	}
+	status, body := describeError(c, err)
+	if status >= fiber.StatusInternalServerError {
+		body.RequestID = requestID(c)
+		s.log.ErrorContext(c.UserContext(), "request failed",
+			"request_id", body.RequestID, "method", c.Method(), "path", c.Path(), "error", err)
+	}
+	return c.Status(status).JSON(body)
 }
 
 func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 	var (
-		apiErr    *Error
-		fiberErr  *fiber.Error
-		invalid   *engine.InvalidFlowError
-		malformed *engine.MalformedFlowError
+		apiErr            *Error
+		fiberErr          *fiber.Error
+		invalid           *engine.InvalidFlowError
+		invalidCredential *engine.InvalidCredentialError
+		malformed         *engine.MalformedFlowError
 	)
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr.Status, errorBody{Error: apiErr.Message}
 	case errors.As(err, &invalid):
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalid.Error(), Problems: invalid.Problems}
+	case errors.As(err, &invalidCredential):
+		return fiber.StatusUnprocessableEntity, errorBody{Error: invalidCredential.Error(), Problems: invalidCredential.Problems}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, errorBody{Error: malformed.Error()}
 	case errors.Is(err, engine.ErrFlowTooLarge):

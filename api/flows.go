@@ -140,7 +140,7 @@ func (s *server) updateFlow(c *fiber.Ctx) error {
 
 func (s *server) deleteFlow(c *fiber.Ctx) error {
 	id := c.Params("id")
-	if err := s.store.DeleteFlow(c.UserContext(), id); err != nil {
+	if err := s.flows.Delete(c.UserContext(), id); err != nil {
 		return flowNotFound(id, err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/engine/ingress"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -24,7 +25,12 @@ type Options struct {
 	Registry *nodes.Registry
 	// Engine runs flows: test runs, replays and cancellations go to it.
 	Engine *engine.Engine
-	Logger *slog.Logger
+	// Flows saves flows; the ingress and the scheduler follow its changes.
+	Flows       *engine.Flows
+	Credentials *engine.Credentials
+	// Ingress takes requests to trigger URLs.
+	Ingress *ingress.Ingress
+	Logger  *slog.Logger
 	// PublicURL is the externally visible base URL, used in trigger URLs.
 	PublicURL string
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
@@ -32,46 +38,59 @@ type Options struct {
 }
 
 type server struct {
-	store     store.Store
-	registry  *nodes.Registry
-	flows     *engine.Flows
-	engine    *engine.Engine
-	log       *slog.Logger
-	publicURL string
-	auth      *authenticator
-	nodeTypes []byte
-	openAPI   []byte
+	store           store.Store
+	registry        *nodes.Registry
+	flows           *engine.Flows
+	engine          *engine.Engine
+	credentials     *engine.Credentials
+	ingress         *ingress.Ingress
+	log             *slog.Logger
+	publicURL       string
+	maxBody         int
+	auth            *authenticator
+	nodeTypes       []byte
+	credentialTypes []byte
+	openAPI         []byte
 }
 
 // New builds the fiber app with every route.
 func New(opts Options) (*fiber.App, error) {
-	if opts.Store == nil || opts.Registry == nil || opts.Engine == nil {
-		return nil, errors.New("api: Store, Registry and Engine are required")
+	if opts.Store == nil || opts.Registry == nil || opts.Engine == nil || opts.Flows == nil || opts.Credentials == nil || opts.Ingress == nil {
+		return nil, errors.New("api: Store, Registry, Engine, Flows, Credentials and Ingress are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{
-		store:     opts.Store,
-		registry:  opts.Registry,
-		flows:     engine.NewFlows(opts.Store, opts.Registry),
-		engine:    opts.Engine,
-		log:       opts.Logger,
-		publicURL: strings.TrimRight(opts.PublicURL, "/"),
-		auth:      &authenticator{store: opts.Store},
+		store:       opts.Store,
+		registry:    opts.Registry,
+		flows:       opts.Flows,
+		engine:      opts.Engine,
+		credentials: opts.Credentials,
+		ingress:     opts.Ingress,
+		log:         opts.Logger,
+		publicURL:   strings.TrimRight(opts.PublicURL, "/"),
+		maxBody:     opts.MaxBodyBytes,
+		auth:        &authenticator{store: opts.Store},
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 10 << 20
 	}
 	var err error
 	if s.nodeTypes, err = nodeTypesJSON(opts.Registry); err != nil {
+		return nil, err
+	}
+	if s.credentialTypes, err = credentialTypesJSON(opts.Registry); err != nil {
 		return nil, err
 	}
 	if s.openAPI, err = openAPIDocument(opts.Registry); err != nil {
 		return nil, err
 	}
 
-	bodyLimit := max(opts.MaxBodyBytes, engine.MaxFlowBytes+64<<10)
+	bodyLimit := max(s.maxBody, engine.MaxFlowBytes+64<<10)
 	app := fiber.New(fiber.Config{
 		AppName:               "hookflow",
-		ErrorHandler:          errorHandler(opts.Logger),
+		ErrorHandler:          s.handleError,
 		BodyLimit:             bodyLimit,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
@@ -90,6 +109,8 @@ func New(opts Options) (*fiber.App, error) {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.All("/hooks/:key", s.hook)
+	app.All("/hooks/:key/*", s.hook)
 
 	v1 := app.Group("/api/v1", s.auth.middleware)
 	v1.Get("/openapi.json", s.getOpenAPI)
@@ -108,6 +129,16 @@ func New(opts Options) (*fiber.App, error) {
 	v1.Get("/runs/:id", s.getRun)
 	v1.Post("/runs/:id/replay", s.replayRun)
 	v1.Post("/runs/:id/cancel", s.cancelRun)
+	v1.Post("/flows/:id/listen", s.listen)
+	v1.Get("/flows/:id/sample", s.sample)
+	v1.Get("/deliveries", s.listDeliveries)
+	v1.Get("/deliveries/:id", s.getDelivery)
+	v1.Post("/credentials", s.createCredential)
+	v1.Get("/credentials", s.listCredentials)
+	v1.Get("/credentials/:name", s.getCredential)
+	v1.Put("/credentials/:name", s.updateCredential)
+	v1.Delete("/credentials/:name", s.deleteCredential)
+	v1.Get("/credential-types", s.listCredentialTypes)
 	// Anything else under /api/v1 is a JSON 404, after authentication, so the
 	// API's shape is not revealed to strangers.
 	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
@@ -136,8 +167,20 @@ func (s *server) logRequests(c *fiber.Ctx) error {
 	if status >= fiber.StatusInternalServerError {
 		level = slog.LevelError
 	}
+	path := c.Path()
+	if strings.HasPrefix(path, "/hooks/") {
+		// Trigger URLs are secrets of a sort, and many: log them by route,
+		// at debug level unless they fail.
+		path = "/hooks/:key"
+		if level == slog.LevelInfo {
+			level = slog.LevelDebug
+		}
+	}
+	if !s.log.Enabled(c.UserContext(), level) {
+		return nil
+	}
 	s.log.Log(c.UserContext(), level, "request",
-		"method", c.Method(), "path", c.Path(), "status", status,
+		"method", c.Method(), "path", path, "status", status,
 		"duration_ms", float64(time.Since(start).Microseconds())/1000, "request_id", requestID(c))
 	return nil
 }

@@ -1,14 +1,20 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/engine/ingress"
+	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
 )
 
@@ -25,6 +31,21 @@ func registry() *nodes.Registry {
 	r := nodes.NewRegistry()
 	nodes.RegisterBuiltins(r)
 	return r
+}
+
+// newApp builds the HTTP app the way hookflow serve does.
+func newApp(db store.Store, runner *engine.Engine, publicURL string) (*fiber.App, error) {
+	reg := registry()
+	sealer, err := vault.New(bytes.Repeat([]byte{42}, vault.KeySize))
+	if err != nil {
+		return nil, err
+	}
+	credentials := engine.NewCredentials(db, reg, sealer)
+	flows := engine.NewFlows(db, reg)
+	hooks := ingress.New(ingress.Options{Store: db, Engine: runner, Credentials: credentials, PublicURL: publicURL})
+	flows.OnChange(hooks.Forget)
+	return api.New(api.Options{Store: db, Registry: reg, Engine: runner, Flows: flows, Credentials: credentials,
+		Ingress: hooks, PublicURL: publicURL})
 }
 
 // BenchmarkCompileFlow measures what saving a flow costs before it is
@@ -50,8 +71,7 @@ func BenchmarkAPI(b *testing.B) {
 			if _, err := api.EnsureAdminToken(context.Background(), db, token); err != nil {
 				b.Fatal(err)
 			}
-			app, err := api.New(api.Options{Store: db, Registry: registry(), Engine: engine.New(engine.Options{Store: db, Registry: registry()}),
-				PublicURL: "http://bench"})
+			app, err := newApp(db, engine.New(engine.Options{Store: db, Registry: registry()}), "http://bench")
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -149,8 +149,9 @@ func (e *Engine) Stop(ctx context.Context) {
 	e.loops.Wait()
 }
 
-// nudge wakes the dispatcher: a run was enqueued or a worker came free.
-func (e *Engine) nudge() {
+// Nudge wakes the dispatcher: a run was enqueued (by the ingress, say) or
+// a worker came free.
+func (e *Engine) Nudge() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -163,7 +164,7 @@ func (e *Engine) Enqueue(ctx context.Context, runs ...store.NewRun) ([]*store.Ru
 	if err != nil {
 		return nil, err
 	}
-	e.nudge()
+	e.Nudge()
 	return out, nil
 }
 
@@ -319,7 +320,7 @@ func (e *Engine) execute(run *store.Run) {
 			e.mu.Lock()
 			delete(e.running, run.ID)
 			e.mu.Unlock()
-			e.nudge()
+			e.Nudge()
 		}()
 		select {
 		case e.slots <- struct{}{}:
@@ -335,7 +336,7 @@ func (e *Engine) execute(run *store.Run) {
 
 // wakeAt nudges the dispatcher when a run released until t comes due.
 func (e *Engine) wakeAt(t time.Time) {
-	time.AfterFunc(time.Until(t)+time.Millisecond, e.nudge)
+	time.AfterFunc(time.Until(t)+time.Millisecond, e.Nudge)
 }
 
 // renewLeases keeps the leases of running runs, and stops those canceled or

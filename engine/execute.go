@@ -36,6 +36,8 @@ type execution struct {
 
 	plan    *Plan
 	trigger map[string]any
+	// triggerJSON is the trigger data as recorded: the trigger step's output.
+	triggerJSON []byte
 	// history holds the records of earlier claims, by node and iteration.
 	history map[stepKey][]*store.Step
 	// pending are records not yet written: pure steps wait for the next
@@ -88,8 +90,8 @@ func (x *execution) prepare() outcome {
 		return outcome{kind: failed, err: fmt.Errorf("load flow version %d: %w", x.run.FlowVersion, err)}
 	}
 	x.plan = plan
-	if err := json.Unmarshal(x.run.Trigger, &x.trigger); err != nil {
-		return outcome{kind: failed, err: fmt.Errorf("decode trigger data: %w", err)}
+	if o := x.loadTrigger(); o.kind != completed {
+		return o
 	}
 	x.history = map[stepKey][]*store.Step{}
 	if x.run.Claims > 1 {
@@ -102,6 +104,31 @@ func (x *execution) prepare() outcome {
 			x.history[k] = append(x.history[k], s)
 			x.seq = max(x.seq, s.Seq)
 		}
+	}
+	return outcome{kind: completed}
+}
+
+// loadTrigger reads the trigger data: stored with the run, or for a
+// webhook run built from its delivery.
+func (x *execution) loadTrigger() outcome {
+	if len(x.run.Trigger) > 0 || x.run.DeliveryID == "" {
+		trigger, err := expression.DecodeJSON(x.run.Trigger)
+		if err != nil {
+			return outcome{kind: failed, err: fmt.Errorf("decode trigger data: %w", err)}
+		}
+		x.trigger, _ = trigger.(map[string]any)
+		x.triggerJSON = x.run.Trigger
+		return outcome{kind: completed}
+	}
+	d, err := x.e.store.GetDelivery(x.ctx, x.run.DeliveryID)
+	if err != nil {
+		return x.stopped(fmt.Errorf("load delivery %s: %w", x.run.DeliveryID, err))
+	}
+	if x.trigger, err = DeliveryTrigger(d); err != nil {
+		return outcome{kind: failed, err: err}
+	}
+	if x.triggerJSON, err = json.Marshal(x.trigger); err != nil {
+		return outcome{kind: failed, err: fmt.Errorf("encode trigger data: %w", err)}
 	}
 	return outcome{kind: completed}
 }
@@ -517,7 +544,7 @@ func (x *execution) settle(sc *scope, r attemptResult, results chan<- attemptRes
 	var outputJSON []byte
 	if err == nil {
 		if n == x.plan.Trigger {
-			outputJSON = x.run.Trigger
+			outputJSON = x.triggerJSON
 		} else if outputJSON, err = encode(r.result.Output); err == nil && len(outputJSON) > MaxOutputBytes {
 			err = nodes.Permanent(fmt.Errorf("output is %d bytes; the limit is %d", len(outputJSON), MaxOutputBytes))
 		}
@@ -656,7 +683,8 @@ func (x *execution) restore(sc *scope, n *PlanNode, rec *store.Step) outcome {
 	}
 	var output any
 	if len(rec.Output) > 0 {
-		if err := json.Unmarshal(rec.Output, &output); err != nil {
+		var err error
+		if output, err = expression.DecodeJSON(rec.Output); err != nil {
 			return outcome{kind: failed, err: fmt.Errorf("node %s: read its recorded output: %w", n.Def.ID, err)}
 		}
 	}

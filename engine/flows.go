@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
@@ -14,11 +15,31 @@ import (
 type Flows struct {
 	store    store.Store
 	registry *nodes.Registry
+
+	mu        sync.Mutex
+	listeners []func(flowID string)
 }
 
 // NewFlows returns the flow service over a store and a node registry.
 func NewFlows(st store.Store, reg *nodes.Registry) *Flows {
 	return &Flows{store: st, registry: reg}
+}
+
+// OnChange registers a function called after a flow is saved, activated,
+// deactivated or deleted: the ingress and the scheduler follow flows so.
+func (s *Flows) OnChange(fn func(flowID string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listeners = append(s.listeners, fn)
+}
+
+func (s *Flows) changed(flowID string) {
+	s.mu.Lock()
+	listeners := s.listeners
+	s.mu.Unlock()
+	for _, fn := range listeners {
+		fn(flowID)
+	}
 }
 
 // Create validates a flow document and saves it as a new, inactive flow.
@@ -36,7 +57,20 @@ func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.
 	if err != nil {
 		return nil, err
 	}
-	return s.store.UpdateFlow(ctx, id, plan.Flow.Name, definition)
+	f, err := s.store.UpdateFlow(ctx, id, plan.Flow.Name, definition)
+	if err == nil {
+		s.changed(id)
+	}
+	return f, err
+}
+
+// Delete removes a flow with its versions, runs and deliveries.
+func (s *Flows) Delete(ctx context.Context, id string) error {
+	if err := s.store.DeleteFlow(ctx, id); err != nil {
+		return err
+	}
+	s.changed(id)
+	return nil
 }
 
 // SetActive turns a flow's triggers on or off. Activation compiles the
@@ -52,7 +86,11 @@ func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.F
 			return nil, fmt.Errorf("activate flow %s: %w", id, err)
 		}
 	}
-	return s.store.SetFlowActive(ctx, id, active)
+	f, err := s.store.SetFlowActive(ctx, id, active)
+	if err == nil {
+		s.changed(id)
+	}
+	return f, err
 }
 
 func (s *Flows) compile(document []byte) (*Plan, []byte, error) {

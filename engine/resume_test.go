@@ -137,7 +137,7 @@ func TestShutdownLeavesRunsForTheNextStart(t *testing.T) {
 			second.calls = first.calls
 			close(second.block)
 			next := second.engineFor(t, db, Options{})
-			next.nudge()
+			next.Nudge()
 			finished := waitRun(t, next, run.ID)
 			assert.Equal(t, store.RunSucceeded, finished.Status, finished.Error)
 			assert.Equal(t, 1, first.calls.get("charge"))

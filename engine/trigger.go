@@ -1,9 +1,15 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/engine/webhook"
+	"github.com/hookflow/hookflow/store"
 )
 
 // TestTrigger builds the trigger data of a test run: what a webhook
@@ -24,4 +30,52 @@ func TestTrigger(payload any, headers map[string]string, now time.Time) map[stri
 		"raw":         string(raw),
 		"received_at": now.UTC().Format(time.RFC3339Nano),
 	}
+}
+
+// DeliveryTrigger builds what expressions see as trigger from a stored
+// webhook delivery: method, path, headers (lower-case names), query, body
+// parsed by its content type, raw text and received_at.
+func DeliveryTrigger(d *store.Delivery) (map[string]any, error) {
+	var headers map[string]any
+	if err := json.Unmarshal(d.Headers, &headers); err != nil {
+		return nil, fmt.Errorf("delivery %s headers: %w", d.ID, err)
+	}
+	query, err := url.ParseQuery(d.Query)
+	if err != nil {
+		query = url.Values{}
+	}
+	body, err := webhook.ParseBody(d.ContentType, d.Body)
+	if err != nil {
+		return nil, fmt.Errorf("delivery %s body: %w", d.ID, err)
+	}
+	path := d.Path
+	if path == "" {
+		path = "/"
+	}
+	return map[string]any{
+		"method":      d.Method,
+		"path":        path,
+		"headers":     headers,
+		"query":       webhook.Values(query),
+		"body":        body,
+		"raw":         string(d.Body),
+		"received_at": d.ReceivedAt.UTC().Format(time.RFC3339Nano),
+	}, nil
+}
+
+// RunTrigger returns a run's trigger data as JSON: as stored, or for a
+// webhook run built from its delivery.
+func RunTrigger(ctx context.Context, st store.Store, run *store.Run) ([]byte, error) {
+	if len(run.Trigger) > 0 || run.DeliveryID == "" {
+		return run.Trigger, nil
+	}
+	d, err := st.GetDelivery(ctx, run.DeliveryID)
+	if err != nil {
+		return nil, err
+	}
+	trigger, err := DeliveryTrigger(d)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(trigger)
 }

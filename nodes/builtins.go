@@ -1,8 +1,13 @@
 package nodes
 
-// RegisterBuiltins registers every node kind Hookflow ships with. Adding a
-// kind is one file in this package and one line here.
+// RegisterBuiltins registers every node kind and credential type Hookflow
+// ships with. Adding a kind is one file in this package and one line here.
 func RegisterBuiltins(r *Registry) {
+	for _, c := range builtinCredentialTypes {
+		if err := r.RegisterCredentialType(c); err != nil {
+			panic(err)
+		}
+	}
 	r.MustRegister(Define(webhookSpec, buildWebhook))
 	r.MustRegister(Define(manualSpec, buildManual))
 	r.MustRegister(Define(transformSpec, buildTransform))

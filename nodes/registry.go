@@ -90,14 +90,16 @@ func applyDefaults(obj map[string]any, fields []Field) {
 	}
 }
 
-// Registry lists the node kinds a server knows.
+// Registry lists the node kinds and credential types a server knows.
 type Registry struct {
-	kinds map[string]*Kind
+	kinds           map[string]*Kind
+	credentials     map[string]*CredentialType
+	credentialOrder []string
 }
 
 // NewRegistry returns an empty registry; RegisterBuiltins fills it.
 func NewRegistry() *Registry {
-	return &Registry{kinds: make(map[string]*Kind)}
+	return &Registry{kinds: make(map[string]*Kind), credentials: make(map[string]*CredentialType)}
 }
 
 var kindPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[a-z][a-z0-9_]*)*$`)

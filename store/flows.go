@@ -13,13 +13,14 @@ import (
 )
 
 type flowRow struct {
-	ID        string `gorm:"primaryKey"`
-	Name      string
-	Version   int
-	Active    bool
-	HookKey   string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID          string `gorm:"primaryKey"`
+	Name        string
+	Version     int
+	Active      bool
+	HookKey     string
+	ListenUntil *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 func (flowRow) TableName() string { return "flows" }
@@ -42,7 +43,7 @@ type flowWithDefinition struct {
 
 func (r *flowRow) record(definition string) *Flow {
 	f := &Flow{
-		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, HookKey: r.HookKey,
+		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, HookKey: r.HookKey, ListenUntil: utc(r.ListenUntil),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if definition != "" {
@@ -83,7 +84,7 @@ func (db *DB) UpdateFlow(ctx context.Context, id, name string, definition []byte
 		// consecutive versions instead of colliding.
 		t := now()
 		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, updated_at = ? WHERE id = ?
-			RETURNING id, name, version, active, hook_key, created_at, updated_at`, name, t, id).Scan(&row)
+			RETURNING id, name, version, active, hook_key, listen_until, created_at, updated_at`, name, t, id).Scan(&row)
 		if res.Error != nil {
 			return res.Error
 		}

@@ -73,6 +73,32 @@ type Store interface {
 	// ListSteps returns a run's steps in the order they started.
 	ListSteps(ctx context.Context, runID string) ([]*Step, error)
 
+	// FlowByHookKey finds the flow whose trigger URL holds key, with its
+	// current definition.
+	FlowByHookKey(ctx context.Context, key string) (*Flow, error)
+	// SetFlowListening sets, or clears with nil, the flow's ListenUntil.
+	SetFlowListening(ctx context.Context, id string, until *time.Time) error
+	// RecordDelivery records a request to a trigger and, when accepted,
+	// enqueues its run in the same transaction, or finds it a duplicate.
+	// It returns once both are durable.
+	RecordDelivery(ctx context.Context, d *NewDelivery) (*DeliveryResult, error)
+	// GetDelivery returns one delivery with its body.
+	GetDelivery(ctx context.Context, id string) (*Delivery, error)
+	// ListDeliveries returns deliveries, newest first.
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	// CreateCredential stores a new credential; ErrExists if the name is
+	// taken.
+	CreateCredential(ctx context.Context, c *Credential) (*Credential, error)
+	// UpdateCredential replaces a credential's type and data.
+	UpdateCredential(ctx context.Context, c *Credential) (*Credential, error)
+	// GetCredential returns a credential with its sealed data.
+	GetCredential(ctx context.Context, name string) (*Credential, error)
+	// ListCredentials returns every credential without its data.
+	ListCredentials(ctx context.Context) ([]*Credential, error)
+	// DeleteCredential removes a credential.
+	DeleteCredential(ctx context.Context, name string) error
+
 	// PutToken stores the hash of an API token under a name, replacing any
 	// token of that name.
 	PutToken(ctx context.Context, name string, hash []byte) error
@@ -90,6 +116,9 @@ type Flow struct {
 	Active  bool
 	// HookKey is the random part of the webhook trigger URL.
 	HookKey string
+	// ListenUntil, while in the future, has the trigger capture requests
+	// for someone waiting for a test event.
+	ListenUntil *time.Time
 	// Definition is the current version's flow document.
 	Definition []byte
 	CreatedAt  time.Time

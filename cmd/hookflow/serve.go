@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/engine/ingress"
+	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -82,11 +85,30 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	key, created, err := vault.LoadKey(cfg.SecretKey, cfg.DataDir)
+	if err != nil {
+		return usageError("%s: %v", envName("secret-key"), err)
+	}
+	if created {
+		log.Warn("made a new key for credentials; back it up, and set HOOKFLOW_SECRET_KEY to it when several instances share a database",
+			"file", filepath.Join(cfg.DataDir, vault.KeyFile))
+	}
+	sealer, err := vault.New(key)
+	if err != nil {
+		return err
+	}
 	registry := nodes.NewRegistry()
 	nodes.RegisterBuiltins(registry)
 	runner := engine.New(engine.Options{
 		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(),
 	})
+	credentials := engine.NewCredentials(db, registry, sealer)
+	if err := credentials.CheckKey(ctx); err != nil {
+		log.Error("credentials cannot be opened: flows that use them will fail until the right key is set", "error", err)
+	}
+	flows := engine.NewFlows(db, registry)
+	hooks := ingress.New(ingress.Options{Store: db, Engine: runner, Credentials: credentials, Logger: log, PublicURL: cfg.publicURL()})
+	flows.OnChange(hooks.Forget)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -96,10 +118,14 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if publicURL == "" {
 		publicURL = (&serveConfig{Addr: ln.Addr().String()}).publicURL()
 	}
+	hooks.SetPublicURL(publicURL)
 	app, err := api.New(api.Options{
 		Store:        db,
 		Registry:     registry,
 		Engine:       runner,
+		Flows:        flows,
+		Credentials:  credentials,
+		Ingress:      hooks,
 		Logger:       log,
 		PublicURL:    publicURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,

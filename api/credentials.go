@@ -1,0 +1,122 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+// credentialJSON is a credential as the API shows it: never its data.
+type credentialJSON struct {
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func renderCredential(c *store.Credential) credentialJSON {
+	return credentialJSON{Name: c.Name, Type: c.Type, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+type credentialRequest struct {
+	Name string          `json:"name"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+func credentialNotFound(name string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(fiber.StatusNotFound, "credential %q not found", name)
+	}
+	return err
+}
+
+func (s *server) createCredential(c *fiber.Ctx) error {
+	var req credentialRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	created, err := s.credentials.Create(c.UserContext(), req.Name, req.Type, req.Data)
+	if errors.Is(err, store.ErrExists) {
+		return errorf(fiber.StatusConflict, "a credential named %q already exists", req.Name)
+	}
+	if err != nil {
+		return err
+	}
+	c.Location("/api/v1/credentials/" + created.Name)
+	return c.Status(fiber.StatusCreated).JSON(renderCredential(created))
+}
+
+func (s *server) listCredentials(c *fiber.Ctx) error {
+	list, err := s.store.ListCredentials(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]credentialJSON, len(list))
+	for i, cred := range list {
+		out[i] = renderCredential(cred)
+	}
+	return c.JSON(fiber.Map{"credentials": out})
+}
+
+func (s *server) getCredential(c *fiber.Ctx) error {
+	name := c.Params("name")
+	cred, err := s.store.GetCredential(c.UserContext(), name)
+	if err != nil {
+		return credentialNotFound(name, err)
+	}
+	return c.JSON(renderCredential(cred))
+}
+
+func (s *server) updateCredential(c *fiber.Ctx) error {
+	name := c.Params("name")
+	var req credentialRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	if req.Name != "" && req.Name != name {
+		return errorf(fiber.StatusBadRequest, "name %q in the body differs from %q in the path: a credential cannot be renamed", req.Name, name)
+	}
+	updated, err := s.credentials.Update(c.UserContext(), name, req.Type, req.Data)
+	if err != nil {
+		return credentialNotFound(name, err)
+	}
+	return c.JSON(renderCredential(updated))
+}
+
+func (s *server) deleteCredential(c *fiber.Ctx) error {
+	name := c.Params("name")
+	if err := s.credentials.Delete(c.UserContext(), name); err != nil {
+		return credentialNotFound(name, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type credentialTypeJSON struct {
+	*nodes.CredentialType
+	Schema map[string]any `json:"schema"`
+}
+
+func credentialTypesJSON(reg *nodes.Registry) ([]byte, error) {
+	types := reg.CredentialTypes()
+	out := make([]credentialTypeJSON, len(types))
+	for i, t := range types {
+		out[i] = credentialTypeJSON{CredentialType: t, Schema: t.JSONSchema()}
+	}
+	data, err := json.Marshal(map[string]any{"credential_types": out})
+	if err != nil {
+		return nil, fmt.Errorf("encode credential types: %w", err)
+	}
+	return data, nil
+}
+
+func (s *server) listCredentialTypes(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(s.credentialTypes)
+}

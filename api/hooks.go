@@ -1,0 +1,82 @@
+package api
+
+import (
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookflow/hookflow/engine/ingress"
+)
+
+// hook takes a request to a trigger URL: ANY /hooks/{key} and
+// /hooks/{key}/*. The ingress decides; this only translates.
+func (s *server) hook(c *fiber.Ctx) error {
+	req := ingressRequest(c)
+	var reply *ingress.Reply
+	if len(req.Body) > s.maxBody {
+		req.Body = nil
+		reply = s.ingress.TooLarge(c.UserContext(), req, s.maxBody)
+	} else {
+		reply = s.ingress.Receive(c.UserContext(), req)
+	}
+	return sendReply(c, reply)
+}
+
+// ingressRequest copies what the ingress needs out of fasthttp's buffers,
+// which are reused once the handler returns.
+func ingressRequest(c *fiber.Ctx) *ingress.Request {
+	r := c.Request()
+	headers := make(map[string]string, r.Header.Len())
+	r.Header.VisitAll(func(k, v []byte) {
+		name := strings.ToLower(string(k))
+		if prev, ok := headers[name]; ok {
+			headers[name] = prev + ", " + string(v)
+		} else {
+			headers[name] = string(v)
+		}
+	})
+	path := c.Params("*")
+	if path != "" {
+		path = "/" + path
+	}
+	body := c.Body()
+	return &ingress.Request{
+		Key:         c.Params("key"),
+		Path:        path,
+		Method:      c.Method(),
+		Query:       string(r.URI().QueryString()),
+		Headers:     headers,
+		ContentType: string(r.Header.ContentType()),
+		Body:        body,
+		BodySize:    len(body),
+		ReceivedAt:  time.Now(),
+	}
+}
+
+func sendReply(c *fiber.Ctx, reply *ingress.Reply) error {
+	for k, v := range reply.Headers {
+		c.Set(k, v)
+	}
+	c.Status(reply.Status)
+	if len(reply.Body) == 0 {
+		return nil
+	}
+	return c.Send(reply.Body)
+}
+
+// hookTooLarge answers a request to a trigger URL that fasthttp refused
+// for its announced size, recording it as the ingress does any refusal.
+func (s *server) hookTooLarge(c *fiber.Ctx) error {
+	req := ingressRequest(c)
+	req.Body = nil
+	req.BodySize = c.Request().Header.ContentLength()
+	// The route's parameters are not parsed for a request refused before
+	// routing: read the key from the path.
+	rest := strings.TrimPrefix(c.Path(), "/hooks/")
+	req.Key, req.Path, _ = strings.Cut(rest, "/")
+	if req.Path != "" {
+		req.Path = "/" + req.Path
+	}
+	return sendReply(c, s.ingress.TooLarge(c.UserContext(), req, s.maxBody))
+}

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/hookflow/hookflow/engine/schema"
+	"github.com/hookflow/hookflow/engine/vault"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+// credentialCacheTTL bounds how long a credential changed on another
+// instance is used in its old form here.
+const credentialCacheTTL = 5 * time.Second
+
+// InvalidCredentialError lists what is wrong with a credential to save.
+type InvalidCredentialError struct {
+	Problems []Problem
+}
+
+func (e *InvalidCredentialError) Error() string {
+	return fmt.Sprintf("credential is invalid: %d problems", len(e.Problems))
+}
+
+// Credentials stores credentials sealed, checks their data against their
+// type, and opens them for the parts of the server that use them. Their data
+// never leaves the server through the API.
+type Credentials struct {
+	store    store.Store
+	registry *nodes.Registry
+	vault    *vault.Vault
+
+	mu    sync.Mutex
+	cache map[string]openCredential
+}
+
+// Credential is an opened credential.
+type Credential struct {
+	Name string
+	Type string
+	Data map[string]any
+}
+
+type openCredential struct {
+	cred     *Credential
+	openedAt time.Time
+}
+
+// NewCredentials returns the credential service.
+func NewCredentials(st store.Store, reg *nodes.Registry, v *vault.Vault) *Credentials {
+	return &Credentials{store: st, registry: reg, vault: v, cache: map[string]openCredential{}}
+}
+
+var credentialName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
+
+// check validates a credential's name, type and data, and seals the data.
+func (c *Credentials) seal(name, typ string, data json.RawMessage) ([]byte, error) {
+	var problems []Problem
+	if !credentialName.MatchString(name) {
+		problems = append(problems, Problem{Field: "name", Message: "must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"})
+	}
+	ct, ok := c.registry.CredentialType(typ)
+	if !ok {
+		problems = append(problems, Problem{Field: "type", Message: fmt.Sprintf("unknown credential type %q", typ)})
+	}
+	if ok {
+		value, err := schema.Decode(data)
+		if err != nil || len(data) == 0 {
+			problems = append(problems, Problem{Field: "data", Message: "must be a JSON object"})
+		} else {
+			for _, fe := range ct.Check(value) {
+				problems = append(problems, Problem{Field: schema.Join("data", fe.Field), Message: fe.Message})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &InvalidCredentialError{Problems: problems}
+	}
+	return c.vault.Seal(data, []byte(name)), nil
+}
+
+// Create stores a new credential; store.ErrExists if the name is taken.
+func (c *Credentials) Create(ctx context.Context, name, typ string, data json.RawMessage) (*store.Credential, error) {
+	sealed, err := c.seal(name, typ, data)
+	if err != nil {
+		return nil, err
+	}
+	return c.store.CreateCredential(ctx, &store.Credential{Name: name, Type: typ, Data: sealed})
+}
+
+// Update replaces a credential's type and data.
+func (c *Credentials) Update(ctx context.Context, name, typ string, data json.RawMessage) (*store.Credential, error) {
+	sealed, err := c.seal(name, typ, data)
+	if err != nil {
+		return nil, err
+	}
+	defer c.forget(name)
+	return c.store.UpdateCredential(ctx, &store.Credential{Name: name, Type: typ, Data: sealed})
+}
+
+// Delete removes a credential.
+func (c *Credentials) Delete(ctx context.Context, name string) error {
+	defer c.forget(name)
+	return c.store.DeleteCredential(ctx, name)
+}
+
+func (c *Credentials) forget(name string) {
+	c.mu.Lock()
+	delete(c.cache, name)
+	c.mu.Unlock()
+}
+
+// Open returns a credential's data in the clear, for use inside the server.
+func (c *Credentials) Open(ctx context.Context, name string) (*Credential, error) {
+	c.mu.Lock()
+	cached, ok := c.cache[name]
+	c.mu.Unlock()
+	if ok && time.Since(cached.openedAt) < credentialCacheTTL {
+		return cached.cred, nil
+	}
+	stored, err := c.store.GetCredential(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := c.vault.Open(stored.Data, []byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("open credential %s (was it sealed with another HOOKFLOW_SECRET_KEY?): %w", name, err)
+	}
+	var data map[string]any
+	if err := json.Unmarshal(plain, &data); err != nil {
+		return nil, fmt.Errorf("open credential %s: %w", name, err)
+	}
+	cred := &Credential{Name: name, Type: stored.Type, Data: data}
+	c.mu.Lock()
+	c.cache[name] = openCredential{cred: cred, openedAt: time.Now()}
+	c.mu.Unlock()
+	return cred, nil
+}
+
+// String returns a text field of the credential's data.
+func (cred *Credential) String(field string) string {
+	s, _ := cred.Data[field].(string)
+	return s
+}
+
+// CheckKey opens one stored credential, if any, to tell at start whether
+// the key is the one they were sealed with.
+func (c *Credentials) CheckKey(ctx context.Context) error {
+	list, err := c.store.ListCredentials(ctx)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	if _, err := c.Open(ctx, list[0].Name); err != nil {
+		if errors.Is(err, vault.ErrOpen) {
+			return fmt.Errorf("the secret key does not open the stored credentials: %w", err)
+		}
+		return err
+	}
+	return nil
+}
