@@ -12,7 +12,11 @@ import (
 // hook takes a request to a trigger URL: ANY /hooks/{key} and
 // /hooks/{key}/*. The ingress decides; this only translates.
 func (s *server) hook(c *fiber.Ctx) error {
-	req := ingressRequest(c)
+	path := c.Params("*")
+	if path != "" {
+		path = "/" + path
+	}
+	req := ingressRequest(c, c.Params("key"), path)
 	var reply *ingress.Reply
 	if len(req.Body) > s.maxBody {
 		req.Body = nil
@@ -25,7 +29,7 @@ func (s *server) hook(c *fiber.Ctx) error {
 
 // ingressRequest copies what the ingress needs out of fasthttp's buffers,
 // which are reused once the handler returns.
-func ingressRequest(c *fiber.Ctx) *ingress.Request {
+func ingressRequest(c *fiber.Ctx, key, path string) *ingress.Request {
 	r := c.Request()
 	headers := make(map[string]string, r.Header.Len())
 	r.Header.VisitAll(func(k, v []byte) {
@@ -36,13 +40,9 @@ func ingressRequest(c *fiber.Ctx) *ingress.Request {
 			headers[name] = string(v)
 		}
 	})
-	path := c.Params("*")
-	if path != "" {
-		path = "/" + path
-	}
 	body := c.Body()
 	return &ingress.Request{
-		Key:         c.Params("key"),
+		Key:         key,
 		Path:        path,
 		Method:      c.Method(),
 		Query:       string(r.URI().QueryString()),
@@ -68,15 +68,14 @@ func sendReply(c *fiber.Ctx, reply *ingress.Reply) error {
 // hookTooLarge answers a request to a trigger URL that fasthttp refused
 // for its announced size, recording it as the ingress does any refusal.
 func (s *server) hookTooLarge(c *fiber.Ctx) error {
-	req := ingressRequest(c)
+	// A request refused before routing has no route parameters: read the
+	// key from the path.
+	key, path, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/hooks/"), "/")
+	if path != "" {
+		path = "/" + path
+	}
+	req := ingressRequest(c, key, path)
 	req.Body = nil
 	req.BodySize = c.Request().Header.ContentLength()
-	// The route's parameters are not parsed for a request refused before
-	// routing: read the key from the path.
-	rest := strings.TrimPrefix(c.Path(), "/hooks/")
-	req.Key, req.Path, _ = strings.Cut(rest, "/")
-	if req.Path != "" {
-		req.Path = "/" + req.Path
-	}
 	return sendReply(c, s.ingress.TooLarge(c.UserContext(), req, s.maxBody))
 }

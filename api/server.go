@@ -89,7 +89,12 @@ func New(opts Options) (*fiber.App, error) {
 
 	bodyLimit := max(s.maxBody, engine.MaxFlowBytes+64<<10)
 	app := fiber.New(fiber.Config{
-		AppName:               "hookflow",
+		AppName: "hookflow",
+		// Values from a request (params, headers, body) are copies, not
+		// views of fasthttp's buffers, which the next request reuses: the
+		// ingress keeps hook keys in its cache, and the committer may
+		// read a body after a handler stopped waiting.
+		Immutable:             true,
 		ErrorHandler:          s.handleError,
 		BodyLimit:             bodyLimit,
 		DisableStartupMessage: true,

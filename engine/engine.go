@@ -65,7 +65,8 @@ type Engine struct {
 
 	stopDispatch context.CancelFunc
 	stopLeases   context.CancelFunc
-	loops        sync.WaitGroup
+	dispatching  sync.WaitGroup
+	renewing     sync.WaitGroup
 	executions   sync.WaitGroup
 }
 
@@ -118,8 +119,8 @@ func (e *Engine) Start() {
 	dispatchCtx, stopDispatch := context.WithCancel(context.Background())
 	leaseCtx, stopLeases := context.WithCancel(context.Background())
 	e.stopDispatch, e.stopLeases = stopDispatch, stopLeases
-	e.loops.Go(func() { e.dispatch(dispatchCtx) })
-	e.loops.Go(func() { e.renewLeases(leaseCtx) })
+	e.dispatching.Go(func() { e.dispatch(dispatchCtx) })
+	e.renewing.Go(func() { e.renewLeases(leaseCtx) })
 }
 
 // Stop shuts the engine down in two phases: it stops claiming runs and lets
@@ -130,6 +131,8 @@ func (e *Engine) Stop(ctx context.Context) {
 		return // never started
 	}
 	e.stopDispatch()
+	// Only once the dispatcher is gone can no execution start.
+	e.dispatching.Wait()
 	done := make(chan struct{})
 	go func() {
 		e.executions.Wait()
@@ -146,7 +149,7 @@ func (e *Engine) Stop(ctx context.Context) {
 		<-done
 	}
 	e.stopLeases()
-	e.loops.Wait()
+	e.renewing.Wait()
 }
 
 // Nudge wakes the dispatcher: a run was enqueued (by the ingress, say) or

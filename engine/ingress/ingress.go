@@ -53,7 +53,12 @@ type Ingress struct {
 	mu       sync.Mutex
 	triggers map[string]*trigger // by hook key
 	keys     map[string]string   // flow id → hook key
-	waiting  map[string][]chan *store.Delivery
+	// forgotten counts Forget calls: a lookup overtaken by one does not
+	// cache what it read, which may predate the change.
+	forgotten uint64
+	// waiting holds the listeners of each flow; they are sent the id of
+	// the delivery that ends their wait.
+	waiting map[string][]chan string
 }
 
 // New returns the ingress.
@@ -64,7 +69,7 @@ func New(opts Options) *Ingress {
 	return &Ingress{
 		store: opts.Store, engine: opts.Engine, credentials: opts.Credentials, log: opts.Logger,
 		publicURL: strings.TrimRight(opts.PublicURL, "/"),
-		triggers:  map[string]*trigger{}, keys: map[string]string{}, waiting: map[string][]chan *store.Delivery{},
+		triggers:  map[string]*trigger{}, keys: map[string]string{}, waiting: map[string][]chan string{},
 	}
 }
 
@@ -128,6 +133,7 @@ func (t *trigger) listening(now time.Time) bool {
 func (in *Ingress) lookup(ctx context.Context, key string) (*trigger, error) {
 	in.mu.Lock()
 	t, ok := in.triggers[key]
+	generation := in.forgotten
 	in.mu.Unlock()
 	if ok && time.Since(t.loadedAt) < triggerTTL {
 		return t, nil
@@ -147,6 +153,9 @@ func (in *Ingress) lookup(ctx context.Context, key string) (*trigger, error) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if generation != in.forgotten {
+		return t, nil // use it for this request, but do not cache it
+	}
 	if t == nil {
 		// Unknown keys are remembered too, so guessing costs no query.
 		in.triggers[key] = &trigger{loadedAt: time.Now()}
@@ -163,6 +172,7 @@ func (in *Ingress) lookup(ctx context.Context, key string) (*trigger, error) {
 func (in *Ingress) Forget(flowID string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.forgotten++
 	if key, ok := in.keys[flowID]; ok {
 		delete(in.triggers, key)
 		delete(in.keys, flowID)
@@ -218,7 +228,7 @@ func (in *Ingress) Receive(ctx context.Context, req *Request) *Reply {
 		if err != nil {
 			return in.unstored(ctx, err)
 		}
-		in.notify(t.flow.ID)
+		in.notify(t.flow.ID, res.DeliveryID)
 		return jsonReply(http.StatusOK, map[string]any{"captured": true, "delivery_id": res.DeliveryID})
 	}
 	if key != "" && t.webhook.DedupeWindowMS > 0 {
@@ -231,7 +241,7 @@ func (in *Ingress) Receive(ctx context.Context, req *Request) *Reply {
 		return in.unstored(ctx, err)
 	}
 	if listening {
-		in.notify(t.flow.ID)
+		in.notify(t.flow.ID, res.DeliveryID)
 	}
 	if res.Duplicate {
 		return jsonReply(http.StatusOK, map[string]any{"duplicate": true, "run_id": res.RunID})
@@ -361,10 +371,11 @@ func (in *Ingress) reject(ctx context.Context, t *trigger, req *Request, status 
 	if len(d.Body) > MaxRejectedBody {
 		d.Body = d.Body[:MaxRejectedBody]
 	}
-	if _, err := in.store.RecordDelivery(ctx, d); err != nil {
+	res, err := in.store.RecordDelivery(ctx, d)
+	if err != nil {
 		in.log.ErrorContext(ctx, "record rejected delivery", "flow_id", t.flow.ID, "error", err)
 	} else if t.listening(req.ReceivedAt) {
-		in.notify(t.flow.ID)
+		in.notify(t.flow.ID, res.DeliveryID)
 	}
 	return errorReply(status, message)
 }
@@ -470,29 +481,34 @@ func respondReply(output []byte) *Reply {
 // Listen waits up to wait for the next request to a flow's trigger, active
 // or not, and returns its delivery; nil if none came.
 func (in *Ingress) Listen(ctx context.Context, flowID string, wait time.Duration) (*store.Delivery, error) {
+	arrived := make(chan string, 1)
+	in.mu.Lock()
+	in.waiting[flowID] = append(in.waiting[flowID], arrived)
+	in.mu.Unlock()
+	defer in.unwait(flowID, arrived)
+
 	start := time.Now()
 	until := start.Add(wait)
 	if err := in.store.SetFlowListening(ctx, flowID, &until); err != nil {
 		return nil, err
 	}
 	in.Forget(flowID)
-	arrived := make(chan *store.Delivery, 1)
-	in.mu.Lock()
-	in.waiting[flowID] = append(in.waiting[flowID], arrived)
-	in.mu.Unlock()
-	defer in.unwait(flowID, arrived)
-
 	ctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
-	// Requests that reach another instance are found by polling.
+
+	// This instance hands its listeners the delivery itself; requests that
+	// reach another instance are found by polling. A request is stamped
+	// when it arrives, a little before its trigger is read, hence the
+	// margin; one refused as inactive (404) did not see the listening.
 	ticker := time.NewTicker(500 * time.Millisecond)
 	defer ticker.Stop()
-	since := start.Add(-time.Millisecond)
+	since := start.Add(-time.Second)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil, nil
-		case <-arrived:
+		case id := <-arrived:
+			return in.store.GetDelivery(ctx, id)
 		case <-ticker.C:
 		}
 		list, err := in.store.ListDeliveries(ctx, store.DeliveryFilter{FlowID: flowID, Since: since, Limit: 1000})
@@ -502,16 +518,18 @@ func (in *Ingress) Listen(ctx context.Context, flowID string, wait time.Duration
 			}
 			return nil, err
 		}
-		if len(list) > 0 {
-			return list[len(list)-1], nil // the first to arrive
+		for i := len(list) - 1; i >= 0; i-- { // oldest first
+			if list[i].HTTPStatus != http.StatusNotFound {
+				return in.store.GetDelivery(ctx, list[i].ID)
+			}
 		}
 	}
 }
 
-func (in *Ingress) unwait(flowID string, ch chan *store.Delivery) {
+func (in *Ingress) unwait(flowID string, ch chan string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	list := slices.DeleteFunc(in.waiting[flowID], func(c chan *store.Delivery) bool { return c == ch })
+	list := slices.DeleteFunc(in.waiting[flowID], func(c chan string) bool { return c == ch })
 	if len(list) == 0 {
 		delete(in.waiting, flowID)
 	} else {
@@ -519,13 +537,13 @@ func (in *Ingress) unwait(flowID string, ch chan *store.Delivery) {
 	}
 }
 
-// notify wakes those listening on a flow.
-func (in *Ingress) notify(flowID string) {
+// notify hands a delivery to those listening on its flow.
+func (in *Ingress) notify(flowID, deliveryID string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, ch := range in.waiting[flowID] {
 		select {
-		case ch <- nil:
+		case ch <- deliveryID:
 		default:
 		}
 	}
