@@ -10,6 +10,7 @@ func RegisterBuiltins(r *Registry) {
 	}
 	r.MustRegister(Define(webhookSpec, buildWebhook))
 	r.MustRegister(Define(manualSpec, buildManual))
+	r.MustRegister(Define(cronSpec, buildCron))
 	r.MustRegister(Define(transformSpec, buildTransform))
 	r.MustRegister(Define(filterSpec, buildFilter))
 	r.MustRegister(Define(ifSpec, buildIf))

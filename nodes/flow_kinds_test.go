@@ -150,3 +150,31 @@ func TestRespond(t *testing.T) {
 	assert.Len(t, errs, 2)
 	assert.Equal(t, "body.a", errs[1].Field)
 }
+
+func TestCronTrigger(t *testing.T) {
+	t.Parallel()
+	c := build(t, "trigger.cron", `{"schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin"}`).(*CronTrigger)
+	from := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) // a Friday, 13:00 in Berlin
+	next := c.Next(from, 2)
+	require.Len(t, next, 2)
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	assert.True(t, time.Date(2026, 11, 30, 9, 0, 0, 0, berlin).Equal(next[0]), "Monday 09:00 Berlin time, not %s", next[0])
+	assert.True(t, time.Date(2026, 12, 1, 9, 0, 0, 0, berlin).Equal(next[1]), "%s", next[1])
+
+	seconds := build(t, "trigger.cron", `{"schedule": "*/10 * * * * *"}`).(*CronTrigger)
+	assert.Equal(t, time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC), seconds.Next(time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC), 1)[0],
+		"six fields put seconds first")
+	every := build(t, "trigger.cron", `{"schedule": "@every 90s"}`).(*CronTrigger)
+	assert.Len(t, every.Next(time.Now(), 3), 3)
+
+	for params, field := range map[string]string{
+		`{"schedule": "61 * * * *"}`:                          "schedule",
+		`{"schedule": "* * *"}`:                               "schedule",
+		`{"schedule": "0 9 * * *", "timezone": "Mars/Base"}`: "timezone",
+		`{"schedule": "CRON_TZ=UTC 0 9 * * *"}`:              "schedule",
+		`{}`:                                                  "schedule",
+	} {
+		errs := buildErrors(t, "trigger.cron", params)
+		assert.Equal(t, field, errs[0].Field, params)
+	}
+}

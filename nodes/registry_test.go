@@ -86,8 +86,8 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
-	assert.Equal(t, 2, triggers)
-	for _, kind := range []string{"trigger.webhook", "trigger.manual", "transform", "filter", "if", "switch", "foreach", "delay", "respond"} {
+	assert.Equal(t, 3, triggers)
+	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "transform", "filter", "if", "switch", "foreach", "delay", "respond"} {
 		_, ok := builtins(t).Lookup(kind)
 		assert.True(t, ok, "%s is registered", kind)
 	}

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	// Schedules name IANA time zones; the runtime image has no zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 )

@@ -109,6 +109,8 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	flows := engine.NewFlows(db, registry)
 	hooks := ingress.New(ingress.Options{Store: db, Engine: runner, Credentials: credentials, Logger: log, PublicURL: cfg.publicURL()})
 	flows.OnChange(hooks.Forget)
+	scheduler := engine.NewScheduler(db, runner, log)
+	flows.OnChange(scheduler.Sync)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -136,6 +138,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	}
 
 	runner.Start()
+	scheduler.Start(ctx)
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", publicURL, "database", db.Dialect(), "version", version)
@@ -146,11 +149,13 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	case serveErr = <-served:
 	case <-ctx.Done():
 	}
-	// Two phases: stop taking requests, then give running steps the grace
-	// period; what is left stays queued for the next start.
+	// Two phases: stop taking requests and firing schedules, then give
+	// running steps the grace period; what is left stays queued for the
+	// next start.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	scheduler.Stop()
 	if serveErr == nil {
 		if err := app.ShutdownWithContext(grace); err != nil {
 			log.Error("stop serving", "error", err)
