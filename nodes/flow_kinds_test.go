@@ -168,11 +168,11 @@ func TestCronTrigger(t *testing.T) {
 	assert.Len(t, every.Next(time.Now(), 3), 3)
 
 	for params, field := range map[string]string{
-		`{"schedule": "61 * * * *"}`:                          "schedule",
-		`{"schedule": "* * *"}`:                               "schedule",
+		`{"schedule": "61 * * * *"}`:                         "schedule",
+		`{"schedule": "* * *"}`:                              "schedule",
 		`{"schedule": "0 9 * * *", "timezone": "Mars/Base"}`: "timezone",
 		`{"schedule": "CRON_TZ=UTC 0 9 * * *"}`:              "schedule",
-		`{}`:                                                  "schedule",
+		`{}`:                                                 "schedule",
 	} {
 		errs := buildErrors(t, "trigger.cron", params)
 		assert.Equal(t, field, errs[0].Field, params)
