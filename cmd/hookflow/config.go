@@ -98,6 +98,7 @@ type serveConfig struct {
 	AllowPrivateNetworks bool
 	RunRetention         time.Duration
 	ShutdownGrace        time.Duration
+	LeaseTTL             time.Duration
 	ExpressionEnv        string
 }
 
@@ -113,6 +114,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", false, "let actions reach private, loopback and link-local addresses")
 	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs are kept; 0 keeps them forever")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running steps may finish after SIGTERM")
+	s.Duration(&c.LeaseTTL, "lease-ttl", 30*time.Second, "how long a run stays with a worker that stopped renewing its lease (a dead process) before another takes it over")
 	s.String(&c.ExpressionEnv, "expression-env", "", "comma-separated names of environment variables that expressions may read as env.NAME")
 }
 
@@ -149,6 +151,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("%s: must be at least 1024", envName("max-body-bytes"))
+	}
+	if c.LeaseTTL < time.Second {
+		return fmt.Errorf("%s: must be at least 1s", envName("lease-ttl"))
 	}
 	if c.RunRetention < 0 || c.ShutdownGrace < 0 {
 		return fmt.Errorf("%s and %s must not be negative", envName("run-retention"), envName("shutdown-grace"))

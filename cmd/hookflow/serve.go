@@ -100,7 +100,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	registry := nodes.NewRegistry()
 	nodes.RegisterBuiltins(registry)
 	runner := engine.New(engine.Options{
-		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(),
+		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
 	})
 	credentials := engine.NewCredentials(db, registry, sealer)
 	if err := credentials.CheckKey(ctx); err != nil {
