@@ -20,7 +20,17 @@ var ErrClosed = errors.New("store is closed")
 // must only issue SQL and set its results afresh.
 type writeOp struct {
 	apply func(tx *gorm.DB) error
-	done  chan error
+	// kind, when set, makes the op one of many of its kind written by a
+	// single call of kind.apply with all of them, as multi-row statements:
+	// per-statement costs are paid once per batch.
+	kind    *opKind
+	payload any
+	done    chan error
+}
+
+// opKind is a kind of write that batches.
+type opKind struct {
+	apply func(tx *gorm.DB, payloads []any) error
 }
 
 // committer group-commits: concurrent writes wait in a queue while the
@@ -58,7 +68,21 @@ func (c *committer) write(ctx context.Context, apply func(tx *gorm.DB) error) er
 
 // writeAsync queues apply and returns the channel its outcome arrives on.
 func (c *committer) writeAsync(apply func(tx *gorm.DB) error) <-chan error {
-	op := &writeOp{apply: apply, done: make(chan error, 1)}
+	return c.submit(&writeOp{apply: apply, done: make(chan error, 1)})
+}
+
+// writeBatched writes payload with the others of its kind in the next
+// batch and waits for that batch to commit.
+func (c *committer) writeBatched(ctx context.Context, kind *opKind, payload any) error {
+	select {
+	case err := <-c.submit(&writeOp{kind: kind, payload: payload, done: make(chan error, 1)}):
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (c *committer) submit(op *writeOp) <-chan error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -101,8 +125,22 @@ func (c *committer) loop() {
 // a transaction of its own, so one bad write fails alone.
 func (c *committer) commit(batch []*writeOp) {
 	err := c.db.Transaction(func(tx *gorm.DB) error {
+		var kinds []*opKind
+		payloads := map[*opKind][]any{}
 		for _, op := range batch {
+			if op.kind != nil {
+				if payloads[op.kind] == nil {
+					kinds = append(kinds, op.kind)
+				}
+				payloads[op.kind] = append(payloads[op.kind], op.payload)
+				continue
+			}
 			if err := op.apply(tx); err != nil {
+				return err
+			}
+		}
+		for _, kind := range kinds {
+			if err := kind.apply(tx, payloads[kind]); err != nil {
 				return err
 			}
 		}
@@ -118,9 +156,18 @@ func (c *committer) commit(batch []*writeOp) {
 		batch[0].done <- fmt.Errorf("write: %w", err)
 		return
 	}
+	// Retried alone below, a batched op's results are set afresh.
 	for _, op := range batch {
-		op.done <- c.db.Transaction(op.apply)
+		op.done <- c.db.Transaction(op.applyAlone)
 	}
+}
+
+// applyAlone writes one op by itself.
+func (op *writeOp) applyAlone(tx *gorm.DB) error {
+	if op.kind != nil {
+		return op.kind.apply(tx, []any{op.payload})
+	}
+	return op.apply(tx)
 }
 
 // close stops taking writes, commits those already queued and waits.

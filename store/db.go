@@ -51,8 +51,11 @@ type DB struct {
 	read *gorm.DB
 	// sqlDBs are the pools to close.
 	sqlDBs []*sql.DB
-	// commits group-commits the writes of the hot path: runs and steps.
+	// commits group-commits the writes of the hot path: deliveries, runs
+	// and steps.
 	commits *committer
+	// deliveries batches RecordDelivery calls into multi-row statements.
+	deliveries *opKind
 }
 
 var _ Store = (*DB)(nil)
@@ -84,6 +87,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	db.deliveries = &opKind{apply: db.applyDeliveries}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -94,8 +95,21 @@ func (r *deliveryRow) record() *Delivery {
 	}
 }
 
-// RecordDelivery implements Store. It is group-committed and returns once
-// the delivery, and its run, are durable.
+// deliveryOp is one delivery in a batch, with what became of it.
+type deliveryOp struct {
+	d          *NewDelivery
+	deliveryID string
+	runID      string
+	received   time.Time
+	// Set by the batch:
+	status string
+	runRef string
+	result DeliveryResult
+}
+
+// RecordDelivery implements Store. Deliveries recorded at once share
+// statements, not only a transaction; it returns once the delivery, and its
+// run, are durable.
 func (db *DB) RecordDelivery(ctx context.Context, d *NewDelivery) (*DeliveryResult, error) {
 	deliveryID, err := uuid.NewV7()
 	if err != nil {
@@ -105,64 +119,243 @@ func (db *DB) RecordDelivery(ctx context.Context, d *NewDelivery) (*DeliveryResu
 	if err != nil {
 		return nil, fmt.Errorf("record delivery: %w", err)
 	}
-	received := d.ReceivedAt.UTC()
-	if received.IsZero() {
-		received = now()
+	op := &deliveryOp{d: d, deliveryID: deliveryID.String(), runID: runID.String(), received: d.ReceivedAt.UTC()}
+	if op.received.IsZero() {
+		op.received = now()
 	}
-	var result DeliveryResult
-	err = db.commits.write(ctx, func(tx *gorm.DB) error {
-		result = DeliveryResult{DeliveryID: deliveryID.String()}
-		status, runRef := d.Status, nonEmpty(d.RunID)
-		if status == DeliveryAccepted {
-			first, err := claimDedupeKey(tx, d, runID.String(), received)
-			if err != nil {
-				return err
-			}
-			if first != "" {
-				status, runRef = DeliveryDuplicate, &first
-				result.Duplicate, result.RunID = true, first
-			} else {
-				result.RunID = runID.String()
-				runRef = &result.RunID
-				if err := tx.Exec(`INSERT INTO runs (id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id,
-					created_at, available_at) VALUES (?, ?, ?, 'queued', ?, '', ?, ?, ?)`,
-					result.RunID, d.FlowID, d.FlowVersion, TriggerWebhook, result.DeliveryID, received, received).Error; err != nil {
-					return err
-				}
-			}
-		}
-		return tx.Exec(`INSERT INTO deliveries (id, flow_id, status, reason, http_status, method, path, query, headers,
-			content_type, body, body_size, dedupe_key, run_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			result.DeliveryID, d.FlowID, status, d.Reason, d.HTTPStatus, d.Method, d.Path, d.Query, string(d.Headers),
-			d.ContentType, d.Body, d.BodySize, nonEmpty(d.DedupeKey), runRef, received).Error
-	})
-	if err != nil {
+	if err := db.commits.writeBatched(ctx, db.deliveries, op); err != nil {
 		return nil, fmt.Errorf("record delivery: %w", err)
 	}
-	return &result, nil
+	return &op.result, nil
 }
 
-// claimDedupeKey takes a delivery's dedupe key for its run, unless the key
-// is held by an earlier delivery whose window has not passed: then it
-// returns that delivery's run. On Postgres the upsert locks the key's row,
-// so two deliveries with one key in concurrent transactions cannot both win.
-func claimDedupeKey(tx *gorm.DB, d *NewDelivery, runID string, received time.Time) (string, error) {
-	if d.DedupeKey == "" {
-		return "", nil
+type dedupeKey struct{ flowID, key string }
+
+// applyDeliveries writes a batch of deliveries: their dedupe keys, the runs
+// of those accepted, and the deliveries themselves, a few statements for
+// the whole batch. It runs on the transaction's connection directly: this
+// is the ingress's hot path, and gorm's per-call reflection would cost as
+// much as SQLite.
+func (db *DB) applyDeliveries(tx *gorm.DB, payloads []any) error {
+	ctx := tx.Statement.Context
+	conn := tx.Statement.ConnPool
+	postgres := db.dialect == DialectPostgres
+	ops := make([]*deliveryOp, len(payloads))
+	for i, p := range payloads {
+		op := p.(*deliveryOp)
+		op.status, op.runRef = op.d.Status, op.d.RunID
+		op.result = DeliveryResult{DeliveryID: op.deliveryID}
+		ops[i] = op
 	}
-	var claimed []string
-	err := tx.Raw(`INSERT INTO dedupe_keys (flow_id, key, run_id, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (flow_id, key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
-		WHERE dedupe_keys.expires_at <= ? RETURNING run_id`,
-		d.FlowID, d.DedupeKey, runID, d.DedupeUntil.UTC(), received).Scan(&claimed).Error
-	if err != nil || len(claimed) > 0 {
-		return "", err
+
+	// A key's first accepted delivery in the batch claims it; later ones in
+	// the batch are duplicates of whichever run holds it.
+	first := map[dedupeKey]*deliveryOp{}
+	var candidates []*deliveryOp
+	for _, op := range ops {
+		if op.status != DeliveryAccepted || op.d.DedupeKey == "" {
+			continue
+		}
+		k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
+		if _, seen := first[k]; !seen {
+			first[k] = op
+			candidates = append(candidates, op)
+		}
 	}
-	var first string
-	if err := tx.Raw(`SELECT run_id FROM dedupe_keys WHERE flow_id = ? AND key = ?`, d.FlowID, d.DedupeKey).Scan(&first).Error; err != nil {
-		return "", err
+	claimed, holders, err := claimDedupeKeys(ctx, conn, postgres, candidates)
+	if err != nil {
+		return err
 	}
-	return first, nil
+	for _, op := range ops {
+		if op.status != DeliveryAccepted {
+			continue
+		}
+		if op.d.DedupeKey != "" {
+			k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
+			holder := first[k]
+			run, held := holders[k]
+			switch {
+			case holder == op && claimed[k]:
+			case claimed[k]:
+				op.status, op.runRef = DeliveryDuplicate, holder.runID
+			case held:
+				op.status, op.runRef = DeliveryDuplicate, run
+			}
+		}
+		if op.status == DeliveryDuplicate {
+			op.result.Duplicate, op.result.RunID = true, op.runRef
+			continue
+		}
+		op.runRef, op.result.RunID = op.runID, op.runID
+	}
+
+	var accepted []*deliveryOp
+	for _, op := range ops {
+		if op.status == DeliveryAccepted {
+			accepted = append(accepted, op)
+		}
+	}
+	for _, c := range chunks(len(accepted)) {
+		m := newMultiRow(postgres, `INSERT INTO runs (id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id,
+			created_at, available_at) VALUES`)
+		for _, op := range accepted[c[0]:c[1]] {
+			m.add(op.runID, op.d.FlowID, op.d.FlowVersion, RunQueued, TriggerWebhook, "", op.deliveryID, op.received, op.received)
+		}
+		if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
+			return err
+		}
+	}
+	for _, c := range chunks(len(ops)) {
+		m := newMultiRow(postgres, `INSERT INTO deliveries (id, flow_id, status, reason, http_status, method, path, query, headers,
+			content_type, body, body_size, dedupe_key, run_id, received_at) VALUES`)
+		for _, op := range ops[c[0]:c[1]] {
+			d := op.d
+			m.add(op.deliveryID, d.FlowID, op.status, d.Reason, d.HTTPStatus, d.Method, d.Path, d.Query, string(d.Headers),
+				d.ContentType, d.Body, d.BodySize, nonEmpty(d.DedupeKey), nonEmpty(op.runRef), op.received)
+		}
+		if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dedupeHash keys a dedupe row: 63 bits of FNV-1a over flow and key.
+func dedupeHash(k dedupeKey) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(k.flowID))
+	h.Write([]byte{0})
+	h.Write([]byte(k.key))
+	return int64(h.Sum64() >> 1)
+}
+
+// claimDedupeKeys takes each candidate's key for its run, unless the key is
+// held by an earlier delivery whose window has not passed. It returns the
+// keys taken, and for the others the run that holds them. Keys are looked
+// up first and only new or expired ones written. On SQLite, whose single
+// writer runs one transaction at a time, new keys are a plain insert. On
+// Postgres, where transactions run side by side, the insert skips keys
+// another transaction took meanwhile (waiting for it to commit), and an
+// expired key is taken only if it is still expired once its row is locked.
+// A key whose hash another key already holds (a collision, odds about
+// n²/2⁶⁴) is neither taken nor held: its delivery is accepted undeduped.
+func claimDedupeKeys(ctx context.Context, conn gorm.ConnPool, postgres bool, candidates []*deliveryOp) (map[dedupeKey]bool, map[dedupeKey]string, error) {
+	claimed := map[dedupeKey]bool{}
+	holders := map[dedupeKey]string{}
+	if len(candidates) == 0 {
+		return claimed, holders, nil
+	}
+	t := now()
+	hashes := make(map[int64]dedupeKey, len(candidates))
+	for _, op := range candidates {
+		k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
+		hashes[dedupeHash(k)] = k
+	}
+	expired := map[dedupeKey]bool{}
+	collided := map[dedupeKey]bool{}
+	for _, c := range chunks(len(candidates)) {
+		m := newMultiRow(postgres, `SELECT hash, flow_id, key, run_id, expires_at FROM dedupe_keys WHERE hash IN (`)
+		for i, op := range candidates[c[0]:c[1]] {
+			if i > 0 {
+				m.sql.WriteString(", ")
+			}
+			m.sql.WriteString(m.param(dedupeHash(dedupeKey{op.d.FlowID, op.d.DedupeKey})))
+		}
+		m.sql.WriteString(")")
+		rows, err := conn.QueryContext(ctx, m.sql.String(), m.args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var hash int64
+			var stored dedupeKey
+			var run string
+			var expires time.Time
+			if err := rows.Scan(&hash, &stored.flowID, &stored.key, &run, &expires); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			k := hashes[hash]
+			switch {
+			case stored != k:
+				collided[k] = true
+			case expires.After(t):
+				holders[k] = run
+			default:
+				expired[k] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var fresh []*deliveryOp
+	for _, op := range candidates {
+		k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
+		if _, held := holders[k]; held || collided[k] {
+			continue
+		}
+		if !expired[k] {
+			fresh = append(fresh, op)
+			continue
+		}
+		res, err := conn.ExecContext(ctx, rebind(postgres, `UPDATE dedupe_keys SET run_id = ?, expires_at = ? WHERE hash = ? AND expires_at <= ?`),
+			op.runID, op.d.DedupeUntil.UTC(), dedupeHash(k), t)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			claimed[k] = true
+		}
+	}
+	for _, c := range chunks(len(fresh)) {
+		m := newMultiRow(postgres, `INSERT INTO dedupe_keys (hash, flow_id, key, run_id, expires_at) VALUES`)
+		for _, op := range fresh[c[0]:c[1]] {
+			k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
+			m.add(dedupeHash(k), k.flowID, k.key, op.runID, op.d.DedupeUntil.UTC())
+		}
+		if !postgres {
+			if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
+				return nil, nil, err
+			}
+			for _, op := range fresh[c[0]:c[1]] {
+				claimed[dedupeKey{op.d.FlowID, op.d.DedupeKey}] = true
+			}
+			continue
+		}
+		m.sql.WriteString(" ON CONFLICT (hash) DO NOTHING RETURNING hash")
+		rows, err := conn.QueryContext(ctx, m.sql.String(), m.args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var hash int64
+			if err := rows.Scan(&hash); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			claimed[hashes[hash]] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Keys taken by another transaction meanwhile: find who holds them.
+	for _, op := range fresh {
+		k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
+		if claimed[k] {
+			continue
+		}
+		var run string
+		row := conn.QueryRowContext(ctx, rebind(postgres, `SELECT run_id FROM dedupe_keys WHERE hash = ?`), dedupeHash(k))
+		if err := row.Scan(&run); err != nil {
+			return nil, nil, err
+		}
+		holders[k] = run
+	}
+	return claimed, holders, nil
 }
 
 // GetDelivery implements Store.

@@ -128,7 +128,6 @@ type runRow struct {
 	FinishedAt      *time.Time
 	AvailableAt     time.Time
 	LeaseOwner      *string
-	LeaseExpiresAt  *time.Time
 	Claims          int
 	CancelRequested bool
 }
@@ -219,7 +218,7 @@ func utc(t *time.Time) *time.Time {
 }
 
 const runColumns = `id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id, replay_of, error,
-	created_at, started_at, finished_at, available_at, lease_owner, lease_expires_at, claims, cancel_requested`
+	created_at, started_at, finished_at, available_at, lease_owner, claims, cancel_requested`
 
 // EnqueueRuns implements Store.
 func (db *DB) EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error) {
@@ -264,7 +263,7 @@ func (db *DB) ClaimRuns(ctx context.Context, owner string, limit int, leaseUntil
 		t := now()
 		// Runs whose worker died come first: they have waited longest.
 		for _, pick := range []string{
-			`SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
+			`SELECT id FROM runs WHERE status = 'running' AND available_at < ? ORDER BY available_at LIMIT ?`,
 			`SELECT id FROM runs WHERE status = 'queued' AND available_at <= ? ORDER BY available_at LIMIT ?`,
 		} {
 			want := limit - len(claimed)
@@ -272,7 +271,7 @@ func (db *DB) ClaimRuns(ctx context.Context, owner string, limit int, leaseUntil
 				break
 			}
 			var rows []runRow
-			err := tx.Raw(`UPDATE runs SET status = 'running', lease_owner = ?, lease_expires_at = ?,
+			err := tx.Raw(`UPDATE runs SET status = 'running', lease_owner = ?, available_at = ?,
 				started_at = COALESCE(started_at, ?), claims = claims + 1
 				WHERE id IN (`+pick+lock+`) RETURNING `+runColumns, owner, leaseUntil.UTC(), t, t, want).Scan(&rows).Error
 			if err != nil {
@@ -305,7 +304,7 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until
 	}
 	var rows []leaseRow
 	err = db.commits.write(ctx, func(tx *gorm.DB) error {
-		err := tx.Exec(`UPDATE runs SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running' AND id IN ?`,
+		err := tx.Exec(`UPDATE runs SET available_at = ? WHERE lease_owner = ? AND status = 'running' AND id IN ?`,
 			until.UTC(), owner, ids).Error
 		if err != nil {
 			return err
@@ -386,7 +385,7 @@ func (db *DB) FinishRun(owner, id, status, message string, steps []*Step) <-chan
 		if err := upsertSteps(tx, steps); err != nil {
 			return err
 		}
-		return fenced(tx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+		return fenced(tx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL
 			WHERE id = ? AND lease_owner = ? AND status = 'running'`, status, message, t, id, owner)
 	})
 }
@@ -397,7 +396,7 @@ func (db *DB) ReleaseRun(ctx context.Context, owner, id string, availableAt time
 		if err := upsertSteps(tx, steps); err != nil {
 			return err
 		}
-		return fenced(tx, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL, lease_expires_at = NULL
+		return fenced(tx, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL
 			WHERE id = ? AND lease_owner = ? AND status = 'running'`, availableAt.UTC(), id, owner)
 	})
 	if err != nil {

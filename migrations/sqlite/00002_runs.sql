@@ -18,19 +18,20 @@ CREATE TABLE runs (
     created_at        DATETIME NOT NULL,
     started_at        DATETIME,
     finished_at       DATETIME,
-    -- A queued run may be claimed from available_at on: now, or later
-    -- when it waits for a retry's backoff or a delay.
+    -- A run may be claimed from available_at on. For a queued run that is
+    -- now, or later when it waits for a retry's backoff or a delay; for a
+    -- running one it is when its worker's lease lapses: a worker renews
+    -- its lease by moving available_at on, and a run whose worker died is
+    -- claimed again once it passes.
     available_at      DATETIME NOT NULL,
     lease_owner       TEXT,
-    lease_expires_at  DATETIME,
     claims            INTEGER NOT NULL DEFAULT 0,
     cancel_requested  BOOLEAN NOT NULL DEFAULT FALSE
 );
 
--- The claim queries search these by status and stop at their limit; with
+-- Claims search by status and available_at and stop at their limit: with
 -- status first the planner never sorts a whole queue to claim a few runs.
 CREATE INDEX runs_queue ON runs (status, available_at);
-CREATE INDEX runs_leases ON runs (status, lease_expires_at);
 CREATE INDEX runs_by_flow ON runs (flow_id, id);
 CREATE INDEX runs_by_status ON runs (status, id);
 

@@ -37,13 +37,16 @@ CREATE TABLE deliveries (
 
 CREATE INDEX deliveries_by_flow ON deliveries (flow_id, id);
 
--- The delivery ids seen per flow, each until its dedupe window ends.
+-- The delivery ids seen per flow, each until its dedupe window ends. Rows
+-- are keyed by a 64-bit hash of flow and delivery id: an integer key is
+-- far cheaper to insert into and look up than the random strings senders
+-- use as ids; flow_id and key are kept to tell a hash collision.
 CREATE TABLE dedupe_keys (
-    flow_id     TEXT NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
+    hash        INTEGER PRIMARY KEY,
+    flow_id     TEXT NOT NULL,
     key         TEXT NOT NULL,
     run_id      TEXT NOT NULL,
-    expires_at  DATETIME NOT NULL,
-    PRIMARY KEY (flow_id, key)
+    expires_at  DATETIME NOT NULL
 );
 
 -- Someone waits for a test event until listen_until: the trigger then
