@@ -44,16 +44,19 @@ func newApp(t *testing.T, st store.Store) *fiber.App {
 	t.Helper()
 	reg := nodes.NewRegistry()
 	nodes.RegisterBuiltins(reg)
-	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond})
+	sealer, err := vault.New(bytes.Repeat([]byte{42}, vault.KeySize))
+	require.NoError(t, err)
+	credentials := engine.NewCredentials(st, reg, sealer)
+	// Actions reach the tests' fake services on loopback: no SSRF guard.
+	services := &nodes.Services{Credentials: credentials, HTTP: &http.Client{Timeout: 10 * time.Second}, Databases: nodes.NewDatabases()}
+	t.Cleanup(func() { _ = services.Databases.Close() })
+	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond, Services: services})
 	runner.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		runner.Stop(ctx)
 	})
-	sealer, err := vault.New(bytes.Repeat([]byte{42}, vault.KeySize))
-	require.NoError(t, err)
-	credentials := engine.NewCredentials(st, reg, sealer)
 	flows := engine.NewFlows(st, reg)
 	hooks := ingress.New(ingress.Options{Store: st, Engine: runner, Credentials: credentials, PublicURL: publicURL})
 	flows.OnChange(hooks.Forget)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -18,10 +19,27 @@ type credentialJSON struct {
 	Type      string    `json:"type"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// UsedBy lists the flows whose current version names the credential.
+	UsedBy []engine.FlowRef `json:"used_by"`
 }
 
-func renderCredential(c *store.Credential) credentialJSON {
-	return credentialJSON{Name: c.Name, Type: c.Type, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+// renderCredential shows a credential with the flows that use it (an
+// empty list, not null, when none does).
+func renderCredential(c *store.Credential, used map[string][]engine.FlowRef) credentialJSON {
+	out := credentialJSON{Name: c.Name, Type: c.Type, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, UsedBy: used[c.Name]}
+	if out.UsedBy == nil {
+		out.UsedBy = []engine.FlowRef{}
+	}
+	return out
+}
+
+// sendCredential answers with one credential.
+func (s *server) sendCredential(c *fiber.Ctx, status int, cred *store.Credential) error {
+	used, err := s.credentials.UsedBy(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(renderCredential(cred, used))
 }
 
 type credentialRequest struct {
@@ -50,7 +68,7 @@ func (s *server) createCredential(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/api/v1/credentials/" + created.Name)
-	return c.Status(fiber.StatusCreated).JSON(renderCredential(created))
+	return s.sendCredential(c, fiber.StatusCreated, created)
 }
 
 func (s *server) listCredentials(c *fiber.Ctx) error {
@@ -58,9 +76,13 @@ func (s *server) listCredentials(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	used, err := s.credentials.UsedBy(c.UserContext())
+	if err != nil {
+		return err
+	}
 	out := make([]credentialJSON, len(list))
 	for i, cred := range list {
-		out[i] = renderCredential(cred)
+		out[i] = renderCredential(cred, used)
 	}
 	return c.JSON(fiber.Map{"credentials": out})
 }
@@ -71,7 +93,7 @@ func (s *server) getCredential(c *fiber.Ctx) error {
 	if err != nil {
 		return credentialNotFound(name, err)
 	}
-	return c.JSON(renderCredential(cred))
+	return s.sendCredential(c, fiber.StatusOK, cred)
 }
 
 func (s *server) updateCredential(c *fiber.Ctx) error {
@@ -87,7 +109,7 @@ func (s *server) updateCredential(c *fiber.Ctx) error {
 	if err != nil {
 		return credentialNotFound(name, err)
 	}
-	return c.JSON(renderCredential(updated))
+	return s.sendCredential(c, fiber.StatusOK, updated)
 }
 
 func (s *server) deleteCredential(c *fiber.Ctx) error {

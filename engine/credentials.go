@@ -40,15 +40,8 @@ type Credentials struct {
 	cache map[string]openCredential
 }
 
-// Credential is an opened credential.
-type Credential struct {
-	Name string
-	Type string
-	Data map[string]any
-}
-
 type openCredential struct {
-	cred     *Credential
+	cred     *nodes.Credential
 	openedAt time.Time
 }
 
@@ -116,8 +109,9 @@ func (c *Credentials) forget(name string) {
 	c.mu.Unlock()
 }
 
-// Open returns a credential's data in the clear, for use inside the server.
-func (c *Credentials) Open(ctx context.Context, name string) (*Credential, error) {
+// Open returns a credential's data in the clear, for use inside the server;
+// nodes.ErrNoCredential when there is none of that name.
+func (c *Credentials) Open(ctx context.Context, name string) (*nodes.Credential, error) {
 	c.mu.Lock()
 	cached, ok := c.cache[name]
 	c.mu.Unlock()
@@ -125,6 +119,9 @@ func (c *Credentials) Open(ctx context.Context, name string) (*Credential, error
 		return cached.cred, nil
 	}
 	stored, err := c.store.GetCredential(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("open credential %s: %w", name, nodes.ErrNoCredential)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -136,17 +133,14 @@ func (c *Credentials) Open(ctx context.Context, name string) (*Credential, error
 	if err := json.Unmarshal(plain, &data); err != nil {
 		return nil, fmt.Errorf("open credential %s: %w", name, err)
 	}
-	cred := &Credential{Name: name, Type: stored.Type, Data: data}
+	cred := &nodes.Credential{Name: name, Type: stored.Type, Data: data}
+	if ct, ok := c.registry.CredentialType(stored.Type); ok {
+		cred.Secrets = ct.SecretValues(data)
+	}
 	c.mu.Lock()
 	c.cache[name] = openCredential{cred: cred, openedAt: time.Now()}
 	c.mu.Unlock()
 	return cred, nil
-}
-
-// String returns a text field of the credential's data.
-func (cred *Credential) String(field string) string {
-	s, _ := cred.Data[field].(string)
-	return s
 }
 
 // CheckKey opens one stored credential, if any, to tell at start whether
@@ -163,4 +157,58 @@ func (c *Credentials) CheckKey(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// FlowRef names a flow that uses a credential.
+type FlowRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// UsedBy maps each credential name to the flows whose current version names
+// it in a credential field of one of their nodes.
+func (c *Credentials) UsedBy(ctx context.Context) (map[string][]FlowRef, error) {
+	flows, err := c.store.ListFlows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list flows: %w", err)
+	}
+	used := map[string][]FlowRef{}
+	for _, f := range flows {
+		var doc Flow
+		if err := json.Unmarshal(f.Definition, &doc); err != nil {
+			continue // Saved flows always parse; an unreadable one uses nothing.
+		}
+		names := map[string]bool{}
+		for _, n := range doc.Nodes {
+			kind, ok := c.registry.Lookup(n.Type)
+			if !ok || len(n.Params) == 0 {
+				continue
+			}
+			var params map[string]any
+			if json.Unmarshal(n.Params, &params) == nil {
+				credentialNames(kind.Spec.Fields, params, names)
+			}
+		}
+		for name := range names {
+			used[name] = append(used[name], FlowRef{ID: f.ID, Name: f.Name})
+		}
+	}
+	return used, nil
+}
+
+// credentialNames adds the values of credential fields in params, at any
+// depth of object fields, such as a webhook's verify.credential.
+func credentialNames(fields []nodes.Field, params map[string]any, into map[string]bool) {
+	for _, f := range fields {
+		switch f.Type {
+		case nodes.TypeCredential:
+			if name, ok := params[f.Name].(string); ok && name != "" {
+				into[name] = true
+			}
+		case nodes.TypeObject:
+			if sub, ok := params[f.Name].(map[string]any); ok {
+				credentialNames(f.Fields, sub, into)
+			}
+		}
+	}
 }

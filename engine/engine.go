@@ -37,6 +37,8 @@ type Options struct {
 	NodeTimeout time.Duration
 	// Env is what expressions see as env: only allow-listed variables.
 	Env map[string]string
+	// Services are what action nodes reach the world through.
+	Services *nodes.Services
 }
 
 // Engine executes runs: it claims them from the queue, walks their plan and
@@ -52,6 +54,7 @@ type Engine struct {
 	poll     time.Duration
 	timeout  time.Duration
 	env      map[string]any
+	services *nodes.Services
 
 	wake chan struct{}
 	// slots admits Workers executions at a time. The dispatcher holds up to
@@ -102,6 +105,7 @@ func New(opts Options) *Engine {
 		poll:     opts.PollInterval,
 		timeout:  opts.NodeTimeout,
 		env:      env,
+		services: opts.Services,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, opts.Workers),
 		running:  map[string]*execution{},

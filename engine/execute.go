@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +45,9 @@ type execution struct {
 	// pending are records not yet written: pure steps wait for the next
 	// checkpoint.
 	pending []*store.Step
+	// secrets are the credential values the run's steps have opened; no
+	// record is written with them.
+	secrets nodes.Secrets
 	seq     int
 }
 
@@ -161,7 +166,7 @@ func (x *execution) settleRun(o outcome) {
 		} else if o.kind == canceled {
 			status, message = store.RunCanceled, "canceled"
 		}
-		done := e.store.FinishRun(e.owner, x.run.ID, status, message, x.pending)
+		done := e.store.FinishRun(e.owner, x.run.ID, status, x.secrets.Redact(message), x.redacted())
 		// The worker moves on; the outcome is reported when it is durable.
 		go func() {
 			if err := <-done; err != nil {
@@ -177,7 +182,7 @@ func (x *execution) settleRun(o outcome) {
 		// The release must land even though the run's context is canceled.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := e.store.ReleaseRun(ctx, e.owner, x.run.ID, until, x.pending); err != nil {
+		if err := e.store.ReleaseRun(ctx, e.owner, x.run.ID, until, x.redacted()); err != nil {
 			e.log.Error("release run", "run_id", x.run.ID, "error", err)
 			return
 		}
@@ -195,11 +200,24 @@ func (x *execution) checkpoint() error {
 	if len(x.pending) == 0 {
 		return nil
 	}
-	if err := x.e.store.SaveSteps(x.ctx, x.e.owner, x.run.ID, x.pending); err != nil {
+	if err := x.e.store.SaveSteps(x.ctx, x.e.owner, x.run.ID, x.redacted()); err != nil {
 		return err
 	}
 	x.pending = x.pending[:0]
 	return nil
+}
+
+// redacted removes, from the pending records, every credential secret the
+// run has used so far, just before they are written: a record may show a
+// secret that a later step of the same batch was the first to open.
+func (x *execution) redacted() []*store.Step {
+	for _, s := range x.pending {
+		s.Input = x.secrets.RedactJSON(s.Input)
+		s.Output = x.secrets.RedactJSON(s.Output)
+		s.Logs = x.secrets.RedactJSON(s.Logs)
+		s.Error = x.secrets.Redact(s.Error)
+	}
+	return x.pending
 }
 
 // scope is the part of the plan being walked: the nodes outside every loop,
@@ -509,8 +527,19 @@ func (x *execution) input(sc *scope, n *PlanNode, input any, attempt int) (*node
 			Item:    sc.item,
 			Index:   sc.index,
 		},
-		Logger: log.logger(),
+		Logger:         log.logger(),
+		Services:       x.e.services,
+		Secrets:        &x.secrets,
+		IdempotencyKey: idempotencyKey(x.run.ID, n.Def.ID, sc.iteration),
 	}, log
+}
+
+// idempotencyKey is the same for every attempt of one step of one run, and
+// differs for every other step, iteration and run (a replay is a new run, and
+// sends anew).
+func idempotencyKey(runID, nodeID, iteration string) string {
+	sum := sha256.Sum256([]byte(runID + "\x00" + nodeID + "\x00" + iteration))
+	return "hf-" + hex.EncodeToString(sum[:16])
 }
 
 // call runs a node under its timeout, turning a panic into a failure.
@@ -604,6 +633,9 @@ func (x *execution) remember(sc *scope, step *store.Step) {
 // exponential backoff with jitter, or the wait the failure asked for.
 func (x *execution) retryDelay(n *PlanNode, err error, failures int) (time.Duration, bool) {
 	policy := n.Def.Retry
+	if policy == nil && n.Kind.Spec.Attempts > 1 {
+		policy = &Retry{MaxAttempts: n.Kind.Spec.Attempts}
+	}
 	if policy == nil || failures >= policy.MaxAttempts || nodes.IsPermanent(err) {
 		return 0, false
 	}

@@ -18,4 +18,8 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(foreachSpec, buildForeach))
 	r.MustRegister(Define(delaySpec, buildDelay))
 	r.MustRegister(Define(respondSpec, buildRespond))
+	r.MustRegister(Define(httpRequestSpec, buildHTTPRequest))
+	r.MustRegister(Define(slackMessageSpec, buildSlackMessage))
+	r.MustRegister(Define(discordMessageSpec, buildDiscordMessage))
+	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
 }

@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/hookflow/hookflow/engine/schema"
 )
@@ -14,14 +15,22 @@ type CredentialType struct {
 	Title   string  `json:"title"`
 	Summary string  `json:"summary"`
 	Fields  []Field `json:"fields"`
+	// Validate, when set, checks what the schema cannot say, such as "one
+	// of these two fields".
+	Validate func(data map[string]any) FieldErrors `json:"-"`
 
 	schema *schema.Schema
 }
 
 // Credential type names.
 const (
-	CredentialSecret    = "secret"
-	CredentialHTTPBasic = "http_basic"
+	CredentialSecret     = "secret"
+	CredentialHTTPBasic  = "http_basic"
+	CredentialHTTPBearer = "http_bearer"
+	CredentialHTTPHeader = "http_header"
+	CredentialSlack      = "slack"
+	CredentialDiscord    = "discord"
+	CredentialDatabase   = "database"
 )
 
 var builtinCredentialTypes = []CredentialType{
@@ -36,6 +45,74 @@ var builtinCredentialTypes = []CredentialType{
 			{Name: "password", Type: TypeString, Label: "Password", Required: true, Secret: true},
 		},
 	},
+	{
+		Name: CredentialHTTPBearer, Title: "Bearer token", Summary: "Sent as Authorization: Bearer <token>.",
+		Fields: []Field{{Name: "token", Type: TypeString, Label: "Token", Required: true, Secret: true, Min: Bound(1)}},
+	},
+	{
+		Name: CredentialHTTPHeader, Title: "Header", Summary: "A header sent with each request, such as X-Api-Key.",
+		Fields: []Field{
+			{Name: "name", Type: TypeString, Label: "Header name", Required: true, Min: Bound(1), Placeholder: "X-Api-Key"},
+			{Name: "value", Type: TypeString, Label: "Value", Required: true, Secret: true, Min: Bound(1)},
+		},
+		Validate: func(data map[string]any) FieldErrors {
+			if name, _ := data["name"].(string); !validHeaderName(name) {
+				return FieldErrors{{Field: "name", Message: "is not a header name"}}
+			}
+			return nil
+		},
+	},
+	{
+		Name: CredentialSlack, Title: "Slack", Summary: "An incoming webhook URL, or a bot token for chat.postMessage.",
+		Fields: []Field{
+			{Name: "webhook_url", Type: TypeString, Label: "Incoming webhook URL", Secret: true,
+				Help: "https://hooks.slack.com/services/…; messages go to the webhook's channel.", Placeholder: "https://hooks.slack.com/services/T000/B000/XXXX"},
+			{Name: "token", Type: TypeString, Label: "Bot token", Secret: true,
+				Help: "xoxb-…, with the chat:write scope; messages go to the node's channel.", Placeholder: "xoxb-…"},
+		},
+		Validate: func(data map[string]any) FieldErrors {
+			hook, _ := data["webhook_url"].(string)
+			token, _ := data["token"].(string)
+			switch {
+			case hook == "" && token == "":
+				return FieldErrors{{Field: "webhook_url", Message: "give an incoming webhook URL or a bot token"}}
+			case hook != "" && token != "":
+				return FieldErrors{{Field: "token", Message: "give an incoming webhook URL or a bot token, not both"}}
+			case hook != "" && !isHTTPURL(hook):
+				return FieldErrors{{Field: "webhook_url", Message: "must be an http or https URL"}}
+			}
+			return nil
+		},
+	},
+	{
+		Name: CredentialDiscord, Title: "Discord", Summary: "A channel's webhook URL.",
+		Fields: []Field{{Name: "webhook_url", Type: TypeString, Label: "Webhook URL", Required: true, Secret: true,
+			Placeholder: "https://discord.com/api/webhooks/<id>/<token>"}},
+		Validate: func(data map[string]any) FieldErrors {
+			if hook, _ := data["webhook_url"].(string); !isHTTPURL(hook) {
+				return FieldErrors{{Field: "webhook_url", Message: "must be an http or https URL"}}
+			}
+			return nil
+		},
+	},
+	{
+		Name: CredentialDatabase, Title: "Database", Summary: "A Postgres or SQLite database that db.write writes to.",
+		Fields: []Field{{Name: "url", Type: TypeString, Label: "Database URL", Required: true, Secret: true,
+			Help:        "postgres://user:password@host:5432/db, or sqlite:///absolute/path/to/file.db",
+			Placeholder: "postgres://user:password@host:5432/db"}},
+		Validate: func(data map[string]any) FieldErrors {
+			raw, _ := data["url"].(string)
+			if _, _, err := DatabaseDSN(raw); err != nil {
+				return FieldErrors{{Field: "url", Message: err.Error()}}
+			}
+			return nil
+		},
+	},
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // JSONSchema is the schema of the credential type's data.
@@ -51,6 +128,9 @@ func (c *CredentialType) Check(data any) FieldErrors {
 	var errs FieldErrors
 	for _, v := range c.schema.Check(data) {
 		errs = append(errs, FieldError{Field: v.Field, Message: v.Message})
+	}
+	if obj, ok := data.(map[string]any); ok && len(errs) == 0 && c.Validate != nil {
+		errs = c.Validate(obj)
 	}
 	return errs
 }

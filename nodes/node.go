@@ -27,6 +27,16 @@ type Input struct {
 	Scope *expression.Scope
 	// Logger writes the step's own log lines, kept with its record.
 	Logger *slog.Logger
+	// Services are the server's means of reaching the world; nil where a
+	// node runs without them (validation, tests of pure kinds).
+	Services *Services
+	// Secrets collects the credential values the run has used; its records
+	// are redacted of them. Input.Credential adds to it.
+	Secrets *Secrets
+	// IdempotencyKey is the same for every attempt of this step (and
+	// differs between steps, loop iterations and runs), for senders that
+	// deduplicate retried requests.
+	IdempotencyKey string
 }
 
 // Result is what a node produced.

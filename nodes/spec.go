@@ -70,6 +70,10 @@ type Spec struct {
 	// run's next checkpoint; any other kind's success is made durable before
 	// anything downstream runs, so a recorded success is never repeated.
 	Pure bool `json:"pure"`
+	// Attempts is how many times a node of this kind is tried when its
+	// retry policy is left out: 1 (no retry) when zero. Actions retry the
+	// failures worth retrying (429, 5xx, network errors) by default.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // Field describes one parameter.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 
+	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -96,6 +97,8 @@ type serveConfig struct {
 	Workers              int
 	MaxBodyBytes         int
 	AllowPrivateNetworks bool
+	AllowedHosts         string
+	SlackAPIURL          string
 	RunRetention         time.Duration
 	ShutdownGrace        time.Duration
 	LeaseTTL             time.Duration
@@ -112,7 +115,9 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.String(&c.SecretKey, "secret-key", "", "base64 of 32 bytes that encrypts credentials; empty uses a key file in the data dir, made on first start")
 	s.Int(&c.Workers, "workers", 8, "runs executed at once by this process")
 	s.Int(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest request body accepted; larger ones get 413")
-	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", false, "let actions reach private, loopback and link-local addresses")
+	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", false, "let actions reach private, loopback, link-local and metadata addresses")
+	s.String(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host names (*.example.internal) and CIDRs that actions may reach even though they are private")
+	s.String(&c.SlackAPIURL, "slack-api-url", nodes.DefaultSlackAPIURL, "base URL of Slack's Web API, for chat.postMessage")
 	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs are kept; 0 keeps them forever")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running steps may finish after SIGTERM")
 	s.Duration(&c.LeaseTTL, "lease-ttl", 30*time.Second, "how long a run stays with a worker that stopped renewing its lease (a dead process) before another takes it over")

@@ -15,6 +15,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -96,7 +97,12 @@ func runOnce(ctx context.Context, doc []byte, body any, headers map[string]strin
 	if err != nil {
 		return err
 	}
-	runner := engine.New(engine.Options{Store: db, Registry: registry, Logger: log, Workers: 1})
+	services, err := actionServices(false, "", nodes.DefaultSlackAPIURL, nil)
+	if err != nil {
+		return err
+	}
+	defer services.Databases.Close()
+	runner := engine.New(engine.Options{Store: db, Registry: registry, Logger: log, Workers: 1, Services: services})
 	runner.Start()
 	defer runner.Stop(context.Background())
 

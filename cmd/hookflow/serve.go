@@ -101,13 +101,19 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	}
 	registry := nodes.NewRegistry()
 	nodes.RegisterBuiltins(registry)
-	runner := engine.New(engine.Options{
-		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
-	})
 	credentials := engine.NewCredentials(db, registry, sealer)
 	if err := credentials.CheckKey(ctx); err != nil {
 		log.Error("credentials cannot be opened: flows that use them will fail until the right key is set", "error", err)
 	}
+	services, err := actionServices(cfg.AllowPrivateNetworks, cfg.AllowedHosts, cfg.SlackAPIURL, credentials)
+	if err != nil {
+		return usageError("%s: %v", envName("allowed-hosts"), err)
+	}
+	defer services.Databases.Close()
+	runner := engine.New(engine.Options{
+		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
+		Services: services,
+	})
 	flows := engine.NewFlows(db, registry)
 	hooks := ingress.New(ingress.Options{Store: db, Engine: runner, Credentials: credentials, Logger: log, PublicURL: cfg.publicURL()})
 	flows.OnChange(hooks.Forget)
