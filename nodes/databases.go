@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // the "sqlite" database/sql driver
+	_ "github.com/glebarez/go-sqlite"  // the "sqlite" database/sql driver
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
