@@ -94,15 +94,9 @@ func TestHTTPRequest(t *testing.T) {
 			})
 			params := strings.ReplaceAll(tt.params, "{{ base }}", srv.URL)
 			res, err := build(t, "http.request", params).Run(context.Background(), in)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				assert.Equal(t, tt.final, IsPermanent(err), "final: %v", err)
-				after, _ := RetryDelay(err)
-				assert.Equal(t, tt.retryIn, after)
+			if !checkFailure(t, err, tt.wantErr, tt.final, tt.retryIn) {
 				return
 			}
-			require.NoError(t, err)
 			out := res.Output.(map[string]any)
 			assert.Equal(t, tt.want, out["body"])
 			assert.Equal(t, tt.answer.status, out["status"])

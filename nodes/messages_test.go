@@ -70,6 +70,25 @@ func messageInput(t *testing.T, srv *httptest.Server, creds dbCreds) *Input {
 	}
 }
 
+// checkFailure holds an action's error to what a test expects: none when
+// wantErr is empty (and then it reports true, for the test to check the
+// output), else one containing wantErr, final or not, asking to be retried
+// after retryIn (0: no wait asked).
+func checkFailure(t *testing.T, err error, wantErr string, final bool, retryIn time.Duration) bool {
+	t.Helper()
+	if wantErr == "" {
+		require.NoError(t, err)
+		return true
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), wantErr)
+	assert.Equal(t, final, IsPermanent(err), "final: %v", err)
+	after, ok := RetryDelay(err)
+	assert.Equal(t, retryIn != 0, ok)
+	assert.Equal(t, retryIn, after)
+	return false
+}
+
 func TestSlackMessage(t *testing.T) {
 	t.Parallel()
 	jsonType := map[string]string{"Content-Type": "application/json"}
@@ -149,17 +168,9 @@ func TestSlackMessage(t *testing.T) {
 			in := messageInput(t, srv, dbCreds{"c": {Name: "c", Type: CredentialSlack, Data: data}})
 			res, err := build(t, "slack.message", tt.params).Run(context.Background(), in)
 			assert.Equal(t, tt.wantSent, len(api.sent()) == 1, "requests sent: %d", len(api.sent()))
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				assert.Equal(t, tt.final, IsPermanent(err), "final: %v", err)
-				after, ok := RetryDelay(err)
-				assert.Equal(t, tt.retryIn != 0, ok)
-				assert.Equal(t, tt.retryIn, after)
-				return
+			if checkFailure(t, err, tt.wantErr, tt.final, tt.retryIn) {
+				tt.check(t, res.Output, api.sent()[0])
 			}
-			require.NoError(t, err)
-			tt.check(t, res.Output, api.sent()[0])
 		})
 	}
 	assert.Contains(t, buildErrors(t, "slack.message", `{"credential": "c"}`).Error(), "text")
@@ -231,17 +242,9 @@ func TestDiscordMessage(t *testing.T) {
 				Data: map[string]any{"webhook_url": srv.URL + "/api/webhooks/1170000000000000000/discordsecrettoken?thread_id=77"}}})
 			res, err := build(t, "discord.message", tt.params).Run(context.Background(), in)
 			assert.Equal(t, tt.wantSent, len(api.sent()) == 1, "requests sent: %d", len(api.sent()))
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				assert.Equal(t, tt.final, IsPermanent(err), "final: %v", err)
-				after, ok := RetryDelay(err)
-				assert.Equal(t, tt.retryIn != 0, ok)
-				assert.Equal(t, tt.retryIn, after)
-				return
+			if checkFailure(t, err, tt.wantErr, tt.final, tt.retryIn) {
+				tt.check(t, res.Output, api.sent()[0])
 			}
-			require.NoError(t, err)
-			tt.check(t, res.Output, api.sent()[0])
 		})
 	}
 }
