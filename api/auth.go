@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -99,13 +100,31 @@ func (a *authenticator) valid(ctx context.Context, token string) (bool, error) {
 	return match == 1, nil
 }
 
-// middleware refuses requests without a valid `Authorization: Bearer` token.
+// sessionExpiryKey holds, in a request's locals, when the session it came
+// with expires.
+const sessionExpiryKey = "session_expires_at"
+
+// middleware refuses requests without a valid `Authorization: Bearer` token
+// or, from the editor, a live session cookie.
 func (a *authenticator) middleware(c *fiber.Ctx) error {
-	scheme, token, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	header := c.Get(fiber.HeaderAuthorization)
+	if id := c.Cookies(SessionCookie); header == "" && id != "" {
+		expires, err := a.store.SessionExpiry(c.UserContext(), HashToken(id))
+		if errors.Is(err, store.ErrNotFound) {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hookflow"`)
+			return errorf(fiber.StatusUnauthorized, "your session has ended: log in again")
+		}
+		if err != nil {
+			return fmt.Errorf("check session: %w", err)
+		}
+		c.Locals(sessionExpiryKey, expires)
+		return c.Next()
+	}
+	scheme, token, _ := strings.Cut(header, " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hookflow"`)
-		return errorf(fiber.StatusUnauthorized, "authentication required: send the header Authorization: Bearer followed by your token")
+		return errorf(fiber.StatusUnauthorized, "authentication required: send the header Authorization: Bearer followed by your token, or log in")
 	}
 	ok, err := a.valid(c.UserContext(), token)
 	if err != nil {

@@ -38,16 +38,19 @@ type Options struct {
 }
 
 type server struct {
-	store           store.Store
-	registry        *nodes.Registry
-	flows           *engine.Flows
-	engine          *engine.Engine
-	credentials     *engine.Credentials
-	ingress         *ingress.Ingress
-	log             *slog.Logger
-	publicURL       string
-	maxBody         int
-	auth            *authenticator
+	store       store.Store
+	registry    *nodes.Registry
+	flows       *engine.Flows
+	engine      *engine.Engine
+	credentials *engine.Credentials
+	ingress     *ingress.Ingress
+	log         *slog.Logger
+	publicURL   string
+	maxBody     int
+	auth        *authenticator
+	// secureCookies marks the session cookie Secure when the server is
+	// reached over https.
+	secureCookies   bool
 	nodeTypes       []byte
 	credentialTypes []byte
 	openAPI         []byte
@@ -62,16 +65,17 @@ func New(opts Options) (*fiber.App, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &server{
-		store:       opts.Store,
-		registry:    opts.Registry,
-		flows:       opts.Flows,
-		engine:      opts.Engine,
-		credentials: opts.Credentials,
-		ingress:     opts.Ingress,
-		log:         opts.Logger,
-		publicURL:   strings.TrimRight(opts.PublicURL, "/"),
-		maxBody:     opts.MaxBodyBytes,
-		auth:        &authenticator{store: opts.Store},
+		store:         opts.Store,
+		registry:      opts.Registry,
+		flows:         opts.Flows,
+		engine:        opts.Engine,
+		credentials:   opts.Credentials,
+		ingress:       opts.Ingress,
+		log:           opts.Logger,
+		publicURL:     strings.TrimRight(opts.PublicURL, "/"),
+		maxBody:       opts.MaxBodyBytes,
+		auth:          &authenticator{store: opts.Store},
+		secureCookies: strings.HasPrefix(opts.PublicURL, "https://"),
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 10 << 20
@@ -117,7 +121,12 @@ func New(opts Options) (*fiber.App, error) {
 	app.All("/hooks/:key", s.hook)
 	app.All("/hooks/:key/*", s.hook)
 
+	// Logging in is the one API call without credentials; it is routed
+	// before the group, whose middleware would refuse it.
+	app.Post("/api/v1/session", s.login)
 	v1 := app.Group("/api/v1", s.auth.middleware)
+	v1.Get("/session", s.session)
+	v1.Delete("/session", s.logout)
 	v1.Get("/openapi.json", s.getOpenAPI)
 	v1.Get("/node-types", s.listNodeTypes)
 	v1.Post("/flows", s.createFlow)

@@ -106,6 +106,13 @@ type Store interface {
 	HasToken(ctx context.Context, name string) (bool, error)
 	// TokenHashes returns the hashes of every API token.
 	TokenHashes(ctx context.Context) ([][]byte, error)
+	// CreateSession stores an editor session by the hash of its id.
+	CreateSession(ctx context.Context, idHash []byte, expires time.Time) error
+	// SessionExpiry returns when a live session expires; ErrNotFound for
+	// an unknown or expired one.
+	SessionExpiry(ctx context.Context, idHash []byte) (time.Time, error)
+	// DeleteSession ends a session.
+	DeleteSession(ctx context.Context, idHash []byte) error
 }
 
 // Flow is a flow with its current version.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -208,4 +209,27 @@ func TestSurvivesReopen(t *testing.T) {
 			assert.Equal(t, "kept", got.Name)
 		})
 	}
+}
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		live, expired := []byte("live-session-hash-0123456789abcdef"), []byte("expired-session-hash-0123456789ab")
+		require.NoError(t, db.CreateSession(ctx, expired, time.Now().Add(-time.Minute)))
+		until := time.Now().Add(time.Hour)
+		require.NoError(t, db.CreateSession(ctx, live, until))
+
+		got, err := db.SessionExpiry(ctx, live)
+		require.NoError(t, err)
+		assert.WithinDuration(t, until, got, time.Second)
+		_, err = db.SessionExpiry(ctx, expired)
+		assert.ErrorIs(t, err, store.ErrNotFound, "an expired session is no session")
+		_, err = db.SessionExpiry(ctx, []byte("unknown"))
+		assert.ErrorIs(t, err, store.ErrNotFound)
+
+		require.NoError(t, db.DeleteSession(ctx, live))
+		_, err = db.SessionExpiry(ctx, live)
+		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted session is gone")
+	})
 }

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -45,4 +47,46 @@ func (db *DB) TokenHashes(ctx context.Context) ([][]byte, error) {
 		return nil, fmt.Errorf("list token hashes: %w", err)
 	}
 	return hashes, nil
+}
+
+type sessionRow struct {
+	IDHash    []byte `gorm:"primaryKey"`
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+func (sessionRow) TableName() string { return "sessions" }
+
+// CreateSession implements Store. Sessions that have expired are removed
+// on the way, so the table holds only live ones.
+func (db *DB) CreateSession(ctx context.Context, idHash []byte, expires time.Time) error {
+	return db.commits.write(ctx, func(tx *gorm.DB) error {
+		if err := tx.Where("expires_at < ?", now()).Delete(&sessionRow{}).Error; err != nil {
+			return fmt.Errorf("remove expired sessions: %w", err)
+		}
+		if err := tx.Create(&sessionRow{IDHash: idHash, CreatedAt: now(), ExpiresAt: expires.UTC()}).Error; err != nil {
+			return fmt.Errorf("create session: %w", err)
+		}
+		return nil
+	})
+}
+
+// SessionExpiry implements Store.
+func (db *DB) SessionExpiry(ctx context.Context, idHash []byte) (time.Time, error) {
+	var row sessionRow
+	err := db.read.WithContext(ctx).Where("id_hash = ? AND expires_at > ?", idHash, now()).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("look up session: %w", err)
+	}
+	return row.ExpiresAt, nil
+}
+
+// DeleteSession implements Store.
+func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
+	return db.commits.write(ctx, func(tx *gorm.DB) error {
+		return tx.Where("id_hash = ?", idHash).Delete(&sessionRow{}).Error
+	})
 }
