@@ -46,3 +46,42 @@ describe("Client", () => {
     await expect(client.listFlows()).rejects.toMatchObject({ status: 0, message: "cannot reach the server: Failed to fetch" });
   });
 });
+
+describe("Client with the session cookie", () => {
+  it("logs in without an Authorization header, sending cookies to its own origin", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ fetch: fakeFetch(200, '{"expires_at":"2026-12-01T00:00:00Z"}', seen) });
+    await client.login("hf_admin");
+    expect(seen[0].method).toBe("POST");
+    expect(new URL(seen[0].url).pathname).toBe("/api/v1/session");
+    expect(seen[0].headers.get("Authorization")).toBeNull();
+    expect(seen[0].credentials).toBe("same-origin");
+    expect(await seen[0].json()).toEqual({ token: "hf_admin" });
+  });
+
+  it("takes a 204 answer as done", async () => {
+    const client = new Client({ fetch: async () => new Response(null, { status: 204 }) });
+    await expect(client.logout()).resolves.toBeUndefined();
+  });
+
+  it("reports a logged-out caller as a 401 ApiError", async () => {
+    const client = new Client({ fetch: fakeFetch(401, '{"error":"your session has ended: log in again"}') });
+    await expect(client.session()).rejects.toMatchObject({ status: 401, message: "your session has ended: log in again" });
+  });
+
+  it("builds run filters into the query, leaving out empty ones", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ fetch: fakeFetch(200, '{"runs":[]}', seen) });
+    await client.listRuns({ flow_id: "f1", status: "failed", cursor: "" });
+    const url = new URL(seen[0].url);
+    expect(url.pathname).toBe("/api/v1/runs");
+    expect(Object.fromEntries(url.searchParams)).toEqual({ flow_id: "f1", status: "failed" });
+  });
+
+  it("escapes ids in paths", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ fetch: fakeFetch(200, "{}", seen) });
+    await client.setActive("a/b", true);
+    expect(new URL(seen[0].url).pathname).toBe("/api/v1/flows/a%2Fb/activate");
+  });
+});

@@ -38,26 +38,170 @@ export class ApiError extends Error {
   }
 }
 
+/** A flow at one version, with its document. */
+export interface Flow extends FlowSummary {
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+}
+
+export interface FlowNode {
+  id: string;
+  type: string;
+  params?: Record<string, unknown>;
+  ui?: Record<string, unknown>;
+  retry?: { max_attempts: number; backoff_ms?: number; max_backoff_ms?: number };
+  timeout_ms?: number;
+  on_error?: "fail" | "continue" | "route";
+}
+
+export interface FlowEdge {
+  from: string;
+  to: string;
+  port?: string;
+}
+
+/** A flow document as saved: name, nodes and edges. */
+export interface FlowDocument {
+  name: string;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+}
+
+export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+
+export interface Step {
+  node_id: string;
+  iteration?: string;
+  attempt: number;
+  status: "running" | "succeeded" | "failed" | "skipped";
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+  port?: string | null;
+  logs?: { time: string; level: string; msg: string; attrs?: Record<string, unknown> }[];
+  interrupted?: boolean;
+  resume_at?: string;
+  started_at: string;
+  duration_ms: number;
+}
+
+export interface Run {
+  id: string;
+  flow_id: string;
+  flow_version: number;
+  status: RunStatus;
+  trigger: { type: string; delivery_id?: string; data?: unknown };
+  error?: string;
+  replay_of?: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  steps?: Step[];
+}
+
+export interface RunFilter {
+  flow_id?: string;
+  status?: RunStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Credential {
+  name: string;
+  type: string;
+  created_at: string;
+  updated_at: string;
+  used_by: { id: string; name: string }[];
+}
+
+/** How the caller is authenticated. */
+export interface Session {
+  via: "session" | "token";
+  expires_at?: string;
+}
+
 export interface ClientOptions {
-  token: string;
+  /** An API token for scripts and tests; without one, the editor's session cookie is used. */
+  token?: string;
   baseURL?: string;
   fetch?: typeof fetch;
 }
 
 export class Client {
-  private readonly token: string;
+  private readonly token?: string;
   private readonly baseURL: string;
   private readonly fetcher: typeof fetch;
 
-  constructor(options: ClientOptions) {
+  constructor(options: ClientOptions = {}) {
     this.token = options.token;
     this.baseURL = options.baseURL ?? "";
-    this.fetcher = options.fetch ?? fetch.bind(globalThis);
+    // Looked up on each call, so a page (or test) that replaces fetch is heard.
+    this.fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** Trades the admin token for the session cookie, which the browser keeps. */
+  async login(token: string): Promise<{ expires_at: string }> {
+    return this.request("POST", "/api/v1/session", { token });
+  }
+
+  /** Ends the session; the server clears the cookie. */
+  async logout(): Promise<void> {
+    await this.request<void>("DELETE", "/api/v1/session");
+  }
+
+  /** Says how the caller is logged in; an ApiError with status 401 when not. */
+  async session(): Promise<Session> {
+    return this.request("GET", "/api/v1/session");
   }
 
   async listFlows(): Promise<FlowSummary[]> {
     const body = await this.request<{ flows: FlowSummary[] }>("GET", "/api/v1/flows");
     return body.flows;
+  }
+
+  async getFlow(id: string): Promise<Flow> {
+    return this.request("GET", `/api/v1/flows/${encodeURIComponent(id)}`);
+  }
+
+  async createFlow(doc: FlowDocument): Promise<Flow> {
+    return this.request("POST", "/api/v1/flows", doc);
+  }
+
+  /** Saves a new version of the flow. */
+  async updateFlow(id: string, doc: FlowDocument): Promise<Flow> {
+    return this.request("PUT", `/api/v1/flows/${encodeURIComponent(id)}`, doc);
+  }
+
+  async deleteFlow(id: string): Promise<void> {
+    await this.request<void>("DELETE", `/api/v1/flows/${encodeURIComponent(id)}`);
+  }
+
+  async setActive(id: string, active: boolean): Promise<Flow> {
+    return this.request("POST", `/api/v1/flows/${encodeURIComponent(id)}/${active ? "activate" : "deactivate"}`);
+  }
+
+  /** Runs the flow once with the payload and answers the finished run. */
+  async testFlow(id: string, payload: unknown, headers: Record<string, string> = {}): Promise<Run> {
+    return this.request("POST", `/api/v1/flows/${encodeURIComponent(id)}/test`, { payload, headers });
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<{ runs: Run[]; next_cursor?: string }> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(filter)) {
+      if (value !== undefined && value !== "") query.set(key, String(value));
+    }
+    const qs = query.toString();
+    return this.request("GET", "/api/v1/runs" + (qs ? `?${qs}` : ""));
+  }
+
+  async getRun(id: string): Promise<Run> {
+    return this.request("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  async listCredentials(): Promise<Credential[]> {
+    const body = await this.request<{ credentials: Credential[] }>("GET", "/api/v1/credentials");
+    return body.credentials;
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -66,9 +210,11 @@ export class Client {
       response = await this.fetcher(this.baseURL + path, {
         method,
         headers: {
-          Authorization: `Bearer ${this.token}`,
+          ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}),
           ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         },
+        // The session cookie goes with requests to the editor's own origin.
+        credentials: "same-origin",
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
