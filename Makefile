@@ -6,7 +6,7 @@ BIN     := bin/hookflow
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go')
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: build web run test check test-go test-web clean
+.PHONY: build web run test check test-go test-web test-e2e chromium clean
 
 ## build: the editor, then one static binary with the editor embedded.
 build: web
@@ -25,8 +25,9 @@ $(NPM_STAMP): frontend/package.json frontend/package-lock.json
 run: build
 	./$(BIN) serve
 
-## test: every test. Go with -race on SQLite and Postgres, then the editor's.
-test: check test-go test-web
+## test: every test. Go with -race on SQLite and Postgres, then the editor's
+## unit tests, then the browser tests against the real binary.
+test: check test-go test-web test-e2e
 
 ## check: go vet and gofmt.
 check:
@@ -42,6 +43,15 @@ test-go:
 ## test-web: the editor's type check and unit tests.
 test-web: $(NPM_STAMP)
 	cd frontend && npm run typecheck && npm test
+
+## test-e2e: the editor in Debian's chromium (installed if missing), driven by
+## playwright-core against bin/hookflow on a temporary SQLite; screenshots go
+## to frontend/screenshots/.
+test-e2e: build chromium
+	cd frontend && npm run e2e
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 clean:
 	rm -rf bin api/web/dist/assets api/web/dist/index.html frontend/node_modules

@@ -1,0 +1,134 @@
+// Browser end-to-end tests: the real binary (bin/hookflow, built by `make
+// build` with the editor embedded) on a temporary SQLite database, driven
+// through Debian's chromium with playwright-core. Screenshots of each screen
+// go to frontend/screenshots/ (git-ignored), for review.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer } from "node:net";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const binary = process.env.HOOKFLOW_BINARY ?? join(root, "bin", "hookflow");
+const shots = join(here, "..", "screenshots");
+const token = "hf_e2e_admin_token_0123456789";
+
+let server;
+let baseURL;
+let browser;
+let dataDir;
+let profileDir;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url, deadline = Date.now() + 20_000) {
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), "hookflow-e2e-"));
+  profileDir = mkdtempSync(join(tmpdir(), "hookflow-chromium-"));
+  const port = await freePort();
+  baseURL = `http://127.0.0.1:${port}`;
+  server = spawn(binary, ["serve", "--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", token, "--log-level", "warn"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitReady(`${baseURL}/readyz`);
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(profileDir, { recursive: true, force: true });
+});
+
+// newPage opens a page that fails the test on any console error.
+async function newPage(t) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("console", (m) => {
+    // A refused login answers 401, which the browser reports as a failed
+    // resource; that is the page working, not an error of its own.
+    if (m.type() === "error" && !m.text().includes("401")) errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  t.after(async () => {
+    await page.close();
+    assert.deepEqual(errors, [], "no console errors");
+  });
+  return page;
+}
+
+test("log in with the admin token, see the flows, log out", async (t) => {
+  const res = await fetch(`${baseURL}/api/v1/flows`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ name: "Payments to Slack", nodes: [{ id: "hook", type: "trigger.webhook" }], edges: [] }),
+  });
+  assert.equal(res.status, 201);
+
+  const page = await newPage(t);
+  await page.goto(baseURL + "/");
+  await page.getByLabel("Login token").waitFor();
+  await page.screenshot({ path: join(shots, "login.png") });
+
+  await page.getByLabel("Login token").fill("hf_wrong");
+  await page.getByRole("button", { name: "Log in" }).click();
+  assert.equal(await page.getByRole("alert").textContent(), "invalid token");
+
+  await page.getByLabel("Login token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("list", { name: "Flows" }).getByText("Payments to Slack").waitFor();
+  await page.screenshot({ path: join(shots, "flows.png") });
+
+  const cookies = await browser.cookies(baseURL);
+  const session = cookies.find((c) => c.name === "hookflow_session");
+  assert.ok(session, "the session cookie is set");
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Strict");
+  assert.equal(await page.evaluate(() => document.cookie), "", "scripts in the page cannot read it");
+
+  // A reload stays logged in.
+  await page.reload();
+  await page.getByRole("list", { name: "Flows" }).waitFor();
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByLabel("Login token").waitFor();
+  await page.reload();
+  await page.getByLabel("Login token").waitFor();
+});
