@@ -231,6 +231,16 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.Run, error) {
 	defer ticker.Stop()
 	for {
 		run, err := e.store.GetRun(ctx, id)
+		if err != nil && ctx.Err() != nil {
+			// The wait ran out while the run was being read: read it
+			// once more, so the caller still gets the run as it stands.
+			readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			run, err = e.store.GetRun(readCtx, id)
+			cancel()
+			if err == nil && !run.Finished() {
+				return run, context.Cause(ctx)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
