@@ -185,6 +185,15 @@ func TestFlowAPI(t *testing.T) {
 		assert.Equal(t, true, summary["active"])
 		assert.NotContains(t, summary, "nodes", "lists leave the graph out")
 		assert.Len(t, summary["triggers"], 1)
+		assert.Equal(t, map[string]any{"last_run": nil, "runs_24h": float64(0)}, summary["stats"], "no runs yet")
+
+		status, run := f.do("POST", "/api/v1/flows/"+id+"/test", `{"payload": {"amount": 1}}`)
+		require.Equal(t, http.StatusOK, status, "%v", run)
+		_, body = f.do("GET", "/api/v1/flows", "")
+		stats := body["flows"].([]any)[0].(map[string]any)["stats"].(map[string]any)
+		assert.Equal(t, float64(1), stats["runs_24h"])
+		assert.Equal(t, run["id"], stats["last_run"].(map[string]any)["id"])
+		assert.Equal(t, run["status"], stats["last_run"].(map[string]any)["status"])
 
 		status, body = f.do("POST", "/api/v1/flows/"+id+"/deactivate", "")
 		require.Equal(t, http.StatusOK, status)

@@ -16,15 +16,28 @@ import (
 
 // flowJSON is a flow as the API answers it: the document plus its state.
 type flowJSON struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Version   int             `json:"version"`
-	Active    bool            `json:"active"`
-	Nodes     json.RawMessage `json:"nodes,omitempty"`
-	Edges     json.RawMessage `json:"edges,omitempty"`
-	Triggers  []triggerJSON   `json:"triggers"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Version  int             `json:"version"`
+	Active   bool            `json:"active"`
+	Nodes    json.RawMessage `json:"nodes,omitempty"`
+	Edges    json.RawMessage `json:"edges,omitempty"`
+	Triggers []triggerJSON   `json:"triggers"`
+	// Stats are in lists only: the latest run and the runs of the last 24 h.
+	Stats     *flowStatsJSON `json:"stats,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+type flowStatsJSON struct {
+	LastRun *lastRunJSON `json:"last_run"`
+	Runs24h int          `json:"runs_24h"`
+}
+
+type lastRunJSON struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type triggerJSON struct {
@@ -111,10 +124,19 @@ func (s *server) listFlows(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	stats, err := s.store.FlowStats(c.UserContext(), time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
 	out := make([]flowJSON, len(flows))
 	for i, f := range flows {
 		if out[i], err = s.flow(f, false); err != nil {
 			return err
+		}
+		st := stats[f.ID]
+		out[i].Stats = &flowStatsJSON{Runs24h: st.RunsSince}
+		if st.LastRunID != "" {
+			out[i].Stats.LastRun = &lastRunJSON{ID: st.LastRunID, Status: st.LastRunStatus, CreatedAt: st.LastRunAt}
 		}
 	}
 	return c.JSON(fiber.Map{"flows": out})

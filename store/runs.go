@@ -503,3 +503,44 @@ func (db *DB) ListSteps(ctx context.Context, runID string) ([]*Step, error) {
 	}
 	return out, nil
 }
+
+// FlowStats implements Store. Run ids are UUIDv7, which sort by creation
+// time, so both questions are answered from the primary key and the
+// (flow_id, id) index rather than by scanning every run.
+func (db *DB) FlowStats(ctx context.Context, since time.Time) (map[string]FlowStats, error) {
+	stats := map[string]FlowStats{}
+	var latest []runRow
+	err := db.read.WithContext(ctx).
+		Select("flow_id", "id", "status", "created_at").
+		Where("id IN (?)", db.read.Model(&runRow{}).Select("MAX(id)").Group("flow_id")).
+		Find(&latest).Error
+	if err != nil {
+		return nil, fmt.Errorf("latest run per flow: %w", err)
+	}
+	for _, r := range latest {
+		stats[r.FlowID] = FlowStats{LastRunID: r.ID, LastRunStatus: r.Status, LastRunAt: r.CreatedAt.UTC()}
+	}
+	var counts []struct {
+		FlowID string
+		N      int
+	}
+	err = db.read.WithContext(ctx).Model(&runRow{}).
+		Select("flow_id, COUNT(*) AS n").Where("id >= ?", uuidV7Floor(since)).Group("flow_id").
+		Scan(&counts).Error
+	if err != nil {
+		return nil, fmt.Errorf("count recent runs per flow: %w", err)
+	}
+	for _, c := range counts {
+		s := stats[c.FlowID]
+		s.RunsSince = c.N
+		stats[c.FlowID] = s
+	}
+	return stats, nil
+}
+
+// uuidV7Floor is the smallest UUIDv7 of the given millisecond, as text: ids
+// of runs created at or after t compare greater or equal.
+func uuidV7Floor(t time.Time) string {
+	ms := uint64(t.UnixMilli())
+	return fmt.Sprintf("%08x-%04x-7000-8000-000000000000", ms>>16, ms&0xffff)
+}

@@ -288,3 +288,28 @@ func TestGroupCommitUnderLoad(t *testing.T) {
 		assert.Equal(t, 1, failed)
 	})
 }
+
+func TestFlowStats(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		busy, quiet, idle := newFlow(t, db), newFlow(t, db), newFlow(t, db)
+		enqueue(t, db, busy, 3)
+		last := enqueue(t, db, busy, 1)[0]
+		only := enqueue(t, db, quiet, 1)[0]
+		_ = idle
+
+		stats, err := db.FlowStats(ctx, time.Now().Add(-time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, store.FlowStats{LastRunID: last.ID, LastRunStatus: store.RunQueued, LastRunAt: stats[busy].LastRunAt, RunsSince: 4}, stats[busy])
+		assert.WithinDuration(t, last.CreatedAt, stats[busy].LastRunAt, time.Second)
+		assert.Equal(t, only.ID, stats[quiet].LastRunID)
+		assert.Equal(t, 1, stats[quiet].RunsSince)
+		assert.NotContains(t, stats, idle, "a flow without runs has no stats")
+
+		later, err := db.FlowStats(ctx, time.Now().Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, 0, later[busy].RunsSince, "no run is newer than the future")
+		assert.Equal(t, last.ID, later[busy].LastRunID, "the latest run is known whatever the window")
+	})
+}

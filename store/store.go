@@ -34,6 +34,9 @@ type Store interface {
 	// ListFlows returns every flow with its current definition, most
 	// recently updated first.
 	ListFlows(ctx context.Context) ([]*Flow, error)
+	// FlowStats returns, for each flow with runs, its latest run and how
+	// many runs it has had since the given time.
+	FlowStats(ctx context.Context, since time.Time) (map[string]FlowStats, error)
 	// DeleteFlow removes a flow and its versions.
 	DeleteFlow(ctx context.Context, id string) error
 	// SetFlowActive turns a flow's triggers on or off.
@@ -130,6 +133,15 @@ type Flow struct {
 	Definition []byte
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+// FlowStats sums up a flow's recent runs for the flows list.
+type FlowStats struct {
+	LastRunID     string
+	LastRunStatus string
+	LastRunAt     time.Time
+	// RunsSince counts the runs created since the time asked for.
+	RunsSince int
 }
 
 // FlowVersion is one saved version of a flow.
