@@ -15,5 +15,7 @@ export default defineConfig({
   },
   test: {
     environment: "jsdom",
+    // e2e/ holds the browser tests, run by node --test (npm run e2e).
+    include: ["src/**/*.test.{ts,tsx}"],
   },
 });

@@ -113,7 +113,7 @@ test("log in with the admin token, see the flows, log out", async (t) => {
 
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("list", { name: "Flows" }).getByText("Payments to Slack").waitFor();
+  await page.getByRole("table", { name: "Flows" }).getByText("Payments to Slack").waitFor();
   await page.screenshot({ path: join(shots, "flows.png") });
 
   const cookies = await browser.cookies(baseURL);
@@ -125,7 +125,18 @@ test("log in with the admin token, see the flows, log out", async (t) => {
 
   // A reload stays logged in.
   await page.reload();
-  await page.getByRole("list", { name: "Flows" }).waitFor();
+  await page.getByRole("table", { name: "Flows" }).waitFor();
+
+  // Create a flow and activate it from the list; the server agrees.
+  await page.getByRole("textbox", { name: "New flow" }).fill("Orders to Postgres");
+  await page.getByRole("button", { name: "Create" }).click();
+  const toggle = page.getByRole("switch", { name: "Active: Orders to Postgres" });
+  await toggle.waitFor();
+  await toggle.click(); // Checked once the server has it: the switch shows what is stored.
+  await page.waitForFunction(() => document.querySelector('[aria-label="Active: Orders to Postgres"]')?.checked === true);
+  const list = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(list.flows.find((f) => f.name === "Orders to Postgres")?.active, true, "activated through the UI");
+  await page.screenshot({ path: join(shots, "flows-active.png") });
 
   await page.getByRole("button", { name: "Log out" }).click();
   await page.getByLabel("Login token").waitFor();

@@ -10,6 +10,69 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 }
 
+/** settle lets pending fetches and React updates finish. */
+async function settle() {
+  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
+}
+
+async function type(container: HTMLElement, selector: string, value: string) {
+  await act(async () => {
+    const input = container.querySelector<HTMLInputElement>(selector)!;
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(input, value);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+}
+
+async function submit(container: HTMLElement, label: string) {
+  await act(async () => {
+    container.querySelector(`form[aria-label="${label}"]`)!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
+  });
+  await settle();
+}
+
+/** A fake server holding flows, and the requests it saw. */
+function fakeServer() {
+  const state = {
+    loggedIn: false,
+    calls: [] as string[],
+    flows: [
+      { id: "f1", name: "Payments to Slack", version: 3, active: false, triggers: [], stats: { last_run: { id: "r1", status: "failed", created_at: "" }, runs_24h: 12 } },
+    ] as Record<string, unknown>[],
+  };
+  const fetch = async (input: string, init: RequestInit = {}) => {
+    const method = init.method ?? "GET";
+    state.calls.push(`${method} ${input}`);
+    if (input === "/api/v1/session" && method === "POST") {
+      const { token } = JSON.parse(String(init.body)) as { token: string };
+      if (token !== "hf_right") return json(401, { error: "invalid token" });
+      state.loggedIn = true;
+      return json(200, { expires_at: "2026-12-01T00:00:00Z" });
+    }
+    if (!state.loggedIn) return json(401, { error: "authentication required" });
+    if (input === "/api/v1/session") return json(200, { via: "session" });
+    if (input === "/api/v1/flows" && method === "GET") return json(200, { flows: state.flows });
+    if (input === "/api/v1/flows" && method === "POST") {
+      const doc = JSON.parse(String(init.body)) as { name: string };
+      const flow = { id: `f${state.flows.length + 1}`, name: doc.name, version: 1, active: false, triggers: [], stats: { last_run: null, runs_24h: 0 } };
+      state.flows.push(flow);
+      return json(201, flow);
+    }
+    const activate = /^\/api\/v1\/flows\/(\w+)\/(activate|deactivate)$/.exec(input);
+    if (activate) {
+      const flow = state.flows.find((f) => f.id === activate[1])!;
+      flow.active = activate[2] === "activate";
+      return json(200, flow);
+    }
+    const del = /^\/api\/v1\/flows\/(\w+)$/.exec(input);
+    if (del && method === "DELETE") {
+      state.flows = state.flows.filter((f) => f.id !== del[1]);
+      return new Response(null, { status: 204 });
+    }
+    return json(404, { error: "not here" });
+  };
+  return { state, fetch };
+}
+
 describe("App", () => {
   let root: Root;
   let container: HTMLDivElement;
@@ -27,46 +90,58 @@ describe("App", () => {
   });
 
   it("asks a logged-out user for the token, logs in and lists the flows", async () => {
-    let loggedIn = false;
-    const calls: string[] = [];
-    vi.stubGlobal("fetch", async (input: string, init: RequestInit = {}) => {
-      calls.push(`${init.method} ${input}`);
-      if (input === "/api/v1/session" && init.method === "POST") {
-        const { token } = JSON.parse(String(init.body)) as { token: string };
-        if (token !== "hf_right") return json(401, { error: "invalid token" });
-        loggedIn = true;
-        return json(200, { expires_at: "2026-12-01T00:00:00Z" });
-      }
-      if (!loggedIn) return json(401, { error: "authentication required" });
-      return json(200, { flows: [{ id: "f1", name: "Payments to Slack", version: 3, active: true, triggers: [] }] });
-    });
-
+    const server = fakeServer();
+    vi.stubGlobal("fetch", server.fetch);
     await act(async () => root.render(<App />));
-    const input = container.querySelector<HTMLInputElement>("#token");
-    expect(input, "the login form is shown").not.toBeNull();
+    await settle();
+    expect(container.querySelector("#token"), "the login form is shown").not.toBeNull();
 
-    const submit = async (token: string) => {
-      await act(async () => {
-        const setValue = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!;
-        setValue.call(container.querySelector("#token"), token);
-        container.querySelector("#token")!.dispatchEvent(new Event("input", { bubbles: true }));
-      });
-      await act(async () => {
-        container.querySelector("form")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true }));
-      });
-    };
-
-    await submit("hf_wrong");
+    await type(container, "#token", "hf_wrong");
+    await submit(container, "Log in");
     expect(container.querySelector('[role="alert"]')?.textContent).toBe("invalid token");
 
-    await submit("hf_right");
-    expect(container.textContent).toContain("Payments to Slack (version 3, active)");
-    expect(calls).toContain("POST /api/v1/session");
+    await type(container, "#token", "hf_right");
+    await submit(container, "Log in");
+    const row = container.querySelector("tbody tr");
+    expect(row?.textContent).toContain("Payments to Slack");
+    expect(row?.textContent).toContain("failed");
+    expect(row?.textContent).toContain("12");
+  });
+
+  it("activates, creates and deletes flows", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    vi.stubGlobal("fetch", server.fetch);
+    await act(async () => root.render(<App />));
+    await settle();
+
+    await act(async () => container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.click());
+    await settle();
+    expect(server.state.calls).toContain("POST /api/v1/flows/f1/activate");
+    expect(container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.checked).toBe(true);
+
+    await type(container, "#new-flow-name", "Orders to Postgres");
+    await submit(container, "Create a flow");
+    expect(container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
+
+    const confirm = vi.fn(() => false);
+    vi.stubGlobal("confirm", confirm);
+    const deleteButton = () => [...container.querySelectorAll("tbody tr")][0].querySelector<HTMLButtonElement>("button:last-child")!;
+    await act(async () => deleteButton().click());
+    expect(confirm).toHaveBeenCalledOnce();
+    expect(server.state.calls).not.toContain("DELETE /api/v1/flows/f1");
+
+    confirm.mockReturnValue(true);
+    await act(async () => deleteButton().click());
+    await settle();
+    expect(server.state.calls).toContain("DELETE /api/v1/flows/f1");
+    expect(container.querySelector("tbody")?.textContent).not.toContain("Payments to Slack");
   });
 
   it("shows an error it can retry when the server fails", async () => {
     vi.stubGlobal("fetch", async () => json(503, { error: "the database does not answer" }));
     await act(async () => root.render(<App />));
+    await settle();
     expect(container.querySelector('[role="alert"]')?.textContent).toContain("the database does not answer");
     expect(container.textContent).toContain("Try again");
   });

@@ -1,27 +1,25 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, Client, type FlowSummary } from "./api";
+import { ApiError, Client } from "./api";
+import { FlowsPage } from "./FlowsPage";
 
-const client = new Client();
-
-type State =
-  | { kind: "loading" }
-  | { kind: "signed-out"; error?: string }
-  | { kind: "signed-in"; flows: FlowSummary[] }
-  | { kind: "failed"; error: string };
+type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
 
 function message(err: unknown): string {
   return err instanceof ApiError ? err.message : String(err);
 }
 
 // The editor's shell: log in with the admin token (the server keeps the
-// session in an HttpOnly cookie), see the flows, log out. The canvas comes
+// session in an HttpOnly cookie), then the flows; log out. The canvas comes
 // next.
-export function App() {
+export function App({ client = new Client() }: { client?: Client }) {
   const [state, setState] = useState<State>({ kind: "loading" });
+  const [queries] = useState(() => new QueryClient({ defaultOptions: { queries: { retry: false } } }));
 
-  async function loadFlows() {
+  async function checkSession() {
     try {
-      setState({ kind: "signed-in", flows: await client.listFlows() });
+      await client.session();
+      setState({ kind: "signed-in" });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         setState({ kind: "signed-out" });
@@ -32,43 +30,49 @@ export function App() {
   }
 
   useEffect(() => {
-    void loadFlows();
+    // Once, at start: the client is fixed for the app's life.
+    void checkSession();
   }, []);
 
   async function logout() {
     try {
       await client.logout();
     } finally {
+      queries.clear();
       setState({ kind: "signed-out" });
     }
   }
 
   return (
-    <main>
-      <header>
-        <h1>Hookflow</h1>
-        {state.kind === "signed-in" && (
-          <button type="button" onClick={() => void logout()}>
-            Log out
-          </button>
+    <QueryClientProvider client={queries}>
+      <main>
+        <header>
+          <h1>Hookflow</h1>
+          {state.kind === "signed-in" && (
+            <button type="button" onClick={() => void logout()}>
+              Log out
+            </button>
+          )}
+        </header>
+        {state.kind === "loading" && <p aria-busy="true">Loading…</p>}
+        {state.kind === "failed" && (
+          <p role="alert">
+            {state.error}{" "}
+            <button type="button" onClick={() => void checkSession()}>
+              Try again
+            </button>
+          </p>
         )}
-      </header>
-      {state.kind === "loading" && <p aria-busy="true">Loading…</p>}
-      {state.kind === "failed" && (
-        <p role="alert">
-          {state.error}{" "}
-          <button type="button" onClick={() => void loadFlows()}>
-            Try again
-          </button>
-        </p>
-      )}
-      {state.kind === "signed-out" && <Login error={state.error} onDone={loadFlows} onError={(error) => setState({ kind: "signed-out", error })} />}
-      {state.kind === "signed-in" && <FlowList flows={state.flows} />}
-    </main>
+        {state.kind === "signed-out" && (
+          <Login client={client} error={state.error} onDone={checkSession} onError={(error) => setState({ kind: "signed-out", error })} />
+        )}
+        {state.kind === "signed-in" && <FlowsPage client={client} />}
+      </main>
+    </QueryClientProvider>
   );
 }
 
-function Login({ error, onDone, onError }: { error?: string; onDone: () => Promise<void>; onError: (error: string) => void }) {
+function Login({ client, error, onDone, onError }: { client: Client; error?: string; onDone: () => Promise<void>; onError: (error: string) => void }) {
   const [token, setToken] = useState("");
   const [busy, setBusy] = useState(false);
 
@@ -95,20 +99,5 @@ function Login({ error, onDone, onError }: { error?: string; onDone: () => Promi
       </button>
       {error && <p role="alert">{error}</p>}
     </form>
-  );
-}
-
-function FlowList({ flows }: { flows: FlowSummary[] }) {
-  if (flows.length === 0) {
-    return <p>No flows yet. Create one through the API (see the README) while the canvas is on its way.</p>;
-  }
-  return (
-    <ul aria-label="Flows">
-      {flows.map((f) => (
-        <li key={f.id}>
-          {f.name} (version {f.version}, {f.active ? "active" : "inactive"})
-        </li>
-      ))}
-    </ul>
   );
 }

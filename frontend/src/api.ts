@@ -21,6 +21,8 @@ export interface FlowSummary {
   version: number;
   active: boolean;
   triggers: Trigger[];
+  /** In lists only. */
+  stats?: { last_run: { id: string; status: RunStatus; created_at: string } | null; runs_24h: number };
   created_at: string;
   updated_at: string;
 }

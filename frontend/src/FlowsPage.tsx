@@ -1,0 +1,164 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type ChangeEvent, type FormEvent } from "react";
+import { ApiError, type Client, type FlowDocument, type FlowSummary } from "./api";
+
+function message(err: unknown): string {
+  return err instanceof ApiError ? err.message : String(err);
+}
+
+/** A new flow starts as a webhook trigger, ready for its first node. */
+export function newFlowDocument(name: string): FlowDocument {
+  return { name, nodes: [{ id: "webhook", type: "trigger.webhook", ui: { x: 0, y: 0 } }], edges: [] };
+}
+
+/** The document of a flow as export gives it and import takes it. */
+export function exportable(flow: FlowDocument & Partial<FlowSummary>): FlowDocument {
+  return { name: flow.name, nodes: flow.nodes, edges: flow.edges };
+}
+
+// FlowsPage lists the flows with their activation and recent runs, and
+// creates, imports, exports and deletes them.
+export function FlowsPage({ client }: { client: Client }) {
+  const queries = useQueryClient();
+  const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
+  const [error, setError] = useState("");
+  const refresh = () => queries.invalidateQueries({ queryKey: ["flows"] });
+  const onError = (err: unknown) => setError(message(err));
+
+  const toggle = useMutation({
+    mutationFn: (f: FlowSummary) => client.setActive(f.id, !f.active),
+    onSuccess: refresh,
+    onError,
+  });
+  const create = useMutation({
+    mutationFn: (doc: FlowDocument) => client.createFlow(doc),
+    onSuccess: refresh,
+    onError,
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => client.deleteFlow(id),
+    onSuccess: refresh,
+    onError,
+  });
+
+  async function exportFlow(f: FlowSummary) {
+    try {
+      const full = await client.getFlow(f.id);
+      const blob = new Blob([JSON.stringify(exportable(full), null, 2)], { type: "application/json" });
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = `${f.name.replace(/[^\w.-]+/g, "_")}.json`;
+      link.click();
+      URL.revokeObjectURL(link.href);
+    } catch (err) {
+      onError(err);
+    }
+  }
+
+  if (flows.isPending) return <p aria-busy="true">Loading flows…</p>;
+  if (flows.isError) {
+    return (
+      <p role="alert">
+        {message(flows.error)}{" "}
+        <button type="button" onClick={() => void flows.refetch()}>
+          Try again
+        </button>
+      </p>
+    );
+  }
+  return (
+    <section aria-labelledby="flows-title">
+      <h2 id="flows-title">Flows</h2>
+      <NewFlow onCreate={(doc) => create.mutate(doc)} onError={setError} />
+      {error && (
+        <p role="alert">
+          {error}{" "}
+          <button type="button" onClick={() => setError("")}>
+            Dismiss
+          </button>
+        </p>
+      )}
+      {flows.data.length === 0 ? (
+        <p>No flows yet. Create one above, or import a flow's JSON.</p>
+      ) : (
+        <table aria-label="Flows">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Active</th>
+              <th scope="col">Last run</th>
+              <th scope="col">Runs (24 h)</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {flows.data.map((f) => (
+              <tr key={f.id}>
+                <td>
+                  {f.name} <small>v{f.version}</small>
+                </td>
+                <td>
+                  <input
+                    type="checkbox"
+                    role="switch"
+                    aria-label={`Active: ${f.name}`}
+                    checked={f.active}
+                    disabled={toggle.isPending}
+                    onChange={() => toggle.mutate(f)}
+                  />
+                </td>
+                <td>{f.stats?.last_run ? <span data-status={f.stats.last_run.status}>{f.stats.last_run.status}</span> : "never"}</td>
+                <td>{f.stats?.runs_24h ?? 0}</td>
+                <td>
+                  <button type="button" onClick={() => void exportFlow(f)}>
+                    Export
+                  </button>{" "}
+                  <button
+                    type="button"
+                    onClick={() => {
+                      if (window.confirm(`Delete the flow "${f.name}" and all its versions? Its runs are kept.`)) remove.mutate(f.id);
+                    }}
+                  >
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function NewFlow({ onCreate, onError }: { onCreate: (doc: FlowDocument) => void; onError: (message: string) => void }) {
+  const [name, setName] = useState("");
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (name.trim() === "") return;
+    onCreate(newFlowDocument(name.trim()));
+    setName("");
+  }
+
+  async function importFile(event: ChangeEvent<HTMLInputElement>) {
+    const chosen = event.target.files?.[0];
+    event.target.value = "";
+    if (!chosen) return;
+    try {
+      const doc = JSON.parse(await chosen.text()) as FlowDocument;
+      onCreate(exportable(doc));
+    } catch (err) {
+      onError(`${chosen.name} is not a flow's JSON: ${message(err)}`);
+    }
+  }
+
+  return (
+    <form onSubmit={submit} aria-label="Create a flow">
+      <label htmlFor="new-flow-name">New flow</label>{" "}
+      <input id="new-flow-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="Stripe payment to Slack" maxLength={200} />{" "}
+      <button type="submit">Create</button>{" "}
+      <label htmlFor="import-flow">Import JSON</label>{" "}
+      <input id="import-flow" type="file" accept="application/json,.json" onChange={(e) => void importFile(e)} />
+    </form>
+  );
+}
