@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -34,5 +35,24 @@ func TestGuidesExampleFlowsAreValid(t *testing.T) {
 			require.NoError(t, err, "%s:\n%s", guide, doc)
 		}
 		require.NotZero(t, found, "%s shows example flows", guide)
+	}
+}
+
+// TestEditorExampleFlowsAreValid compiles the example flows the editor
+// offers on an empty flows page.
+func TestEditorExampleFlowsAreValid(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../frontend/src/examples.json")
+	require.NoError(t, err)
+	var examples []struct {
+		Title string          `json:"title"`
+		Flow  json.RawMessage `json:"flow"`
+	}
+	require.NoError(t, json.Unmarshal(data, &examples))
+	require.Len(t, examples, 3, "GitHub push → Discord, Stripe payment → Slack, Shopify order → Postgres")
+	reg := testRegistry(t)
+	for _, e := range examples {
+		_, err := Compile(reg, e.Flow)
+		require.NoError(t, err, e.Title)
 	}
 }

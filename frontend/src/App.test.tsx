@@ -138,6 +138,28 @@ describe("App", () => {
     expect(container.querySelector("tbody")?.textContent).not.toContain("Payments to Slack");
   });
 
+  it("offers the example flows when there are none", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    server.state.flows = [];
+    const bodies: string[] = [];
+    vi.stubGlobal("fetch", async (input: string, init: RequestInit = {}) => {
+      if (init.method === "POST") bodies.push(String(init.body));
+      return server.fetch(input, init);
+    });
+    await act(async () => root.render(<App />));
+    await settle();
+    const buttons = [...container.querySelectorAll<HTMLButtonElement>('[aria-label="Examples"] button')];
+    expect(buttons.map((b) => b.textContent)).toEqual(["GitHub push → Discord", "Stripe payment → Slack", "Shopify order → Postgres"]);
+
+    await act(async () => buttons[2].click());
+    await settle();
+    const sent = JSON.parse(bodies[0]) as { name: string; nodes: { type: string }[] };
+    expect(sent.name).toBe("Orders to Postgres");
+    expect(sent.nodes.map((n) => n.type)).toEqual(["trigger.webhook", "db.write"]);
+    expect(container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
+  });
+
   it("shows an error it can retry when the server fails", async () => {
     vi.stubGlobal("fetch", async () => json(503, { error: "the database does not answer" }));
     await act(async () => root.render(<App />));

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ChangeEvent, type FormEvent } from "react";
 import { ApiError, type Client, type FlowDocument, type FlowSummary } from "./api";
+import examples from "./examples.json";
 
 function message(err: unknown): string {
   return err instanceof ApiError ? err.message : String(err);
@@ -79,7 +80,18 @@ export function FlowsPage({ client }: { client: Client }) {
         </p>
       )}
       {flows.data.length === 0 ? (
-        <p>No flows yet. Create one above, or import a flow's JSON.</p>
+        <div>
+          <p>No flows yet. Create one above, import a flow's JSON, or start from an example:</p>
+          <ul aria-label="Examples">
+            {examples.map((e) => (
+              <li key={e.title}>
+                <button type="button" onClick={() => create.mutate(e.flow as FlowDocument)}>
+                  {e.title}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
       ) : (
         <table aria-label="Flows">
           <thead>
