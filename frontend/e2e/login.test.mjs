@@ -82,9 +82,11 @@ async function newPage(t) {
   const page = await browser.newPage();
   const errors = [];
   page.on("console", (m) => {
-    // A refused login answers 401, which the browser reports as a failed
-    // resource; that is the page working, not an error of its own.
-    if (m.type() === "error" && !m.text().includes("401")) errors.push(m.text());
+    // The browser logs every 4xx answer as a failed resource; the page
+    // handles those (a refused login, a flow with problems), so only other
+    // errors count.
+    const handled = /^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
+    if (m.type() === "error" && !handled) errors.push(m.text());
   });
   page.on("pageerror", (e) => errors.push(e.message));
   t.after(async () => {
@@ -142,4 +144,32 @@ test("log in with the admin token, see the flows, log out", async (t) => {
   await page.getByLabel("Login token").waitFor();
   await page.reload();
   await page.getByLabel("Login token").waitFor();
+});
+
+test("open a flow on the canvas, add a node, and see a validation problem on its field", async (t) => {
+  const page = await newPage(t);
+  await page.goto(baseURL + "/");
+  await page.getByLabel("Login token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("button", { name: "Payments to Slack" }).click();
+  await page.locator('[data-node="hook"]').waitFor();
+
+  // An if without its condition: the server refuses it on that field.
+  await page.getByRole("complementary", { name: "Node palette" }).getByRole("button", { name: "If", exact: true }).click();
+  await page.locator('[data-node="if"]').waitFor();
+  await page.getByRole("button", { name: "Save" }).click();
+  const problem = page.locator('[data-node="if"] .problem');
+  await problem.waitFor();
+  assert.match(await problem.textContent(), /params.*condition/);
+  assert.match(await page.getByRole("status").textContent(), /invalid/);
+  await page.screenshot({ path: join(shots, "canvas-problem.png") });
+
+  // Delete the node and save: a new version.
+  await page.locator('[data-node="if"]').click();
+  await page.keyboard.press("Delete");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").getByText("Saved as version 2.").waitFor();
+  const flow = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(flow.flows.find((f) => f.name === "Payments to Slack").version, 2);
+  await page.screenshot({ path: join(shots, "canvas.png") });
 });

@@ -1,6 +1,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, Client } from "./api";
+import { FlowEditor } from "./FlowEditor";
 import { FlowsPage } from "./FlowsPage";
 
 type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
@@ -14,6 +15,7 @@ function message(err: unknown): string {
 // next.
 export function App({ client = new Client() }: { client?: Client }) {
   const [state, setState] = useState<State>({ kind: "loading" });
+  const [open, setOpen] = useState<string | null>(null);
   const [queries] = useState(() => new QueryClient({ defaultOptions: { queries: { retry: false } } }));
 
   async function checkSession() {
@@ -39,6 +41,7 @@ export function App({ client = new Client() }: { client?: Client }) {
       await client.logout();
     } finally {
       queries.clear();
+      setOpen(null);
       setState({ kind: "signed-out" });
     }
   }
@@ -66,7 +69,8 @@ export function App({ client = new Client() }: { client?: Client }) {
         {state.kind === "signed-out" && (
           <Login client={client} error={state.error} onDone={checkSession} onError={(error) => setState({ kind: "signed-out", error })} />
         )}
-        {state.kind === "signed-in" && <FlowsPage client={client} />}
+        {state.kind === "signed-in" && !open && <FlowsPage client={client} onOpen={setOpen} />}
+        {state.kind === "signed-in" && open && <FlowEditor client={client} flowId={open} onClose={() => setOpen(null)} />}
       </main>
     </QueryClientProvider>
   );

@@ -19,7 +19,7 @@ export function exportable(flow: FlowDocument & Partial<FlowSummary>): FlowDocum
 
 // FlowsPage lists the flows with their activation and recent runs, and
 // creates, imports, exports and deletes them.
-export function FlowsPage({ client }: { client: Client }) {
+export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: string) => void }) {
   const queries = useQueryClient();
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const [error, setError] = useState("");
@@ -107,7 +107,10 @@ export function FlowsPage({ client }: { client: Client }) {
             {flows.data.map((f) => (
               <tr key={f.id}>
                 <td>
-                  {f.name} <small>v{f.version}</small>
+                  <button type="button" className="link" onClick={() => onOpen(f.id)}>
+                    {f.name}
+                  </button>{" "}
+                  <small>v{f.version}</small>
                 </td>
                 <td>
                   <input

@@ -117,6 +117,35 @@ export interface Credential {
   used_by: { id: string; name: string }[];
 }
 
+/** One parameter of a node kind, as the server describes it. */
+export interface NodeField {
+  name: string;
+  type: string;
+  label: string;
+  help?: string;
+  required?: boolean;
+  default?: unknown;
+  options?: { value: string; label: string; help?: string }[];
+  secret?: boolean;
+  advanced?: boolean;
+  credential_types?: string[];
+  fields?: NodeField[];
+  items?: NodeField;
+  placeholder?: string;
+}
+
+/** A node kind of the catalogue. */
+export interface NodeType {
+  kind: string;
+  category: "trigger" | "flow" | "data" | "action";
+  title: string;
+  summary: string;
+  fields: NodeField[];
+  ports: string[] | null;
+  ports_from?: string;
+  pure: boolean;
+}
+
 /** How the caller is authenticated. */
 export interface Session {
   via: "session" | "token";
@@ -199,6 +228,11 @@ export class Client {
 
   async getRun(id: string): Promise<Run> {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  async listNodeTypes(): Promise<NodeType[]> {
+    const body = await this.request<{ node_types: NodeType[] }>("GET", "/api/v1/node-types");
+    return body.node_types;
   }
 
   async listCredentials(): Promise<Credential[]> {

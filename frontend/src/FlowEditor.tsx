@@ -1,0 +1,191 @@
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import {
+  addEdge,
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  useEdgesState,
+  useNodesState,
+  type Connection,
+  type NodeProps,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { useEffect, useMemo, useState } from "react";
+import { ApiError, type Client, type Flow, type NodeType, type Problem } from "./api";
+import { edgeId, fromCanvas, newNodeId, portsOf, toCanvas, type CanvasNode } from "./graph";
+
+const nodeTypes = { flowNode: FlowNodeView };
+
+// FlowEditor shows a flow on the canvas: add nodes from the palette,
+// connect them from their ports, move and delete them, and save a new
+// version. Problems the server finds are shown on their nodes.
+export function FlowEditor({ client, flowId, onClose }: { client: Client; flowId: string; onClose: () => void }) {
+  const flow = useQuery({ queryKey: ["flow", flowId], queryFn: () => client.getFlow(flowId) });
+  const types = useQuery({ queryKey: ["node-types"], queryFn: () => client.listNodeTypes(), staleTime: Infinity });
+
+  if (flow.isPending || types.isPending) return <p aria-busy="true">Loading the flow…</p>;
+  if (flow.isError || types.isError) {
+    return (
+      <p role="alert">
+        {String((flow.error ?? types.error)?.message)} <button onClick={onClose}>Back to flows</button>
+      </p>
+    );
+  }
+  return <Canvas client={client} flow={flow.data} types={types.data} onClose={onClose} />;
+}
+
+function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; types: NodeType[]; onClose: () => void }) {
+  const queries = useQueryClient();
+  const initial = useMemo(() => toCanvas(flow, types), [flow, types]);
+  const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>(initial.nodes);
+  const [edges, setEdges, onEdgesChange] = useEdgesState(initial.edges);
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [status, setStatus] = useState("");
+  const [version, setVersion] = useState(flow.version);
+
+  // Problems are shown on their nodes.
+  useEffect(() => {
+    setNodes((ns) => ns.map((n) => ({ ...n, data: { ...n.data, problems: problems.filter((p) => p.node === n.id) } })));
+  }, [problems, setNodes]);
+
+  function onConnect(c: Connection) {
+    setEdges((es) => addEdge({ ...c, id: edgeId(c.source, c.target, c.sourceHandle), label: c.sourceHandle || undefined }, es));
+  }
+
+  function addNode(type: NodeType) {
+    const id = newNodeId(type.kind, nodes.map((n) => n.id));
+    const right = Math.max(0, ...nodes.map((n) => n.position.x)) + 260;
+    setNodes((ns) => [
+      ...ns,
+      { id, type: "flowNode", position: { x: right, y: 0 }, selected: true, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } },
+    ]);
+  }
+
+  async function save() {
+    setStatus("Saving…");
+    try {
+      const saved = await client.updateFlow(flow.id, fromCanvas(flow.name, nodes, edges));
+      setProblems([]);
+      setVersion(saved.version);
+      setStatus(`Saved as version ${saved.version}.`);
+      void queries.invalidateQueries({ queryKey: ["flows"] });
+    } catch (err) {
+      if (err instanceof ApiError && err.problems.length > 0) {
+        setProblems(err.problems);
+        setStatus(err.message);
+      } else {
+        setStatus(err instanceof Error ? err.message : String(err));
+      }
+    }
+  }
+
+  const flowProblems = problems.filter((p) => p.node === "");
+  return (
+    <section aria-label={`Flow ${flow.name}`} className="editor">
+      <div className="editor-bar">
+        <button type="button" onClick={onClose}>
+          ← Flows
+        </button>
+        <h2>
+          {flow.name} <small>v{version}</small>
+        </h2>
+        <button type="submit" onClick={() => void save()}>
+          Save
+        </button>
+        <span role="status">{status}</span>
+      </div>
+      {flowProblems.length > 0 && (
+        <ul role="alert" aria-label="Problems">
+          {flowProblems.map((p, i) => (
+            <li key={i}>
+              {p.field}: {p.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      <div className="editor-body">
+        <Palette types={types} onAdd={addNode} />
+        <div className="canvas" aria-label="Canvas">
+          <ReactFlow
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            fitView
+            fitViewOptions={{ maxZoom: 1 }}
+            deleteKeyCode={["Backspace", "Delete"]}
+          >
+            <Background />
+            <Controls />
+            <MiniMap />
+          </ReactFlow>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+const categories: [NodeType["category"], string][] = [
+  ["trigger", "Triggers"],
+  ["flow", "Flow"],
+  ["data", "Data"],
+  ["action", "Actions"],
+];
+
+function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => void }) {
+  const [search, setSearch] = useState("");
+  const q = search.trim().toLowerCase();
+  const shown = types.filter((t) => !q || `${t.title} ${t.kind} ${t.summary}`.toLowerCase().includes(q));
+  return (
+    <aside className="palette" aria-label="Node palette">
+      <input type="search" aria-label="Search nodes" placeholder="Search nodes" value={search} onChange={(e) => setSearch(e.target.value)} />
+      {categories.map(([category, label]) => {
+        const list = shown.filter((t) => t.category === category);
+        if (list.length === 0) return null;
+        return (
+          <div key={category}>
+            <h3>{label}</h3>
+            {list.map((t) => (
+              <button type="button" key={t.kind} title={t.summary} onClick={() => onAdd(t)}>
+                {t.title}
+              </button>
+            ))}
+          </div>
+        );
+      })}
+    </aside>
+  );
+}
+
+function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
+  const { node, type, problems } = data;
+  const ports = portsOf(node, type);
+  const isTrigger = type?.category === "trigger";
+  return (
+    <div className={`flow-node${problems.length ? " has-problems" : ""}${selected ? " selected" : ""}`} data-node={node.id}>
+      {!isTrigger && <Handle type="target" position={Position.Left} />}
+      <strong>{type?.title ?? node.type}</strong>
+      <div className="node-id">{node.id}</div>
+      {problems.map((p, i) => (
+        <div key={i} className="problem" role="alert">
+          {p.field ? `${p.field}: ` : ""}
+          {p.message}
+        </div>
+      ))}
+      {ports.length === 0 ? (
+        <Handle type="source" position={Position.Right} />
+      ) : (
+        ports.map((port, i) => (
+          <Handle key={port} id={port} type="source" position={Position.Right} style={{ top: `${((i + 1) * 100) / (ports.length + 1)}%` }}>
+            <span className="port-label">{port}</span>
+          </Handle>
+        ))
+      )}
+    </div>
+  );
+}

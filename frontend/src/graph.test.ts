@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import type { FlowDocument, NodeType } from "./api";
+import { fromCanvas, newNodeId, portsOf, toCanvas } from "./graph";
+
+const kind = (k: string, extra: Partial<NodeType> = {}): NodeType => ({
+  kind: k, category: "flow", title: k, summary: "", fields: [], ports: null, pure: true, ...extra,
+});
+const types = [
+  kind("trigger.webhook", { category: "trigger" }),
+  kind("if", { ports: ["true", "false"] }),
+  kind("switch", { ports: ["default"], ports_from: "cases" }),
+  kind("transform", { category: "data" }),
+];
+
+describe("graph", () => {
+  it("lists a node's ports: the kind's, a switch's cases, and error when routed", () => {
+    expect(portsOf({ id: "a", type: "transform" }, types[3])).toEqual([]);
+    expect(portsOf({ id: "a", type: "if" }, types[1])).toEqual(["true", "false"]);
+    expect(portsOf({ id: "s", type: "switch", params: { cases: [{ port: "big" }, { port: "gold" }] } }, types[2])).toEqual(["default", "big", "gold"]);
+    expect(portsOf({ id: "a", type: "transform", on_error: "route" }, types[3])).toEqual(["error"]);
+  });
+
+  it("round-trips a flow through the canvas, keeping positions and ports", () => {
+    const doc: FlowDocument = {
+      name: "f",
+      nodes: [
+        { id: "hook", type: "trigger.webhook", ui: { x: 10, y: 20 } },
+        { id: "big", type: "if", params: { condition: "input.usd > 100" } },
+        { id: "shape", type: "transform", params: { fields: { a: "1" } }, retry: { max_attempts: 3 } },
+      ],
+      edges: [
+        { from: "hook", to: "big" },
+        { from: "big", to: "shape", port: "true" },
+      ],
+    };
+    const canvas = toCanvas(doc, types, [{ node: "big", field: "params.condition", message: "bad" }]);
+    expect(canvas.nodes.map((n) => n.position)).toEqual([{ x: 10, y: 20 }, { x: 260, y: 0 }, { x: 520, y: 0 }]);
+    expect(canvas.nodes[1].data.problems).toHaveLength(1);
+    expect(canvas.edges[1]).toMatchObject({ source: "big", target: "shape", sourceHandle: "true", label: "true" });
+
+    const back = fromCanvas("f", canvas.nodes, canvas.edges);
+    expect(back.edges).toEqual(doc.edges);
+    expect(back.nodes[2]).toEqual({ ...doc.nodes[2], ui: { x: 520, y: 0 } });
+    expect(back.nodes[0].ui).toEqual({ x: 10, y: 20 });
+  });
+
+  it("names new nodes after their kind, without clashes", () => {
+    expect(newNodeId("transform", [])).toBe("transform");
+    expect(newNodeId("transform", ["transform", "transform_2"])).toBe("transform_3");
+    expect(newNodeId("http.request", [])).toBe("http_request");
+    expect(newNodeId("trigger.webhook", [])).toBe("webhook");
+  });
+});

@@ -1,0 +1,72 @@
+// Conversions between a flow document and the canvas's nodes and edges.
+// Pure functions, so the editor's rules are tested without a browser.
+import type { Edge, Node } from "@xyflow/react";
+import type { FlowDocument, FlowNode, NodeType, Problem } from "./api";
+
+/** What a canvas node carries: the flow node itself, its kind and its problems. */
+export type CanvasData = {
+  node: FlowNode;
+  type?: NodeType;
+  problems: Problem[];
+};
+
+export type CanvasNode = Node<CanvasData, "flowNode">;
+
+const columnWidth = 260;
+
+/** portsOf lists the output ports edges may leave a node from: the kind's
+ * own, a switch's cases and default, and error when on_error is route. */
+export function portsOf(node: FlowNode, type?: NodeType): string[] {
+  const ports = [...(type?.ports ?? [])];
+  if (type?.ports_from) {
+    const entries = (node.params?.[type.ports_from] as { port?: string }[] | undefined) ?? [];
+    for (const e of entries) if (e.port && !ports.includes(e.port)) ports.push(e.port);
+  }
+  if (node.on_error === "route") ports.push("error");
+  return ports;
+}
+
+/** toCanvas places each node where the editor left it, or in a column by
+ * its order when it has no place yet. */
+export function toCanvas(doc: FlowDocument, types: NodeType[], problems: Problem[] = []): { nodes: CanvasNode[]; edges: Edge[] } {
+  const byKind = new Map(types.map((t) => [t.kind, t]));
+  const nodes: CanvasNode[] = doc.nodes.map((node, i) => {
+    const ui = node.ui as { x?: number; y?: number } | undefined;
+    return {
+      id: node.id,
+      type: "flowNode",
+      position: { x: ui?.x ?? i * columnWidth, y: ui?.y ?? 0 },
+      data: { node, type: byKind.get(node.type), problems: problems.filter((p) => p.node === node.id) },
+    };
+  });
+  const edges: Edge[] = doc.edges.map((e) => ({
+    id: edgeId(e.from, e.to, e.port),
+    source: e.from,
+    target: e.to,
+    sourceHandle: e.port ?? null,
+    label: e.port || undefined,
+  }));
+  return { nodes, edges };
+}
+
+export function edgeId(from: string, to: string, port?: string | null): string {
+  return `${from}:${port ?? ""}->${to}`;
+}
+
+/** fromCanvas writes the canvas back as a flow document, keeping each
+ * node's place in ui. */
+export function fromCanvas(name: string, nodes: CanvasNode[], edges: Edge[]): FlowDocument {
+  return {
+    name,
+    nodes: nodes.map((n) => ({ ...n.data.node, ui: { ...(n.data.node.ui ?? {}), x: Math.round(n.position.x), y: Math.round(n.position.y) } })),
+    edges: edges.map((e) => ({ from: e.source, to: e.target, ...(e.sourceHandle ? { port: e.sourceHandle } : {}) })),
+  };
+}
+
+/** newNodeId names a new node after its kind: transform, transform_2 … */
+export function newNodeId(kind: string, taken: Iterable<string>): string {
+  const used = new Set(taken);
+  const base = kind.replace(/^trigger\./, "").replace(/[^a-z0-9_]/g, "_");
+  if (!used.has(base)) return base;
+  for (let i = 2; ; i++) if (!used.has(`${base}_${i}`)) return `${base}_${i}`;
+}
