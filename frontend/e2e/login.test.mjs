@@ -164,12 +164,23 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   assert.match(await page.getByRole("status").textContent(), /invalid/);
   await page.screenshot({ path: join(shots, "canvas-problem.png") });
 
-  // Delete the node and save: a new version.
+  // The panel shows the problem on the field; filling it in saves a new version.
+  const panel = page.getByRole("complementary", { name: "Node if" });
+  await panel.getByRole("alert").first().waitFor();
+  await panel.getByLabel("Condition").fill("trigger.body.amount > 100");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").getByText("Saved as version 2.").waitFor();
+  assert.equal(await page.locator('[data-node="if"] .problem').count(), 0, "the problem is gone");
+  const list = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const saved = list.flows.find((f) => f.name === "Payments to Slack");
+  const doc = await (await fetch(`${baseURL}/api/v1/flows/${saved.id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(doc.version, 2);
+  assert.deepEqual(doc.nodes.find((n) => n.id === "if").params, { condition: "trigger.body.amount > 100" });
+
+  // Deleting the node and saving makes version 3.
   await page.locator('[data-node="if"]').click();
   await page.keyboard.press("Delete");
   await page.getByRole("button", { name: "Save" }).click();
-  await page.getByRole("status").getByText("Saved as version 2.").waitFor();
-  const flow = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
-  assert.equal(flow.flows.find((f) => f.name === "Payments to Slack").version, 2);
+  await page.getByRole("status").getByText("Saved as version 3.").waitFor();
   await page.screenshot({ path: join(shots, "canvas.png") });
 });

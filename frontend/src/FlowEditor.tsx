@@ -11,11 +11,13 @@ import {
   useNodesState,
   type Connection,
   type NodeProps,
+  type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useEffect, useMemo, useState } from "react";
-import { ApiError, type Client, type Flow, type NodeType, type Problem } from "./api";
+import { ApiError, type Client, type Flow, type FlowNode, type NodeType, type Problem } from "./api";
 import { edgeId, fromCanvas, newNodeId, portsOf, toCanvas, type CanvasNode } from "./graph";
+import { NodePanel } from "./NodePanel";
 
 const nodeTypes = { flowNode: FlowNodeView };
 
@@ -45,6 +47,14 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const [problems, setProblems] = useState<Problem[]>([]);
   const [status, setStatus] = useState("");
   const [version, setVersion] = useState(flow.version);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
+  const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
+  const current = nodes.find((n) => n.id === selected);
+
+  function updateNode(node: FlowNode) {
+    setNodes((ns) => ns.map((n) => (n.id === node.id ? { ...n, data: { ...n.data, node } } : n)));
+  }
 
   // Problems are shown on their nodes.
   useEffect(() => {
@@ -60,8 +70,11 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     const right = Math.max(0, ...nodes.map((n) => n.position.x)) + 260;
     setNodes((ns) => [
       ...ns,
-      { id, type: "flowNode", position: { x: right, y: 0 }, selected: true, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } },
+      { id, type: "flowNode", position: { x: right, y: 0 }, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } },
     ]);
+    setSelected(id);
+    // Bring the new node into view once it is drawn.
+    setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
   }
 
   async function save() {
@@ -116,6 +129,10 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
+            onInit={setView}
+            onNodeClick={(_, n) => setSelected(n.id)}
+            onPaneClick={() => setSelected(null)}
+            onNodesDelete={(deleted) => deleted.some((n) => n.id === selected) && setSelected(null)}
             fitView
             fitViewOptions={{ maxZoom: 1 }}
             deleteKeyCode={["Backspace", "Delete"]}
@@ -125,6 +142,15 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             <MiniMap />
           </ReactFlow>
         </div>
+        {current && (
+          <NodePanel
+            node={current.data.node}
+            type={current.data.type}
+            problems={current.data.problems}
+            credentials={credentials.data ?? []}
+            onChange={updateNode}
+          />
+        )}
       </div>
     </section>
   );

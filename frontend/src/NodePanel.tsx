@@ -1,0 +1,272 @@
+import { useState, type ReactNode } from "react";
+import type { Credential, FlowNode, NodeField, NodeType, Problem } from "./api";
+
+type Params = Record<string, unknown>;
+
+// NodePanel is the form of one node, drawn from its kind's spec: a field
+// per parameter, advanced ones folded away, and the server's problems under
+// the fields they name.
+export function NodePanel({
+  node,
+  type,
+  problems,
+  credentials,
+  onChange,
+}: {
+  node: FlowNode;
+  type?: NodeType;
+  problems: Problem[];
+  credentials: Credential[];
+  onChange: (node: FlowNode) => void;
+}) {
+  const params = node.params ?? {};
+  const setParams = (next: Params) => onChange({ ...node, params: next });
+  const fields = type?.fields ?? [];
+  const basic = fields.filter((f) => !f.advanced);
+  const advanced = fields.filter((f) => f.advanced);
+  const render = (f: NodeField) => (
+    <FieldInput
+      key={f.name}
+      field={f}
+      path={`params.${f.name}`}
+      value={params[f.name]}
+      problems={problems}
+      credentials={credentials}
+      onChange={(v) => setParams(withValue(params, f.name, v))}
+    />
+  );
+  return (
+    <aside className="node-panel" aria-label={`Node ${node.id}`}>
+      <h3>{type?.title ?? node.type}</h3>
+      <p className="help">{type?.summary}</p>
+      <p className="node-id">
+        id: <code>{node.id}</code>
+      </p>
+      {problems
+        .filter((p) => !p.field.startsWith("params."))
+        .map((p, i) => (
+          <p key={i} role="alert" className="problem">
+            {p.field ? `${p.field}: ` : ""}
+            {p.message}
+          </p>
+        ))}
+      {basic.map(render)}
+      {advanced.length > 0 && (
+        <details>
+          <summary>Advanced</summary>
+          {advanced.map(render)}
+        </details>
+      )}
+      {type?.category !== "trigger" && (
+        <label className="field">
+          <span>On error</span>
+          <select
+            value={node.on_error ?? "fail"}
+            onChange={(e) => onChange({ ...node, on_error: e.target.value as FlowNode["on_error"] })}
+          >
+            <option value="fail">Fail the run</option>
+            <option value="continue">Continue</option>
+            <option value="route">Route to the error port</option>
+          </select>
+        </label>
+      )}
+    </aside>
+  );
+}
+
+/** withValue sets or, for an emptied field, removes a parameter. */
+export function withValue(params: Params, name: string, value: unknown): Params {
+  const next = { ...params };
+  if (value === undefined || value === "") delete next[name];
+  else next[name] = value;
+  return next;
+}
+
+/** fieldProblems are the problems of a field or of anything inside it. */
+function fieldProblems(problems: Problem[], path: string): Problem[] {
+  return problems.filter((p) => p.field === path || p.field.startsWith(path + ".") || p.field.startsWith(path + "["));
+}
+
+function FieldInput({
+  field,
+  path,
+  value,
+  problems,
+  credentials,
+  onChange,
+}: {
+  field: NodeField;
+  path: string;
+  value: unknown;
+  problems: Problem[];
+  credentials: Credential[];
+  onChange: (value: unknown) => void;
+}) {
+  const id = `field-${path.replace(/[^\w]/g, "-")}`;
+  const mine = fieldProblems(problems, path);
+  const label = (
+    <span>
+      {field.label}
+      {field.required && <abbr title="required"> *</abbr>}
+    </span>
+  );
+  let input: ReactNode;
+  switch (field.type) {
+    case "boolean":
+      input = <input id={id} type="checkbox" checked={Boolean(value ?? field.default)} onChange={(e) => onChange(e.target.checked)} />;
+      break;
+    case "integer":
+    case "number":
+    case "duration":
+      input = (
+        <input
+          id={id}
+          type="number"
+          value={value === undefined ? "" : String(value)}
+          placeholder={field.default === undefined ? "" : String(field.default)}
+          onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))}
+        />
+      );
+      break;
+    case "select":
+      input = (
+        <select id={id} value={String(value ?? field.default ?? "")} onChange={(e) => onChange(e.target.value || undefined)}>
+          {!field.required && field.default === undefined && <option value="">—</option>}
+          {field.options?.map((o) => (
+            <option key={o.value} value={o.value} title={o.help}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      );
+      break;
+    case "credential": {
+      const usable = credentials.filter((c) => !field.credential_types?.length || field.credential_types.includes(c.type));
+      input = (
+        <select id={id} value={String(value ?? "")} onChange={(e) => onChange(e.target.value || undefined)}>
+          <option value="">—</option>
+          {usable.map((c) => (
+            <option key={c.name} value={c.name}>
+              {c.name} ({c.type})
+            </option>
+          ))}
+          {typeof value === "string" && value !== "" && !usable.some((c) => c.name === value) && <option value={value}>{value} (missing)</option>}
+        </select>
+      );
+      break;
+    }
+    case "map":
+      input = <MapInput id={id} value={(value as Record<string, string>) ?? {}} onChange={onChange} mono={field.items?.type === "expression"} />;
+      break;
+    case "object":
+      return (
+        <fieldset className="field">
+          <legend>{label}</legend>
+          {field.fields?.map((f) => (
+            <FieldInput
+              key={f.name}
+              field={f}
+              path={`${path}.${f.name}`}
+              value={(value as Params | undefined)?.[f.name]}
+              problems={problems}
+              credentials={credentials}
+              onChange={(v) => {
+                const next = withValue((value as Params | undefined) ?? {}, f.name, v);
+                onChange(Object.keys(next).length ? next : undefined);
+              }}
+            />
+          ))}
+          <Problems list={mine.filter((p) => p.field === path)} />
+        </fieldset>
+      );
+    case "json":
+    case "list":
+      input = <JSONInput id={id} value={value} onChange={onChange} />;
+      break;
+    default:
+      // string, expression, cron: text; expressions in a code font.
+      input = (
+        <input
+          id={id}
+          type={field.secret ? "password" : "text"}
+          className={field.type === "expression" || field.type === "cron" ? "mono" : undefined}
+          value={value === undefined ? "" : String(value)}
+          placeholder={field.placeholder ?? (field.default === undefined ? "" : String(field.default))}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      );
+  }
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {input}
+      {field.help && <small className="help">{field.help}</small>}
+      <Problems list={mine} />
+    </div>
+  );
+}
+
+function Problems({ list }: { list: Problem[] }) {
+  return (
+    <>
+      {list.map((p, i) => (
+        <small key={i} role="alert" className="problem">
+          {p.message}
+        </small>
+      ))}
+    </>
+  );
+}
+
+/** MapInput edits name → value pairs, such as headers or a transform's fields. */
+function MapInput({ id, value, onChange, mono }: { id: string; value: Record<string, string>; onChange: (v: unknown) => void; mono: boolean }) {
+  const rows = Object.entries(value);
+  const set = (next: [string, string][]) => onChange(next.length ? Object.fromEntries(next) : undefined);
+  return (
+    <div id={id} className="map-input">
+      {rows.map(([k, v], i) => (
+        <div key={i} className="map-row">
+          <input aria-label="Name" value={k} onChange={(e) => set(rows.map((r, j) => (j === i ? [e.target.value, r[1]] : r)))} />
+          <input aria-label={`Value of ${k}`} className={mono ? "mono" : undefined} value={v} onChange={(e) => set(rows.map((r, j) => (j === i ? [r[0], e.target.value] : r)))} />
+          <button type="button" aria-label={`Remove ${k}`} onClick={() => set(rows.filter((_, j) => j !== i))}>
+            ×
+          </button>
+        </div>
+      ))}
+      <button type="button" onClick={() => set([...rows, [rows.some(([k]) => k === "") ? `field_${rows.length + 1}` : "", ""]])}>
+        Add
+      </button>
+    </div>
+  );
+}
+
+/** JSONInput edits any JSON value as text; it passes the value on only when the text parses. */
+function JSONInput({ id, value, onChange }: { id: string; value: unknown; onChange: (v: unknown) => void }) {
+  const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value, null, 2));
+  const [error, setError] = useState("");
+  return (
+    <>
+      <textarea
+        id={id}
+        className="mono"
+        rows={4}
+        value={text}
+        onChange={(e) => {
+          setText(e.target.value);
+          if (e.target.value.trim() === "") {
+            setError("");
+            onChange(undefined);
+            return;
+          }
+          try {
+            onChange(JSON.parse(e.target.value));
+            setError("");
+          } catch (err) {
+            setError(`not JSON yet: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }}
+      />
+      {error && <small className="problem">{error}</small>}
+    </>
+  );
+}
