@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
+import { createServer as createHTTPServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,7 +54,9 @@ before(async () => {
   profileDir = mkdtempSync(join(tmpdir(), "hookflow-chromium-"));
   const port = await freePort();
   baseURL = `http://127.0.0.1:${port}`;
-  server = spawn(binary, ["serve", "--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", token, "--log-level", "warn"], {
+  // The flows call a local test API, which the SSRF guard allows by name.
+  server = spawn(binary, ["serve", "--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", token, "--log-level", "warn",
+    "--allowed-hosts", "127.0.0.1"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   await waitReady(`${baseURL}/readyz`);
@@ -79,6 +82,7 @@ after(async () => {
 
 // newPage opens a page that fails the test on any console error.
 async function newPage(t) {
+  await browser.clearCookies(); // Each test starts logged out.
   const page = await browser.newPage();
   const errors = [];
   page.on("console", (m) => {
@@ -183,4 +187,82 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("status").getByText("Saved as version 3.").waitFor();
   await page.screenshot({ path: join(shots, "canvas.png") });
+});
+
+test("build webhook → transform → http.request on the canvas, activate, deliver, and read the run", async (t) => {
+  // The API the flow calls: it answers with what it was sent.
+  const received = [];
+  const api = createHTTPServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push(JSON.parse(body || "null"));
+      res.setHeader("Content-Type", "application/json");
+      res.end(JSON.stringify({ ok: true, echoed: JSON.parse(body || "null") }));
+    });
+  });
+  await new Promise((r) => api.listen(0, "127.0.0.1", r));
+  t.after(() => api.close());
+  const apiURL = `http://127.0.0.1:${api.address().port}/orders`;
+
+  const page = await newPage(t);
+  await page.goto(baseURL + "/");
+  await page.getByLabel("Login token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("textbox", { name: "New flow" }).fill("Order pipeline");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("button", { name: "Order pipeline" }).click();
+  await page.locator('[data-node="webhook"]').waitFor();
+  const palette = page.getByRole("complementary", { name: "Node palette" });
+
+  await palette.getByRole("button", { name: "Transform", exact: true }).click();
+  const transform = page.getByRole("complementary", { name: "Node transform" });
+  await transform.getByRole("button", { name: "Add" }).click();
+  await transform.getByLabel("Name").fill("total");
+  await transform.getByLabel("Value of total").fill("trigger.body.amount * 2");
+
+  await palette.getByRole("button", { name: "HTTP request", exact: true }).click();
+  const call = page.getByRole("complementary", { name: "Node http_request" });
+  await call.locator("#field-params-method").selectOption("POST");
+  await call.locator("#field-params-url").fill(apiURL);
+  await call.locator("#field-params-body").fill('{"total": "{{ steps.transform.total }}"}');
+
+  // Connect by dragging from a node's output handle to the next one's input.
+  // The canvas may still be gliding to fit a new node, so a drag that
+  // missed is made again.
+  const handle = (node, kind) => page.locator(`[data-node="${node}"] .react-flow__handle.${kind}`);
+  async function connect(from, to) {
+    const edge = page.locator(`.react-flow__edge[data-id="${from}:->${to}"]`);
+    for (let i = 0; i < 5 && (await edge.count()) === 0; i++) {
+      await handle(from, "source").dragTo(handle(to, "target"));
+      await edge.waitFor({ state: "attached", timeout: 1000 }).catch(() => {});
+    }
+    assert.equal(await edge.count(), 1, `${from} is connected to ${to}`);
+  }
+  await connect("webhook", "transform");
+  await connect("transform", "http_request");
+  await page.screenshot({ path: join(shots, "canvas-built.png") });
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").getByText("Saved as version 2.").waitFor();
+
+  await page.getByRole("button", { name: "← Flows" }).click();
+  await page.getByRole("switch", { name: "Active: Order pipeline" }).click();
+  await page.waitForFunction(() => document.querySelector('[aria-label="Active: Order pipeline"]')?.checked === true);
+
+  // A real HTTP request to the trigger URL.
+  const flows = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const hook = flows.flows.find((f) => f.name === "Order pipeline").triggers[0].url;
+  const delivered = await fetch(hook, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ amount: 21 }) });
+  assert.equal(delivered.status, 202);
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Runs" }).click();
+  const runs = page.getByRole("table", { name: "Runs" });
+  await runs.locator('tr:has-text("Order pipeline") [data-status="succeeded"]').waitFor({ timeout: 15_000 });
+  await page.screenshot({ path: join(shots, "runs.png") });
+  await runs.locator('tr:has-text("Order pipeline")').getByRole("button").click();
+  const output = page.getByLabel("Output of transform");
+  await output.waitFor();
+  assert.deepEqual(JSON.parse(await output.textContent()), { total: 42 });
+  assert.deepEqual(received, [{ total: 42 }], "the API got the transform's value");
+  await page.screenshot({ path: join(shots, "run.png") });
 });

@@ -3,6 +3,10 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, Client } from "./api";
 import { FlowEditor } from "./FlowEditor";
 import { FlowsPage } from "./FlowsPage";
+import { RunView, RunsPage } from "./RunsPage";
+
+/** What the signed-in user looks at. */
+type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } | { page: "run"; id: string };
 
 type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
 
@@ -15,7 +19,7 @@ function message(err: unknown): string {
 // next.
 export function App({ client = new Client() }: { client?: Client }) {
   const [state, setState] = useState<State>({ kind: "loading" });
-  const [open, setOpen] = useState<string | null>(null);
+  const [view, setView] = useState<View>({ page: "flows" });
   const [queries] = useState(() => new QueryClient({ defaultOptions: { queries: { retry: false } } }));
 
   async function checkSession() {
@@ -41,7 +45,7 @@ export function App({ client = new Client() }: { client?: Client }) {
       await client.logout();
     } finally {
       queries.clear();
-      setOpen(null);
+      setView({ page: "flows" });
       setState({ kind: "signed-out" });
     }
   }
@@ -52,9 +56,17 @@ export function App({ client = new Client() }: { client?: Client }) {
         <header>
           <h1>Hookflow</h1>
           {state.kind === "signed-in" && (
-            <button type="button" onClick={() => void logout()}>
-              Log out
-            </button>
+            <nav aria-label="Main">
+              <button type="button" aria-current={view.page.startsWith("flow") ? "page" : undefined} onClick={() => setView({ page: "flows" })}>
+                Flows
+              </button>{" "}
+              <button type="button" aria-current={view.page.startsWith("run") ? "page" : undefined} onClick={() => setView({ page: "runs" })}>
+                Runs
+              </button>{" "}
+              <button type="button" onClick={() => void logout()}>
+                Log out
+              </button>
+            </nav>
           )}
         </header>
         {state.kind === "loading" && <p aria-busy="true">Loading…</p>}
@@ -69,8 +81,14 @@ export function App({ client = new Client() }: { client?: Client }) {
         {state.kind === "signed-out" && (
           <Login client={client} error={state.error} onDone={checkSession} onError={(error) => setState({ kind: "signed-out", error })} />
         )}
-        {state.kind === "signed-in" && !open && <FlowsPage client={client} onOpen={setOpen} />}
-        {state.kind === "signed-in" && open && <FlowEditor client={client} flowId={open} onClose={() => setOpen(null)} />}
+        {state.kind === "signed-in" && view.page === "flows" && <FlowsPage client={client} onOpen={(id) => setView({ page: "flow", id })} />}
+        {state.kind === "signed-in" && view.page === "flow" && (
+          <FlowEditor client={client} flowId={view.id} onClose={() => setView({ page: "flows" })} />
+        )}
+        {state.kind === "signed-in" && view.page === "runs" && <RunsPage client={client} onOpen={(id) => setView({ page: "run", id })} />}
+        {state.kind === "signed-in" && view.page === "run" && (
+          <RunView client={client} runId={view.id} onOpen={(id) => setView({ page: "run", id })} onClose={() => setView({ page: "runs" })} />
+        )}
       </main>
     </QueryClientProvider>
   );

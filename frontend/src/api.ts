@@ -230,6 +230,15 @@ export class Client {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
   }
 
+  /** Runs the flow again with the same trigger data; answers the new run. */
+  async replayRun(id: string): Promise<Run> {
+    return this.request("POST", `/api/v1/runs/${encodeURIComponent(id)}/replay`, {});
+  }
+
+  async cancelRun(id: string): Promise<Run> {
+    return this.request("POST", `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+  }
+
   async listNodeTypes(): Promise<NodeType[]> {
     const body = await this.request<{ node_types: NodeType[] }>("GET", "/api/v1/node-types");
     return body.node_types;

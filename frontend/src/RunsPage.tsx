@@ -1,0 +1,212 @@
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { ApiError, type Client, type Run, type RunStatus, type Step } from "./api";
+
+const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
+const live = (r: Run) => r.status === "queued" || r.status === "running";
+
+function when(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : "—";
+}
+
+function duration(ms: number | null | undefined): string {
+  if (ms == null) return "—";
+  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+// RunsPage is the run history: filtered by flow and status, newest first, a
+// page at a time, refreshed while runs on it are still going.
+export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: string) => void }) {
+  const [flowId, setFlowId] = useState("");
+  const [status, setStatus] = useState<RunStatus | "">("");
+  const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
+  const runs = useInfiniteQuery({
+    queryKey: ["runs", flowId, status],
+    queryFn: ({ pageParam }) => client.listRuns({ flow_id: flowId || undefined, status: status || undefined, cursor: pageParam || undefined }),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor || undefined,
+    refetchInterval: (q) => (q.state.data?.pages.some((p) => p.runs.some(live)) ? 2000 : false),
+  });
+  const names = new Map((flows.data ?? []).map((f) => [f.id, f.name]));
+  const list = runs.data?.pages.flatMap((p) => p.runs) ?? [];
+
+  return (
+    <section aria-labelledby="runs-title">
+      <h2 id="runs-title">Runs</h2>
+      <form aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
+        <label htmlFor="runs-flow">Flow</label>
+        <select id="runs-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)}>
+          <option value="">All flows</option>
+          {(flows.data ?? []).map((f) => (
+            <option key={f.id} value={f.id}>
+              {f.name}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="runs-status">Status</label>
+        <select id="runs-status" value={status} onChange={(e) => setStatus(e.target.value as RunStatus | "")}>
+          <option value="">Any status</option>
+          {statuses.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </form>
+      {runs.isPending && <p aria-busy="true">Loading runs…</p>}
+      {runs.isError && <p role="alert">{runs.error.message}</p>}
+      {runs.isSuccess && list.length === 0 && <p>No runs match. Runs appear here when a trigger fires or a flow is tested.</p>}
+      {list.length > 0 && (
+        <table aria-label="Runs">
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Flow</th>
+              <th scope="col">Status</th>
+              <th scope="col">Started</th>
+              <th scope="col">Duration</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((r) => (
+              <tr key={r.id}>
+                <td>
+                  <button type="button" className="link mono" onClick={() => onOpen(r.id)} aria-label={`Open run ${r.id}`}>
+                    {r.id.slice(-12)}
+                  </button>
+                </td>
+                <td>
+                  {names.get(r.flow_id) ?? r.flow_id} <small>v{r.flow_version}</small>
+                </td>
+                <td>
+                  <span data-status={r.status}>{r.status}</span>
+                </td>
+                <td>{when(r.started_at ?? r.created_at)}</td>
+                <td>{duration(r.duration_ms)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {runs.hasNextPage && (
+        <button type="button" onClick={() => void runs.fetchNextPage()} disabled={runs.isFetchingNextPage}>
+          Older runs
+        </button>
+      )}
+    </section>
+  );
+}
+
+// RunView shows one run: its status and trigger data, and each step's
+// attempts with input, output, error and log lines; it replays and cancels.
+export function RunView({ client, runId, onOpen, onClose }: { client: Client; runId: string; onOpen: (runId: string) => void; onClose: () => void }) {
+  const queries = useQueryClient();
+  const run = useQuery({
+    queryKey: ["run", runId],
+    queryFn: () => client.getRun(runId),
+    refetchInterval: (q) => (q.state.data && live(q.state.data) ? 1000 : false),
+  });
+  const [error, setError] = useState("");
+  const replay = useMutation({
+    mutationFn: () => client.replayRun(runId),
+    onSuccess: (r) => {
+      void queries.invalidateQueries({ queryKey: ["runs"] });
+      onOpen(r.id);
+    },
+    onError: (err) => setError(err instanceof ApiError ? err.message : String(err)),
+  });
+  const cancel = useMutation({
+    mutationFn: () => client.cancelRun(runId),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ["run", runId] }),
+    onError: (err) => setError(err instanceof ApiError ? err.message : String(err)),
+  });
+
+  if (run.isPending) return <p aria-busy="true">Loading the run…</p>;
+  if (run.isError) {
+    return (
+      <p role="alert">
+        {run.error.message} <button onClick={onClose}>Back to runs</button>
+      </p>
+    );
+  }
+  const r = run.data;
+  return (
+    <section aria-label={`Run ${r.id}`}>
+      <div className="editor-bar">
+        <button type="button" onClick={onClose}>
+          ← Runs
+        </button>
+        <h2>
+          Run <span className="mono">{r.id.slice(-12)}</span> <span data-status={r.status}>{r.status}</span>
+        </h2>
+        <button type="button" onClick={() => replay.mutate()} disabled={replay.isPending}>
+          Replay
+        </button>
+        {live(r) && (
+          <button type="button" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
+            Cancel
+          </button>
+        )}
+      </div>
+      {error && <p role="alert">{error}</p>}
+      {r.error && <p className="problem">{r.error}</p>}
+      <p className="help">
+        Flow version {r.flow_version} · {r.trigger.type} · started {when(r.started_at)} · {duration(r.duration_ms)}
+        {r.replay_of && (
+          <>
+            {" "}
+            · replay of{" "}
+            <button type="button" className="link mono" onClick={() => onOpen(r.replay_of!)}>
+              {r.replay_of.slice(-12)}
+            </button>
+          </>
+        )}
+      </p>
+      <details>
+        <summary>Trigger data</summary>
+        <pre className="mono">{JSON.stringify(r.trigger.data, null, 2)}</pre>
+      </details>
+      <h3>Steps</h3>
+      <ol className="steps">
+        {(r.steps ?? []).map((s, i) => (
+          <StepView key={i} step={s} />
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function StepView({ step }: { step: Step }) {
+  const name = step.iteration ? `${step.node_id}[${step.iteration}]` : step.node_id;
+  return (
+    <li className="step" data-step={step.node_id}>
+      <div>
+        <strong>{name}</strong> <span data-status={step.status}>{step.status}</span>
+        {step.attempt > 1 && <small> attempt {step.attempt}</small>}
+        {step.port && <small> → {step.port}</small>}
+        <small> · {duration(step.duration_ms)}</small>
+      </div>
+      {step.error && <pre className="problem mono">{step.error}</pre>}
+      {step.output !== undefined && (
+        <details open>
+          <summary>Output</summary>
+          <pre className="mono" aria-label={`Output of ${step.node_id}`}>
+            {JSON.stringify(step.output, null, 2)}
+          </pre>
+        </details>
+      )}
+      {step.input !== undefined && (
+        <details>
+          <summary>Input</summary>
+          <pre className="mono">{JSON.stringify(step.input, null, 2)}</pre>
+        </details>
+      )}
+      {step.logs && step.logs.length > 0 && (
+        <details>
+          <summary>Log ({step.logs.length})</summary>
+          <pre className="mono">{step.logs.map((l) => `${l.time} ${l.level} ${l.msg}${l.attrs ? " " + JSON.stringify(l.attrs) : ""}`).join("\n")}</pre>
+        </details>
+      )}
+    </li>
+  );
+}
