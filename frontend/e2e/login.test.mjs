@@ -161,6 +161,7 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   // An if without its condition: the server refuses it on that field.
   await page.getByRole("complementary", { name: "Node palette" }).getByRole("button", { name: "If", exact: true }).click();
   await page.locator('[data-node="if"]').waitFor();
+  await page.getByText("Unsaved changes").waitFor();
   await page.getByRole("button", { name: "Save" }).click();
   const problem = page.locator('[data-node="if"] .problem');
   await problem.waitFor();
@@ -186,6 +187,7 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.keyboard.press("Delete");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("status").getByText("Saved as version 3.").waitFor();
+  assert.equal(await page.getByText("Unsaved changes").count(), 0, "saved: nothing left unsaved");
   await page.screenshot({ path: join(shots, "canvas.png") });
 });
 

@@ -52,6 +52,20 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
   const current = nodes.find((n) => n.id === selected);
 
+  // Unsaved changes: the canvas no longer says what the last save said.
+  const doc = JSON.stringify(fromCanvas(flow.name, nodes, edges));
+  const [savedDoc, setSavedDoc] = useState(() => JSON.stringify(fromCanvas(flow.name, initial.nodes, initial.edges)));
+  const dirty = doc !== savedDoc;
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+  function close() {
+    if (!dirty || window.confirm("This flow has unsaved changes. Leave without saving them?")) onClose();
+  }
+
   function updateNode(node: FlowNode) {
     setNodes((ns) => ns.map((n) => (n.id === node.id ? { ...n, data: { ...n.data, node } } : n)));
   }
@@ -80,7 +94,8 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   async function save() {
     setStatus("Saving…");
     try {
-      const saved = await client.updateFlow(flow.id, fromCanvas(flow.name, nodes, edges));
+      const saved = await client.updateFlow(flow.id, JSON.parse(doc));
+      setSavedDoc(doc);
       setProblems([]);
       setVersion(saved.version);
       setStatus(`Saved as version ${saved.version}.`);
@@ -99,12 +114,13 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   return (
     <section aria-label={`Flow ${flow.name}`} className="editor">
       <div className="editor-bar">
-        <button type="button" onClick={onClose}>
+        <button type="button" onClick={close}>
           ← Flows
         </button>
         <h2>
           {flow.name} <small>v{version}</small>
         </h2>
+        {dirty && <small className="unsaved">Unsaved changes</small>}
         <button type="submit" onClick={() => void save()}>
           Save
         </button>
@@ -148,6 +164,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             type={current.data.type}
             problems={current.data.problems}
             credentials={credentials.data ?? []}
+            triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
             onChange={updateNode}
           />
         )}

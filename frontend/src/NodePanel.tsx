@@ -11,14 +11,18 @@ export function NodePanel({
   type,
   problems,
   credentials,
+  triggerURL,
   onChange,
 }: {
   node: FlowNode;
   type?: NodeType;
   problems: Problem[];
   credentials: Credential[];
+  /** The trigger URL, for a webhook trigger. */
+  triggerURL?: string;
   onChange: (node: FlowNode) => void;
 }) {
+  const [copied, setCopied] = useState(false);
   const params = node.params ?? {};
   const setParams = (next: Params) => onChange({ ...node, params: next });
   const fields = type?.fields ?? [];
@@ -42,6 +46,20 @@ export function NodePanel({
       <p className="node-id">
         id: <code>{node.id}</code>
       </p>
+      {triggerURL && (
+        <div className="field">
+          <label htmlFor="trigger-url">Trigger URL</label>
+          <input id="trigger-url" className="mono" readOnly value={triggerURL} onFocus={(e) => e.target.select()} />
+          <button
+            type="button"
+            onClick={() => {
+              void navigator.clipboard?.writeText(triggerURL).then(() => setCopied(true));
+            }}
+          >
+            {copied ? "Copied" : "Copy URL"}
+          </button>
+        </div>
+      )}
       {problems
         .filter((p) => !p.field.startsWith("params."))
         .map((p, i) => (
