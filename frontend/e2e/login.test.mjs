@@ -247,6 +247,16 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("status").getByText("Saved as version 2.").waitFor();
 
+  // A test run with a payload: the result is drawn on the canvas, and the
+  // node's panel shows its output.
+  await page.locator("summary", { hasText: "Test payload" }).click();
+  await page.locator("#test-payload").fill('{"amount": 5}');
+  await page.getByRole("button", { name: "Test", exact: true }).click();
+  await page.locator('[data-node="http_request"][data-result="succeeded"]').waitFor();
+  await page.locator('[data-node="transform"]').click();
+  assert.deepEqual(JSON.parse(await page.getByLabel("Test output of transform").textContent()), { total: 10 });
+  await page.screenshot({ path: join(shots, "canvas-test.png") });
+
   await page.getByRole("button", { name: "← Flows" }).click();
   await page.getByRole("switch", { name: "Active: Order pipeline" }).click();
   await page.waitForFunction(() => document.querySelector('[aria-label="Active: Order pipeline"]')?.checked === true);
@@ -259,12 +269,13 @@ test("build webhook → transform → http.request on the canvas, activate, deli
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Runs" }).click();
   const runs = page.getByRole("table", { name: "Runs" });
-  await runs.locator('tr:has-text("Order pipeline") [data-status="succeeded"]').waitFor({ timeout: 15_000 });
+  const delivery = runs.locator('tr:has-text("Order pipeline"):has([data-trigger="webhook"])');
+  await delivery.locator('[data-status="succeeded"]').waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(shots, "runs.png") });
-  await runs.locator('tr:has-text("Order pipeline")').getByRole("button").click();
+  await delivery.getByRole("button").click();
   const output = page.getByLabel("Output of transform");
   await output.waitFor();
   assert.deepEqual(JSON.parse(await output.textContent()), { total: 42 });
-  assert.deepEqual(received, [{ total: 42 }], "the API got the transform's value");
+  assert.deepEqual(received, [{ total: 10 }, { total: 42 }], "the API got the transform's value, in the test and in the real run");
   await page.screenshot({ path: join(shots, "run.png") });
 });

@@ -15,8 +15,8 @@ import {
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useEffect, useMemo, useState } from "react";
-import { ApiError, type Client, type Flow, type FlowNode, type NodeType, type Problem } from "./api";
-import { edgeId, fromCanvas, newNodeId, portsOf, toCanvas, type CanvasNode } from "./graph";
+import { ApiError, type Client, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
+import { edgeId, fromCanvas, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NodePanel } from "./NodePanel";
 
 const nodeTypes = { flowNode: FlowNodeView };
@@ -70,10 +70,16 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     setNodes((ns) => ns.map((n) => (n.id === node.id ? { ...n, data: { ...n.data, node } } : n)));
   }
 
-  // Problems are shown on their nodes.
+  const [testRun, setTestRun] = useState<Run | null>(null);
+  const [payload, setPayload] = useState("{}");
+
+  // Problems, and the steps of the last test run, are shown on their nodes.
   useEffect(() => {
-    setNodes((ns) => ns.map((n) => ({ ...n, data: { ...n.data, problems: problems.filter((p) => p.node === n.id) } })));
-  }, [problems, setNodes]);
+    const steps = stepsByNode(testRun);
+    setNodes((ns) =>
+      ns.map((n) => ({ ...n, data: { ...n.data, problems: problems.filter((p) => p.node === n.id), steps: steps.get(n.id) } })),
+    );
+  }, [problems, testRun, setNodes]);
 
   function onConnect(c: Connection) {
     setEdges((es) => addEdge({ ...c, id: edgeId(c.source, c.target, c.sourceHandle), label: c.sourceHandle || undefined }, es));
@@ -91,7 +97,8 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
   }
 
-  async function save() {
+  // save makes the canvas a new version; it reports whether it could.
+  async function save(): Promise<boolean> {
     setStatus("Saving…");
     try {
       const saved = await client.updateFlow(flow.id, JSON.parse(doc));
@@ -100,6 +107,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
       setVersion(saved.version);
       setStatus(`Saved as version ${saved.version}.`);
       void queries.invalidateQueries({ queryKey: ["flows"] });
+      return true;
     } catch (err) {
       if (err instanceof ApiError && err.problems.length > 0) {
         setProblems(err.problems);
@@ -107,6 +115,29 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
       } else {
         setStatus(err instanceof Error ? err.message : String(err));
       }
+      return false;
+    }
+  }
+
+  // test runs the flow once with the payload, saving unsaved changes first
+  // (a test runs a saved version), and overlays the result on the canvas.
+  async function test() {
+    let body: unknown;
+    try {
+      body = JSON.parse(payload || "null");
+    } catch (err) {
+      setStatus(`The test payload is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (dirty && !(await save())) return;
+    setStatus("Testing…");
+    try {
+      const run = await client.testFlow(flow.id, body);
+      setTestRun(run);
+      setStatus(`Test run ${run.status}${run.error ? `: ${run.error}` : "."}`);
+      void queries.invalidateQueries({ queryKey: ["runs"] });
+    } catch (err) {
+      setStatus(err instanceof Error ? err.message : String(err));
     }
   }
 
@@ -124,8 +155,16 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
         <button type="submit" onClick={() => void save()}>
           Save
         </button>
+        <button type="button" onClick={() => void test()}>
+          Test
+        </button>
         <span role="status">{status}</span>
       </div>
+      <details className="test-payload">
+        <summary>Test payload</summary>
+        <label htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
+        <textarea id="test-payload" className="mono" rows={4} value={payload} onChange={(e) => setPayload(e.target.value)} />
+      </details>
       {flowProblems.length > 0 && (
         <ul role="alert" aria-label="Problems">
           {flowProblems.map((p, i) => (
@@ -165,6 +204,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             problems={current.data.problems}
             credentials={credentials.data ?? []}
             triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
+            steps={current.data.steps}
             onChange={updateNode}
           />
         )}
@@ -206,14 +246,25 @@ function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => 
 }
 
 function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
-  const { node, type, problems } = data;
+  const { node, type, problems, steps } = data;
   const ports = portsOf(node, type);
   const isTrigger = type?.category === "trigger";
+  const last = steps?.[steps.length - 1];
   return (
-    <div className={`flow-node${problems.length ? " has-problems" : ""}${selected ? " selected" : ""}`} data-node={node.id}>
+    <div
+      className={`flow-node${problems.length ? " has-problems" : ""}${selected ? " selected" : ""}`}
+      data-node={node.id}
+      data-result={last?.status}
+    >
       {!isTrigger && <Handle type="target" position={Position.Left} />}
       <strong>{type?.title ?? node.type}</strong>
       <div className="node-id">{node.id}</div>
+      {last && (
+        <div className="node-result">
+          <span data-status={last.status}>{last.status}</span> · {last.duration_ms.toFixed(2)} ms
+          {steps!.length > 1 && ` · ${steps!.length} attempts`}
+        </div>
+      )}
       {problems.map((p, i) => (
         <div key={i} className="problem" role="alert">
           {p.field ? `${p.field}: ` : ""}

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import type { Credential, FlowNode, NodeField, NodeType, Problem } from "./api";
+import type { Credential, FlowNode, NodeField, NodeType, Problem, Step } from "./api";
 
 type Params = Record<string, unknown>;
 
@@ -12,6 +12,7 @@ export function NodePanel({
   problems,
   credentials,
   triggerURL,
+  steps,
   onChange,
 }: {
   node: FlowNode;
@@ -20,6 +21,8 @@ export function NodePanel({
   credentials: Credential[];
   /** The trigger URL, for a webhook trigger. */
   triggerURL?: string;
+  /** The node's attempts in the last test run. */
+  steps?: Step[];
   onChange: (node: FlowNode) => void;
 }) {
   const [copied, setCopied] = useState(false);
@@ -74,6 +77,27 @@ export function NodePanel({
           <summary>Advanced</summary>
           {advanced.map(render)}
         </details>
+      )}
+      {steps && steps.length > 0 && (
+        <section aria-label="Last test">
+          <h4>Last test</h4>
+          {steps.map((s, i) => (
+            <details key={i} open={i === steps.length - 1}>
+              <summary>
+                Attempt {s.attempt}{s.iteration ? ` [${s.iteration}]` : ""}: <span data-status={s.status}>{s.status}</span>
+              </summary>
+              {s.error && <pre className="problem mono">{s.error}</pre>}
+              {s.output !== undefined && <pre className="mono" aria-label={`Test output of ${node.id}`}>{JSON.stringify(s.output, null, 2)}</pre>}
+              {s.input !== undefined && (
+                <details>
+                  <summary>Input</summary>
+                  <pre className="mono">{JSON.stringify(s.input, null, 2)}</pre>
+                </details>
+              )}
+              {s.logs && s.logs.length > 0 && <pre className="mono">{s.logs.map((l) => `${l.level} ${l.msg}`).join("\n")}</pre>}
+            </details>
+          ))}
+        </section>
       )}
       {type?.category !== "trigger" && (
         <label className="field">

@@ -63,6 +63,7 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
               <th scope="col">Run</th>
               <th scope="col">Flow</th>
               <th scope="col">Status</th>
+              <th scope="col">Trigger</th>
               <th scope="col">Started</th>
               <th scope="col">Duration</th>
             </tr>
@@ -81,6 +82,7 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
                 <td>
                   <span data-status={r.status}>{r.status}</span>
                 </td>
+                <td data-trigger={r.trigger.type}>{r.trigger.type}</td>
                 <td>{when(r.started_at ?? r.created_at)}</td>
                 <td>{duration(r.duration_ms)}</td>
               </tr>

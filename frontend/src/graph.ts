@@ -1,14 +1,27 @@
 // Conversions between a flow document and the canvas's nodes and edges.
 // Pure functions, so the editor's rules are tested without a browser.
 import type { Edge, Node } from "@xyflow/react";
-import type { FlowDocument, FlowNode, NodeType, Problem } from "./api";
+import type { FlowDocument, FlowNode, NodeType, Problem, Run, Step } from "./api";
 
-/** What a canvas node carries: the flow node itself, its kind and its problems. */
+/** What a canvas node carries: the flow node itself, its kind, its problems
+ * and, after a test run, its steps in that run. */
 export type CanvasData = {
   node: FlowNode;
   type?: NodeType;
   problems: Problem[];
+  steps?: Step[];
 };
+
+/** stepsByNode groups a run's step records by node, attempts in order. */
+export function stepsByNode(run: Run | null): Map<string, Step[]> {
+  const out = new Map<string, Step[]>();
+  for (const s of run?.steps ?? []) {
+    const list = out.get(s.node_id) ?? [];
+    list.push(s);
+    out.set(s.node_id, list);
+  }
+  return out;
+}
 
 export type CanvasNode = Node<CanvasData, "flowNode">;
 
