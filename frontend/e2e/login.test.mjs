@@ -279,3 +279,31 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   assert.deepEqual(received, [{ total: 10 }, { total: 42 }], "the API got the transform's value, in the test and in the real run");
   await page.screenshot({ path: join(shots, "run.png") });
 });
+
+test("store credentials through the credentials page; their data never comes back", async (t) => {
+  const page = await newPage(t);
+  await page.goto(baseURL + "/");
+  await page.getByLabel("Login token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Credentials" }).click();
+  const form = page.getByRole("form", { name: "New credential" });
+
+  // A Slack credential needs a webhook URL or a token: the problem shows under the field.
+  await form.getByLabel("Name").fill("slack-sales");
+  await form.getByLabel("Type").selectOption("slack");
+  await form.getByRole("button", { name: "Store credential" }).click();
+  await form.locator(".problem").first().waitFor();
+  assert.match(await form.locator(".problem").first().textContent(), /webhook URL or a bot token/);
+
+  const secret = "tok_e2e_write_only_9f8e7d";
+  await form.getByLabel("Name").fill("orders-api");
+  await form.getByLabel("Type").selectOption("http_bearer");
+  await form.getByLabel("Token").fill(secret);
+  await form.getByRole("button", { name: "Store credential" }).click();
+  await page.getByRole("table", { name: "Credentials" }).getByText("orders-api").waitFor();
+  await page.screenshot({ path: join(shots, "credentials.png") });
+  await page.reload();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Credentials" }).click();
+  await page.getByRole("table", { name: "Credentials" }).getByText("orders-api").waitFor();
+  assert.ok(!(await page.content()).includes(secret), "the page never shows the secret again");
+});

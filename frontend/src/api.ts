@@ -146,6 +146,14 @@ export interface NodeType {
   pure: boolean;
 }
 
+/** A kind of credential and the fields of its data. */
+export interface CredentialType {
+  name: string;
+  title: string;
+  summary: string;
+  fields: NodeField[];
+}
+
 /** How the caller is authenticated. */
 export interface Session {
   via: "session" | "token";
@@ -242,6 +250,20 @@ export class Client {
   async listNodeTypes(): Promise<NodeType[]> {
     const body = await this.request<{ node_types: NodeType[] }>("GET", "/api/v1/node-types");
     return body.node_types;
+  }
+
+  async listCredentialTypes(): Promise<CredentialType[]> {
+    const body = await this.request<{ credential_types: CredentialType[] }>("GET", "/api/v1/credential-types");
+    return body.credential_types;
+  }
+
+  /** Stores a credential; its data is write-only and never comes back. */
+  async createCredential(name: string, type: string, data: Record<string, unknown>): Promise<Credential> {
+    return this.request("POST", "/api/v1/credentials", { name, type, data });
+  }
+
+  async deleteCredential(name: string): Promise<void> {
+    await this.request<void>("DELETE", `/api/v1/credentials/${encodeURIComponent(name)}`);
   }
 
   async listCredentials(): Promise<Credential[]> {
