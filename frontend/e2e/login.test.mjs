@@ -188,6 +188,12 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("status").getByText("Saved as version 3.").waitFor();
   assert.equal(await page.getByText("Unsaved changes").count(), 0, "saved: nothing left unsaved");
+
+  // Restoring version 2 brings the if back, as version 4.
+  await page.locator("summary", { hasText: "Versions" }).click();
+  await page.getByRole("button", { name: "Restore v2" }).click();
+  await page.locator('[data-node="if"]').waitFor();
+  await page.getByRole("heading", { name: "Payments to Slack v4" }).waitFor();
   await page.screenshot({ path: join(shots, "canvas.png") });
 });
 

@@ -36,7 +36,51 @@ export function FlowEditor({ client, flowId, onClose }: { client: Client; flowId
       </p>
     );
   }
-  return <Canvas client={client} flow={flow.data} types={types.data} onClose={onClose} />;
+  // A restored version remounts the canvas with that document.
+  return <Canvas key={flow.data.version} client={client} flow={flow.data} types={types.data} onClose={onClose} />;
+}
+
+// Versions lists a flow's saved versions; restoring one saves it again as
+// the newest.
+function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow; current: number; dirty: boolean }) {
+  const queries = useQueryClient();
+  const [open, setOpen] = useState(false);
+  const versions = useQuery({ queryKey: ["versions", flow.id, current], queryFn: () => client.listVersions(flow.id), enabled: open });
+  const [error, setError] = useState("");
+
+  async function restore(version: number) {
+    if (dirty && !window.confirm("This flow has unsaved changes. Restore anyway and lose them?")) return;
+    try {
+      const old = await client.getVersion(flow.id, version);
+      await client.updateFlow(flow.id, { name: old.name, nodes: old.nodes, edges: old.edges });
+      await queries.invalidateQueries({ queryKey: ["flow", flow.id] });
+      void queries.invalidateQueries({ queryKey: ["flows"] });
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  }
+
+  return (
+    <details className="versions" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary>Versions</summary>
+      {error && <p role="alert">{error}</p>}
+      {versions.isPending && open && <p aria-busy="true">Loading…</p>}
+      <ol aria-label="Versions">
+        {versions.data?.map((v) => (
+          <li key={v.version}>
+            v{v.version} · {new Date(v.created_at).toLocaleString()}{" "}
+            {v.version === current ? (
+              <small>current</small>
+            ) : (
+              <button type="button" onClick={() => void restore(v.version)}>
+                Restore v{v.version}
+              </button>
+            )}
+          </li>
+        ))}
+      </ol>
+    </details>
+  );
 }
 
 function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; types: NodeType[]; onClose: () => void }) {
@@ -160,6 +204,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
         </button>
         <span role="status">{status}</span>
       </div>
+      <Versions client={client} flow={flow} current={version} dirty={dirty} />
       <details className="test-payload">
         <summary>Test payload</summary>
         <label htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>

@@ -212,6 +212,18 @@ export class Client {
     return this.request("PUT", `/api/v1/flows/${encodeURIComponent(id)}`, doc);
   }
 
+  async listVersions(id: string): Promise<{ flow_id: string; version: number; name: string; created_at: string }[]> {
+    const body = await this.request<{ versions: { flow_id: string; version: number; name: string; created_at: string }[] }>(
+      "GET",
+      `/api/v1/flows/${encodeURIComponent(id)}/versions`,
+    );
+    return body.versions;
+  }
+
+  async getVersion(id: string, version: number): Promise<FlowDocument & { version: number }> {
+    return this.request("GET", `/api/v1/flows/${encodeURIComponent(id)}/versions/${version}`);
+  }
+
   async deleteFlow(id: string): Promise<void> {
     await this.request<void>("DELETE", `/api/v1/flows/${encodeURIComponent(id)}`);
   }
