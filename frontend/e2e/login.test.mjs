@@ -284,6 +284,14 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   assert.deepEqual(JSON.parse(await output.textContent()), { total: 42 });
   assert.deepEqual(received, [{ total: 10 }, { total: 42 }], "the API got the transform's value, in the test and in the real run");
   await page.screenshot({ path: join(shots, "run.png") });
+
+  // A refused request is in the deliveries, with its reason.
+  assert.equal((await fetch(hook, { method: "GET" })).status, 405);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Deliveries" }).click();
+  const rejected = page.getByRole("table", { name: "Deliveries" }).locator(`tr:has(span:text-is("rejected"))`);
+  await rejected.getByText("method GET is not accepted").waitFor();
+  assert.equal(await page.getByRole("table", { name: "Deliveries" }).locator(`tr:has(span:text-is("accepted"))`).count(), 1);
+  await page.screenshot({ path: join(shots, "deliveries.png") });
 });
 
 test("store credentials through the credentials page; their data never comes back", async (t) => {

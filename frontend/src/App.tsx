@@ -4,10 +4,10 @@ import { ApiError, Client } from "./api";
 import { FlowEditor } from "./FlowEditor";
 import { FlowsPage } from "./FlowsPage";
 import { CredentialsPage } from "./CredentialsPage";
-import { RunView, RunsPage } from "./RunsPage";
+import { DeliveriesPage, RunView, RunsPage } from "./RunsPage";
 
 /** What the signed-in user looks at. */
-type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } | { page: "run"; id: string } | { page: "credentials" };
+type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } | { page: "run"; id: string } | { page: "credentials" } | { page: "deliveries" };
 
 type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
 
@@ -64,6 +64,9 @@ export function App({ client = new Client() }: { client?: Client }) {
               <button type="button" aria-current={view.page.startsWith("run") ? "page" : undefined} onClick={() => setView({ page: "runs" })}>
                 Runs
               </button>{" "}
+              <button type="button" aria-current={view.page === "deliveries" ? "page" : undefined} onClick={() => setView({ page: "deliveries" })}>
+                Deliveries
+              </button>{" "}
               <button type="button" aria-current={view.page === "credentials" ? "page" : undefined} onClick={() => setView({ page: "credentials" })}>
                 Credentials
               </button>{" "}
@@ -91,6 +94,9 @@ export function App({ client = new Client() }: { client?: Client }) {
         )}
         {state.kind === "signed-in" && view.page === "runs" && <RunsPage client={client} onOpen={(id) => setView({ page: "run", id })} />}
         {state.kind === "signed-in" && view.page === "credentials" && <CredentialsPage client={client} />}
+        {state.kind === "signed-in" && view.page === "deliveries" && (
+          <DeliveriesPage client={client} onOpenRun={(id) => setView({ page: "run", id })} />
+        )}
         {state.kind === "signed-in" && view.page === "run" && (
           <RunView client={client} runId={view.id} onOpen={(id) => setView({ page: "run", id })} onClose={() => setView({ page: "runs" })} />
         )}

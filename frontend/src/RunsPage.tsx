@@ -212,3 +212,91 @@ function StepView({ step }: { step: Step }) {
     </li>
   );
 }
+
+// DeliveriesPage lists the requests that reached trigger URLs: accepted
+// (with the run they started), rejected with the reason, duplicates, and
+// requests captured while someone listened.
+export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRun: (runId: string) => void }) {
+  const [flowId, setFlowId] = useState("");
+  const [status, setStatus] = useState("");
+  const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
+  const deliveries = useInfiniteQuery({
+    queryKey: ["deliveries", flowId, status],
+    queryFn: ({ pageParam }) => client.listDeliveries({ flow_id: flowId, status, cursor: pageParam }),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor || undefined,
+  });
+  const names = new Map((flows.data ?? []).map((f) => [f.id, f.name]));
+  const list = deliveries.data?.pages.flatMap((p) => p.deliveries) ?? [];
+  return (
+    <section aria-labelledby="deliveries-title">
+      <h2 id="deliveries-title">Deliveries</h2>
+      <form aria-label="Filter deliveries" onSubmit={(e) => e.preventDefault()}>
+        <label htmlFor="deliveries-flow">Flow</label>
+        <select id="deliveries-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)}>
+          <option value="">All flows</option>
+          {(flows.data ?? []).map((f) => (
+            <option key={f.id} value={f.id}>
+              {f.name}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="deliveries-status">Status</label>
+        <select id="deliveries-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+          <option value="">Any status</option>
+          {["accepted", "rejected", "duplicate", "captured"].map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </form>
+      {deliveries.isPending && <p aria-busy="true">Loading deliveries…</p>}
+      {deliveries.isError && <p role="alert">{deliveries.error.message}</p>}
+      {deliveries.isSuccess && list.length === 0 && <p>No requests have reached a trigger URL yet.</p>}
+      {list.length > 0 && (
+        <table aria-label="Deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Received</th>
+              <th scope="col">Flow</th>
+              <th scope="col">Request</th>
+              <th scope="col">Status</th>
+              <th scope="col">Answer</th>
+              <th scope="col">Run</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.map((d) => (
+              <tr key={d.id}>
+                <td>{when(d.received_at)}</td>
+                <td>{names.get(d.flow_id) ?? d.flow_id}</td>
+                <td className="mono">
+                  {d.method} {d.path}
+                  {d.query ? `?${d.query}` : ""} <small>({d.body_size} bytes)</small>
+                </td>
+                <td>
+                  <span data-status={d.status === "accepted" ? "succeeded" : d.status === "rejected" ? "failed" : "queued"}>{d.status}</span>
+                  {d.reason && <small className="problem"> {d.reason}</small>}
+                </td>
+                <td>{d.http_status}</td>
+                <td>
+                  {d.run_id && (
+                    <button type="button" className="link mono" onClick={() => onOpenRun(d.run_id!)}>
+                      {d.run_id.slice(-12)}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {deliveries.hasNextPage && (
+        <button type="button" onClick={() => void deliveries.fetchNextPage()} disabled={deliveries.isFetchingNextPage}>
+          Older deliveries
+        </button>
+      )}
+    </section>
+  );
+}

@@ -154,6 +154,24 @@ export interface CredentialType {
   fields: NodeField[];
 }
 
+/** A request to a trigger URL, whatever became of it. */
+export interface Delivery {
+  id: string;
+  flow_id: string;
+  status: "accepted" | "rejected" | "duplicate" | "captured";
+  reason?: string;
+  http_status: number;
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  content_type: string;
+  body?: string;
+  body_size: number;
+  run_id?: string;
+  received_at: string;
+}
+
 /** How the caller is authenticated. */
 export interface Session {
   via: "session" | "token";
@@ -244,6 +262,15 @@ export class Client {
     }
     const qs = query.toString();
     return this.request("GET", "/api/v1/runs" + (qs ? `?${qs}` : ""));
+  }
+
+  async listDeliveries(filter: { flow_id?: string; status?: string; cursor?: string } = {}): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(filter)) {
+      if (value) query.set(key, value);
+    }
+    const qs = query.toString();
+    return this.request("GET", "/api/v1/deliveries" + (qs ? `?${qs}` : ""));
   }
 
   async getRun(id: string): Promise<Run> {
