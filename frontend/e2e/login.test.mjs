@@ -162,6 +162,11 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.getByRole("complementary", { name: "Node palette" }).getByRole("button", { name: "If", exact: true }).click();
   await page.locator('[data-node="if"]').waitFor();
   await page.getByText("Unsaved changes").waitFor();
+  await page.getByRole("button", { name: "Undo" }).click();
+  await page.locator('[data-node="if"]').waitFor({ state: "detached" });
+  await page.getByRole("button", { name: "Redo" }).click();
+  await page.locator('[data-node="if"]').waitFor();
+  await page.getByRole("button", { name: "Tidy up" }).click();
   await page.getByRole("button", { name: "Save" }).click();
   const problem = page.locator('[data-node="if"] .problem');
   await problem.waitFor();

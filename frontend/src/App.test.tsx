@@ -63,7 +63,19 @@ function fakeServer() {
       flow.active = activate[2] === "activate";
       return json(200, flow);
     }
-    const del = /^\/api\/v1\/flows\/(\w+)$/.exec(input);
+    const one = /^\/api\/v1\/flows\/(\w+)$/.exec(input);
+    if (one && method === "GET") {
+      const flow = state.flows.find((f) => f.id === one[1])!;
+      return json(200, { ...flow, nodes: [{ id: "hook", type: "trigger.webhook" }], edges: [] });
+    }
+    if (one && method === "PUT") {
+      const flow = state.flows.find((f) => f.id === one[1])!;
+      const doc = JSON.parse(String(init.body)) as { name: string };
+      flow.name = doc.name;
+      flow.version = (flow.version as number) + 1;
+      return json(200, flow);
+    }
+    const del = one;
     if (del && method === "DELETE") {
       state.flows = state.flows.filter((f) => f.id !== del[1]);
       return new Response(null, { status: 204 });
@@ -136,6 +148,25 @@ describe("App", () => {
     await settle();
     expect(server.state.calls).toContain("DELETE /api/v1/flows/f1");
     expect(container.querySelector("tbody")?.textContent).not.toContain("Payments to Slack");
+  });
+
+  it("renames and duplicates flows", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    vi.stubGlobal("fetch", server.fetch);
+    vi.stubGlobal("prompt", () => "Payments to #sales");
+    await act(async () => root.render(<App />));
+    await settle();
+    const button = (label: string) => [...container.querySelectorAll<HTMLButtonElement>("tbody tr:first-child button")].find((b) => b.textContent === label)!;
+
+    await act(async () => button("Rename").click());
+    await settle();
+    expect(server.state.calls).toContain("PUT /api/v1/flows/f1");
+    expect(container.querySelector("tbody")?.textContent).toContain("Payments to #sales");
+
+    await act(async () => button("Duplicate").click());
+    await settle();
+    expect(container.querySelector("tbody")?.textContent).toContain("Payments to #sales (copy)");
   });
 
   it("offers the example flows when there are none", async () => {

@@ -16,7 +16,7 @@ import {
 import "@xyflow/react/dist/style.css";
 import { useEffect, useMemo, useState } from "react";
 import { ApiError, type Client, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
-import { edgeId, fromCanvas, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
+import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NodePanel } from "./NodePanel";
 
 const nodeTypes = { flowNode: FlowNodeView };
@@ -106,6 +106,60 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
   }, [dirty]);
+  // Undo and redo step through the documents the canvas has shown; a
+  // drag counts once, when it ends.
+  const [past, setPast] = useState<string[]>([]);
+  const [future, setFuture] = useState<string[]>([]);
+  const [shown, setShown] = useState(doc);
+  const [dragging, setDragging] = useState(false);
+  useEffect(() => {
+    if (dragging || doc === shown) return;
+    setPast((p) => [...p.slice(-99), shown]);
+    setFuture([]);
+    setShown(doc);
+  }, [doc, shown, dragging]);
+  function restore(target: string) {
+    const next = toCanvas(JSON.parse(target), types, problems);
+    setNodes(next.nodes);
+    setEdges(next.edges);
+    setShown(target);
+  }
+  function undo() {
+    const previous = past[past.length - 1];
+    if (previous === undefined) return;
+    setPast(past.slice(0, -1));
+    setFuture([shown, ...future]);
+    restore(previous);
+  }
+  function redo() {
+    const next = future[0];
+    if (next === undefined) return;
+    setFuture(future.slice(1));
+    setPast([...past, shown]);
+    restore(next);
+  }
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (!(e.ctrlKey || e.metaKey) || target.closest("input, textarea, select")) return;
+      const key = e.key.toLowerCase();
+      if (key === "z" && !e.shiftKey) {
+        e.preventDefault();
+        undo();
+      } else if ((key === "z" && e.shiftKey) || key === "y") {
+        e.preventDefault();
+        redo();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  });
+
+  function autoLayout() {
+    setNodes((ns) => layout(ns, edges));
+    setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
+  }
+
   function close() {
     if (!dirty || window.confirm("This flow has unsaved changes. Leave without saving them?")) onClose();
   }
@@ -202,6 +256,15 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
         <button type="button" onClick={() => void test()}>
           Test
         </button>
+        <button type="button" onClick={undo} disabled={past.length === 0} title="Ctrl+Z">
+          Undo
+        </button>
+        <button type="button" onClick={redo} disabled={future.length === 0} title="Ctrl+Shift+Z">
+          Redo
+        </button>
+        <button type="button" onClick={autoLayout}>
+          Tidy up
+        </button>
         <span role="status">{status}</span>
       </div>
       <Versions client={client} flow={flow} current={version} dirty={dirty} />
@@ -230,6 +293,8 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onInit={setView}
+            onNodeDragStart={() => setDragging(true)}
+            onNodeDragStop={() => setDragging(false)}
             onNodeClick={(_, n) => setSelected(n.id)}
             onPaneClick={() => setSelected(null)}
             onNodesDelete={(deleted) => deleted.some((n) => n.id === selected) && setSelected(null)}

@@ -42,6 +42,28 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
     onError,
   });
 
+  // rename saves the flow under a new name, as a new version.
+  async function rename(f: FlowSummary) {
+    const name = window.prompt(`Rename "${f.name}" to`, f.name)?.trim();
+    if (!name || name === f.name) return;
+    try {
+      const full = await client.getFlow(f.id);
+      await client.updateFlow(f.id, { ...exportable(full), name });
+      void refresh();
+    } catch (err) {
+      onError(err);
+    }
+  }
+
+  async function duplicate(f: FlowSummary) {
+    try {
+      const full = await client.getFlow(f.id);
+      create.mutate({ ...exportable(full), name: `${f.name} (copy)` });
+    } catch (err) {
+      onError(err);
+    }
+  }
+
   async function exportFlow(f: FlowSummary) {
     try {
       const full = await client.getFlow(f.id);
@@ -125,6 +147,12 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
                 <td>{f.stats?.last_run ? <span data-status={f.stats.last_run.status}>{f.stats.last_run.status}</span> : "never"}</td>
                 <td>{f.stats?.runs_24h ?? 0}</td>
                 <td>
+                  <button type="button" onClick={() => void rename(f)}>
+                    Rename
+                  </button>{" "}
+                  <button type="button" onClick={() => void duplicate(f)}>
+                    Duplicate
+                  </button>{" "}
                   <button type="button" onClick={() => void exportFlow(f)}>
                     Export
                   </button>{" "}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FlowDocument, NodeType } from "./api";
-import { fromCanvas, newNodeId, portsOf, toCanvas } from "./graph";
+import { fromCanvas, layout, newNodeId, portsOf, toCanvas } from "./graph";
 
 const kind = (k: string, extra: Partial<NodeType> = {}): NodeType => ({
   kind: k, category: "flow", title: k, summary: "", fields: [], ports: null, pure: true, ...extra,
@@ -49,5 +49,28 @@ describe("graph", () => {
     expect(newNodeId("transform", ["transform", "transform_2"])).toBe("transform_3");
     expect(newNodeId("http.request", [])).toBe("http_request");
     expect(newNodeId("trigger.webhook", [])).toBe("webhook");
+  });
+});
+
+describe("layout", () => {
+  it("puts each node one column after its furthest input, and stacks a column", () => {
+    const doc: FlowDocument = {
+      name: "f",
+      nodes: [
+        { id: "done", type: "transform", ui: { x: 999, y: 999 } },
+        { id: "hook", type: "trigger.webhook" },
+        { id: "a", type: "transform" },
+        { id: "b", type: "transform" },
+      ],
+      edges: [
+        { from: "hook", to: "a" },
+        { from: "hook", to: "b" },
+        { from: "a", to: "done" },
+        { from: "b", to: "done" },
+      ],
+    };
+    const { nodes, edges } = toCanvas(doc, types);
+    const placed = Object.fromEntries(layout(nodes, edges).map((n) => [n.id, n.position]));
+    expect(placed).toEqual({ hook: { x: 0, y: 0 }, a: { x: 260, y: 0 }, b: { x: 260, y: 140 }, done: { x: 520, y: 0 } });
   });
 });

@@ -83,3 +83,29 @@ export function newNodeId(kind: string, taken: Iterable<string>): string {
   if (!used.has(base)) return base;
   for (let i = 2; ; i++) if (!used.has(`${base}_${i}`)) return `${base}_${i}`;
 }
+
+/** layout places nodes in columns by their longest distance from a node
+ * without inputs, and spreads each column vertically; it keeps their order
+ * within a column. */
+export function layout(nodes: CanvasNode[], edges: Edge[]): CanvasNode[] {
+  const depth = new Map<string, number>(nodes.map((n) => [n.id, 0]));
+  // Relax along the edges; a DAG settles within as many passes as it has nodes.
+  for (let pass = 0; pass < nodes.length; pass++) {
+    let changed = false;
+    for (const e of edges) {
+      const d = (depth.get(e.source) ?? 0) + 1;
+      if (d > (depth.get(e.target) ?? 0)) {
+        depth.set(e.target, d);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const rows = new Map<number, number>();
+  return nodes.map((n) => {
+    const column = depth.get(n.id) ?? 0;
+    const row = rows.get(column) ?? 0;
+    rows.set(column, row + 1);
+    return { ...n, position: { x: column * columnWidth, y: row * 140 } };
+  });
+}
