@@ -258,6 +258,24 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByRole("status").getByText("Saved as version 2.").waitFor();
 
+  // Listen for a test event while the flow is inactive: the request is
+  // captured, shown, and becomes the test payload.
+  const flowsNow = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const hookURL = flowsNow.flows.find((f) => f.name === "Order pipeline").triggers[0].url;
+  await page.locator('[data-node="webhook"]').click();
+  await page.getByRole("button", { name: "Listen for test event" }).click();
+  await page.getByRole("button", { name: /Listening/ }).waitFor();
+  // The listen call may reach the server a moment after the click.
+  let captured = 0;
+  for (let i = 0; i < 50 && captured !== 200; i++) {
+    captured = (await fetch(hookURL, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"amount": 7}' })).status;
+    if (captured !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(captured, 200, "an inactive flow's trigger captures the request for the listener");
+  await page.getByLabel("Captured body").getByText('{"amount": 7}').waitFor();
+  assert.deepEqual(JSON.parse(await page.locator("#test-payload").inputValue()), { amount: 7 });
+  await page.screenshot({ path: join(shots, "listen.png") });
+
   // A test run with a payload: the result is drawn on the canvas, and the
   // node's panel shows its output.
   await page.locator("summary", { hasText: "Test payload" }).click();

@@ -15,7 +15,7 @@ import {
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useEffect, useMemo, useState } from "react";
-import { ApiError, type Client, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
+import { ApiError, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
 import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NodePanel } from "./NodePanel";
 
@@ -170,6 +170,29 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
 
   const [testRun, setTestRun] = useState<Run | null>(null);
   const [payload, setPayload] = useState("{}");
+  const [listening, setListening] = useState(false);
+  const [captured, setCaptured] = useState<Delivery | null>(null);
+
+  // listen waits for the next request to the trigger URL, shows it, and
+  // keeps its body as the test payload (the server keeps it as the sample).
+  async function listen() {
+    setListening(true);
+    setStatus("Listening for a request to the trigger URL…");
+    try {
+      const got = await client.listen(flow.id);
+      if (!got) {
+        setStatus("No request came within two minutes.");
+        return;
+      }
+      setCaptured(got);
+      if (got.trigger?.body !== undefined) setPayload(JSON.stringify(got.trigger.body, null, 2));
+      setStatus(`Captured a ${got.method} request.`);
+    } catch (err) {
+      setStatus(err instanceof Error ? err.message : String(err));
+    } finally {
+      setListening(false);
+    }
+  }
 
   // Problems, and the steps of the last test run, are shown on their nodes.
   useEffect(() => {
@@ -315,6 +338,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             credentials={credentials.data ?? []}
             triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
             steps={current.data.steps}
+            listen={current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen() } : undefined}
             onChange={updateNode}
           />
         )}

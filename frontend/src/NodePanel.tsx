@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import type { Credential, FlowNode, NodeField, NodeType, Problem, Step } from "./api";
+import type { Credential, Delivery, FlowNode, NodeField, NodeType, Problem, Step } from "./api";
 
 type Params = Record<string, unknown>;
 
@@ -13,6 +13,7 @@ export function NodePanel({
   credentials,
   triggerURL,
   steps,
+  listen,
   onChange,
 }: {
   node: FlowNode;
@@ -23,6 +24,8 @@ export function NodePanel({
   triggerURL?: string;
   /** The node's attempts in the last test run. */
   steps?: Step[];
+  /** For a webhook trigger: wait for the next request to its URL. */
+  listen?: { listening: boolean; captured: Delivery | null; start: () => void };
   onChange: (node: FlowNode) => void;
 }) {
   const [copied, setCopied] = useState(false);
@@ -61,6 +64,28 @@ export function NodePanel({
           >
             {copied ? "Copied" : "Copy URL"}
           </button>
+        </div>
+      )}
+      {listen && (
+        <div className="field">
+          <button type="button" onClick={listen.start} disabled={listen.listening}>
+            {listen.listening ? "Listening… send a request to the URL" : "Listen for test event"}
+          </button>
+          {listen.captured && (
+            <section aria-label="Captured request">
+              <small className="help">
+                {listen.captured.method} {listen.captured.path} · {listen.captured.status}
+                {listen.captured.reason ? `: ${listen.captured.reason}` : ""} · kept as the test payload
+              </small>
+              <details>
+                <summary>Headers</summary>
+                <pre className="mono">{JSON.stringify(listen.captured.headers, null, 2)}</pre>
+              </details>
+              <pre className="mono" aria-label="Captured body">
+                {listen.captured.body ?? ""}
+              </pre>
+            </section>
+          )}
         </div>
       )}
       {problems

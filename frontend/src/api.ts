@@ -273,6 +273,15 @@ export class Client {
     return this.request("GET", "/api/v1/deliveries" + (qs ? `?${qs}` : ""));
   }
 
+  /** Waits (up to two minutes) for the next request to the flow's trigger; null when none came. */
+  async listen(flowId: string, waitMs = 120_000): Promise<(Delivery & { trigger?: { body?: unknown } }) | null> {
+    const got = await this.request<(Delivery & { trigger?: { body?: unknown } }) | undefined>(
+      "POST",
+      `/api/v1/flows/${encodeURIComponent(flowId)}/listen?wait_ms=${waitMs}`,
+    );
+    return got ?? null;
+  }
+
   async getRun(id: string): Promise<Run> {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(id)}`);
   }
