@@ -1,5 +1,6 @@
 import { useState, type ReactNode } from "react";
 import type { Credential, Delivery, FlowNode, NodeField, NodeType, Problem, Step } from "./api";
+import { nextFirings } from "./cron";
 
 type Params = Record<string, unknown>;
 
@@ -97,6 +98,11 @@ export function NodePanel({
           </p>
         ))}
       {basic.map(render)}
+      {fields
+        .filter((f) => f.type === "cron")
+        .map((f) => (
+          <CronPreview key={f.name} schedule={String(params[f.name] ?? "")} timezone={params.timezone as string | undefined} />
+        ))}
       {advanced.length > 0 && (
         <details>
           <summary>Advanced</summary>
@@ -335,5 +341,21 @@ function JSONInput({ id, value, onChange }: { id: string; value: unknown; onChan
       />
       {error && <small className="problem">{error}</small>}
     </>
+  );
+}
+
+/** CronPreview shows when a schedule fires next, so a typo shows at once. */
+function CronPreview({ schedule, timezone }: { schedule: string; timezone?: string }) {
+  const next = nextFirings(schedule, timezone);
+  if (!next) return null;
+  return (
+    <div className="field" aria-label="Next firings">
+      <small className="help">Next firings ({timezone || "UTC"}):</small>
+      <ul className="help">
+        {next.map((d) => (
+          <li key={d.toISOString()}>{d.toLocaleString(undefined, { timeZone: timezone || "UTC", dateStyle: "medium", timeStyle: "medium" })}</li>
+        ))}
+      </ul>
+    </div>
   );
 }
