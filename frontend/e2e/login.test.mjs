@@ -284,6 +284,9 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await page.locator('[data-node="http_request"][data-result="succeeded"]').waitFor();
   await page.locator('[data-node="transform"]').click();
   assert.deepEqual(JSON.parse(await page.getByLabel("Test output of transform").textContent()), { total: 10 });
+  // Expression fields now complete the paths of the test run's data.
+  const offered = await page.locator("#expression-paths option").evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(offered.includes("trigger.body.amount") && offered.includes("steps.transform.total"), `paths offered: ${offered.slice(0, 20)}`);
   await page.screenshot({ path: join(shots, "canvas-test.png") });
 
   await page.getByRole("button", { name: "← Flows" }).click();

@@ -18,6 +18,7 @@ import { useEffect, useMemo, useState } from "react";
 import { ApiError, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
 import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NodePanel } from "./NodePanel";
+import { scopePaths } from "./paths";
 
 const nodeTypes = { flowNode: FlowNodeView };
 
@@ -94,6 +95,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const [selected, setSelected] = useState<string | null>(null);
   const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
+  const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });
   const current = nodes.find((n) => n.id === selected);
 
   // Unsaved changes: the canvas no longer says what the last save said.
@@ -172,6 +174,14 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const [payload, setPayload] = useState("{}");
   const [listening, setListening] = useState(false);
   const [captured, setCaptured] = useState<Delivery | null>(null);
+
+  // Expression fields complete the paths of real data: the last test run's
+  // trigger and step outputs, or else the latest request the trigger took.
+  const paths = useMemo(() => {
+    const steps: Record<string, unknown> = {};
+    for (const st of testRun?.steps ?? []) if (st.status === "succeeded" && !st.iteration) steps[st.node_id] = st.output;
+    return scopePaths(testRun?.trigger.data ?? captured?.trigger ?? sample.data?.trigger, steps);
+  }, [testRun, captured, sample.data]);
 
   // listen waits for the next request to the trigger URL, shows it, and
   // keeps its body as the test payload (the server keeps it as the sample).
@@ -338,6 +348,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             credentials={credentials.data ?? []}
             triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
             steps={current.data.steps}
+            paths={paths}
             listen={current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen() } : undefined}
             onChange={updateNode}
           />

@@ -15,6 +15,7 @@ export function NodePanel({
   triggerURL,
   steps,
   listen,
+  paths = [],
   onChange,
 }: {
   node: FlowNode;
@@ -27,6 +28,8 @@ export function NodePanel({
   steps?: Step[];
   /** For a webhook trigger: wait for the next request to its URL. */
   listen?: { listening: boolean; captured: Delivery | null; start: () => void };
+  /** Paths of real data that expression fields complete. */
+  paths?: string[];
   onChange: (node: FlowNode) => void;
 }) {
   const [copied, setCopied] = useState(false);
@@ -53,6 +56,11 @@ export function NodePanel({
       <p className="node-id">
         id: <code>{node.id}</code>
       </p>
+      <datalist id="expression-paths">
+        {paths.map((p) => (
+          <option key={p} value={p} />
+        ))}
+      </datalist>
       {triggerURL && (
         <div className="field">
           <label htmlFor="trigger-url">Trigger URL</label>
@@ -263,6 +271,7 @@ function FieldInput({
           id={id}
           type={field.secret ? "password" : "text"}
           className={field.type === "expression" || field.type === "cron" ? "mono" : undefined}
+          list={field.type === "expression" ? "expression-paths" : undefined}
           value={value === undefined ? "" : String(value)}
           placeholder={field.placeholder ?? (field.default === undefined ? "" : String(field.default))}
           onChange={(e) => onChange(e.target.value)}
@@ -300,7 +309,7 @@ function MapInput({ id, value, onChange, mono }: { id: string; value: Record<str
       {rows.map(([k, v], i) => (
         <div key={i} className="map-row">
           <input aria-label="Name" value={k} onChange={(e) => set(rows.map((r, j) => (j === i ? [e.target.value, r[1]] : r)))} />
-          <input aria-label={`Value of ${k}`} className={mono ? "mono" : undefined} value={v} onChange={(e) => set(rows.map((r, j) => (j === i ? [r[0], e.target.value] : r)))} />
+          <input aria-label={`Value of ${k}`} className={mono ? "mono" : undefined} list={mono ? "expression-paths" : undefined} value={v} onChange={(e) => set(rows.map((r, j) => (j === i ? [r[0], e.target.value] : r)))} />
           <button type="button" aria-label={`Remove ${k}`} onClick={() => set(rows.filter((_, j) => j !== i))}>
             ×
           </button>

@@ -170,6 +170,8 @@ export interface Delivery {
   body_size: number;
   run_id?: string;
   received_at: string;
+  /** What expressions see as trigger; in single deliveries that were accepted or captured. */
+  trigger?: { body?: unknown } & Record<string, unknown>;
 }
 
 /** How the caller is authenticated. */
@@ -274,12 +276,22 @@ export class Client {
   }
 
   /** Waits (up to two minutes) for the next request to the flow's trigger; null when none came. */
-  async listen(flowId: string, waitMs = 120_000): Promise<(Delivery & { trigger?: { body?: unknown } }) | null> {
-    const got = await this.request<(Delivery & { trigger?: { body?: unknown } }) | undefined>(
+  async listen(flowId: string, waitMs = 120_000): Promise<Delivery | null> {
+    const got = await this.request<Delivery | undefined>(
       "POST",
       `/api/v1/flows/${encodeURIComponent(flowId)}/listen?wait_ms=${waitMs}`,
     );
     return got ?? null;
+  }
+
+  /** The latest request the flow's trigger took, or null when none yet. */
+  async getSample(flowId: string): Promise<Delivery | null> {
+    try {
+      return await this.request("GET", `/api/v1/flows/${encodeURIComponent(flowId)}/sample`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   async getRun(id: string): Promise<Run> {
