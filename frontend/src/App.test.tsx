@@ -1,10 +1,8 @@
 import { act } from "react";
-import { createRoot, type Root } from "react-dom/client";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { mounted } from "./testing";
 import { App } from "./App";
 
-// React's act() needs to know it runs in a test.
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -86,35 +84,23 @@ function fakeServer() {
 }
 
 describe("App", () => {
-  let root: Root;
-  let container: HTMLDivElement;
-
-  beforeEach(() => {
-    container = document.createElement("div");
-    document.body.append(container);
-    root = createRoot(container);
-  });
-
-  afterEach(() => {
-    act(() => root.unmount());
-    container.remove();
-    vi.unstubAllGlobals();
-  });
+  const ctx = mounted();
+  afterEach(() => vi.unstubAllGlobals());
 
   it("asks a logged-out user for the token, logs in and lists the flows", async () => {
     const server = fakeServer();
     vi.stubGlobal("fetch", server.fetch);
-    await act(async () => root.render(<App />));
+    await act(async () => ctx.root.render(<App />));
     await settle();
-    expect(container.querySelector("#token"), "the login form is shown").not.toBeNull();
+    expect(ctx.container.querySelector("#token"), "the login form is shown").not.toBeNull();
 
-    await type(container, "#token", "hf_wrong");
-    await submit(container, "Log in");
-    expect(container.querySelector('[role="alert"]')?.textContent).toBe("invalid token");
+    await type(ctx.container, "#token", "hf_wrong");
+    await submit(ctx.container, "Log in");
+    expect(ctx.container.querySelector('[role="alert"]')?.textContent).toBe("invalid token");
 
-    await type(container, "#token", "hf_right");
-    await submit(container, "Log in");
-    const row = container.querySelector("tbody tr");
+    await type(ctx.container, "#token", "hf_right");
+    await submit(ctx.container, "Log in");
+    const row = ctx.container.querySelector("tbody tr");
     expect(row?.textContent).toContain("Payments to Slack");
     expect(row?.textContent).toContain("failed");
     expect(row?.textContent).toContain("12");
@@ -124,21 +110,21 @@ describe("App", () => {
     const server = fakeServer();
     server.state.loggedIn = true;
     vi.stubGlobal("fetch", server.fetch);
-    await act(async () => root.render(<App />));
+    await act(async () => ctx.root.render(<App />));
     await settle();
 
-    await act(async () => container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.click());
+    await act(async () => ctx.container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.click());
     await settle();
     expect(server.state.calls).toContain("POST /api/v1/flows/f1/activate");
-    expect(container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.checked).toBe(true);
+    expect(ctx.container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.checked).toBe(true);
 
-    await type(container, "#new-flow-name", "Orders to Postgres");
-    await submit(container, "Create a flow");
-    expect(container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
+    await type(ctx.container, "#new-flow-name", "Orders to Postgres");
+    await submit(ctx.container, "Create a flow");
+    expect(ctx.container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
 
     const confirm = vi.fn(() => false);
     vi.stubGlobal("confirm", confirm);
-    const deleteButton = () => [...container.querySelectorAll("tbody tr")][0].querySelector<HTMLButtonElement>("button:last-child")!;
+    const deleteButton = () => [...ctx.container.querySelectorAll("tbody tr")][0].querySelector<HTMLButtonElement>("button:last-child")!;
     await act(async () => deleteButton().click());
     expect(confirm).toHaveBeenCalledOnce();
     expect(server.state.calls).not.toContain("DELETE /api/v1/flows/f1");
@@ -147,7 +133,7 @@ describe("App", () => {
     await act(async () => deleteButton().click());
     await settle();
     expect(server.state.calls).toContain("DELETE /api/v1/flows/f1");
-    expect(container.querySelector("tbody")?.textContent).not.toContain("Payments to Slack");
+    expect(ctx.container.querySelector("tbody")?.textContent).not.toContain("Payments to Slack");
   });
 
   it("renames and duplicates flows", async () => {
@@ -155,18 +141,18 @@ describe("App", () => {
     server.state.loggedIn = true;
     vi.stubGlobal("fetch", server.fetch);
     vi.stubGlobal("prompt", () => "Payments to #sales");
-    await act(async () => root.render(<App />));
+    await act(async () => ctx.root.render(<App />));
     await settle();
-    const button = (label: string) => [...container.querySelectorAll<HTMLButtonElement>("tbody tr:first-child button")].find((b) => b.textContent === label)!;
+    const button = (label: string) => [...ctx.container.querySelectorAll<HTMLButtonElement>("tbody tr:first-child button")].find((b) => b.textContent === label)!;
 
     await act(async () => button("Rename").click());
     await settle();
     expect(server.state.calls).toContain("PUT /api/v1/flows/f1");
-    expect(container.querySelector("tbody")?.textContent).toContain("Payments to #sales");
+    expect(ctx.container.querySelector("tbody")?.textContent).toContain("Payments to #sales");
 
     await act(async () => button("Duplicate").click());
     await settle();
-    expect(container.querySelector("tbody")?.textContent).toContain("Payments to #sales (copy)");
+    expect(ctx.container.querySelector("tbody")?.textContent).toContain("Payments to #sales (copy)");
   });
 
   it("offers the example flows when there are none", async () => {
@@ -178,9 +164,9 @@ describe("App", () => {
       if (init.method === "POST") bodies.push(String(init.body));
       return server.fetch(input, init);
     });
-    await act(async () => root.render(<App />));
+    await act(async () => ctx.root.render(<App />));
     await settle();
-    const buttons = [...container.querySelectorAll<HTMLButtonElement>('[aria-label="Examples"] button')];
+    const buttons = [...ctx.container.querySelectorAll<HTMLButtonElement>('[aria-label="Examples"] button')];
     expect(buttons.map((b) => b.textContent)).toEqual(["GitHub push → Discord", "Stripe payment → Slack", "Shopify order → Postgres"]);
 
     await act(async () => buttons[2].click());
@@ -188,14 +174,14 @@ describe("App", () => {
     const sent = JSON.parse(bodies[0]) as { name: string; nodes: { type: string }[] };
     expect(sent.name).toBe("Orders to Postgres");
     expect(sent.nodes.map((n) => n.type)).toEqual(["trigger.webhook", "db.write"]);
-    expect(container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
+    expect(ctx.container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
   });
 
   it("shows an error it can retry when the server fails", async () => {
     vi.stubGlobal("fetch", async () => json(503, { error: "the database does not answer" }));
-    await act(async () => root.render(<App />));
+    await act(async () => ctx.root.render(<App />));
     await settle();
-    expect(container.querySelector('[role="alert"]')?.textContent).toContain("the database does not answer");
-    expect(container.textContent).toContain("Try again");
+    expect(ctx.container.querySelector('[role="alert"]')?.textContent).toContain("the database does not answer");
+    expect(ctx.container.textContent).toContain("Try again");
   });
 });

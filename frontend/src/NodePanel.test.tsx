@@ -1,10 +1,9 @@
 import { act } from "react";
-import { createRoot, type Root } from "react-dom/client";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { mounted } from "./testing";
 import type { Credential, FlowNode, NodeType } from "./api";
 import { NodePanel, withValue } from "./NodePanel";
 
-(globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
 const httpType: NodeType = {
   kind: "http.request",
@@ -35,51 +34,41 @@ function setInput(el: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement
 }
 
 describe("NodePanel", () => {
-  let root: Root;
-  let container: HTMLDivElement;
-  beforeEach(() => {
-    container = document.createElement("div");
-    document.body.append(container);
-    root = createRoot(container);
-  });
-  afterEach(() => {
-    act(() => root.unmount());
-    container.remove();
-  });
+  const ctx = mounted();
 
   function renderPanel(node: FlowNode, onChange: (n: FlowNode) => void, problems = [] as { node: string; field: string; message: string }[]) {
-    act(() => root.render(<NodePanel node={node} type={httpType} problems={problems} credentials={credentials} onChange={onChange} />));
+    act(() => ctx.root.render(<NodePanel node={node} type={httpType} problems={problems} credentials={credentials} onChange={onChange} />));
   }
 
   it("draws a field per parameter, with advanced ones folded away", () => {
     renderPanel({ id: "call", type: "http.request" }, () => {});
-    const labels = [...container.querySelectorAll("label")].map((l) => l.textContent);
+    const labels = [...ctx.container.querySelectorAll("label")].map((l) => l.textContent);
     expect(labels).toEqual(expect.arrayContaining(["Method", "URL *", "Headers", "Authentication", "Body", "Request timeout"]));
-    expect(container.querySelector("details")?.textContent).toContain("Request timeout");
-    expect(container.querySelector("details")?.hasAttribute("open")).toBe(false);
-    expect(container.querySelector<HTMLSelectElement>("#field-params-method")!.value).toBe("GET");
+    expect(ctx.container.querySelector("details")?.textContent).toContain("Request timeout");
+    expect(ctx.container.querySelector("details")?.hasAttribute("open")).toBe(false);
+    expect(ctx.container.querySelector<HTMLSelectElement>("#field-params-method")!.value).toBe("GET");
   });
 
   it("edits params by field type", () => {
     const onChange = vi.fn();
     renderPanel({ id: "call", type: "http.request", params: { url: "https://x.example" } }, onChange);
-    act(() => setInput(container.querySelector("#field-params-url")!, "https://api.example/{{ input.id }}"));
+    act(() => setInput(ctx.container.querySelector("#field-params-url")!, "https://api.example/{{ input.id }}"));
     expect(onChange).toHaveBeenLastCalledWith({ id: "call", type: "http.request", params: { url: "https://api.example/{{ input.id }}" } });
 
-    act(() => setInput(container.querySelector("#field-params-method")!, "POST"));
+    act(() => setInput(ctx.container.querySelector("#field-params-method")!, "POST"));
     expect(onChange.mock.lastCall![0].params.method).toBe("POST");
 
-    act(() => setInput(container.querySelector("#field-params-body")!, '{"order": "{{ input.id }}"}'));
+    act(() => setInput(ctx.container.querySelector("#field-params-body")!, '{"order": "{{ input.id }}"}'));
     expect(onChange.mock.lastCall![0].params.body).toEqual({ order: "{{ input.id }}" });
     const calls = onChange.mock.calls.length;
-    act(() => setInput(container.querySelector("#field-params-body")!, '{"order": '));
+    act(() => setInput(ctx.container.querySelector("#field-params-body")!, '{"order": '));
     expect(onChange.mock.calls.length, "text that is not JSON yet changes nothing").toBe(calls);
-    expect(container.textContent).toContain("not JSON yet");
+    expect(ctx.container.textContent).toContain("not JSON yet");
   });
 
   it("offers only credentials of the types the field takes", () => {
     renderPanel({ id: "call", type: "http.request" }, () => {});
-    const options = [...container.querySelectorAll<HTMLOptionElement>("#field-params-credential option")].map((o) => o.value);
+    const options = [...ctx.container.querySelectorAll<HTMLOptionElement>("#field-params-credential option")].map((o) => o.value);
     expect(options).toEqual(["", "api"]);
   });
 
@@ -88,9 +77,9 @@ describe("NodePanel", () => {
       { node: "call", field: "params.url", message: "must start with http:// or https://" },
       { node: "call", field: "", message: "is not reachable" },
     ]);
-    const url = container.querySelector("#field-params-url")!.closest(".field")!;
+    const url = ctx.container.querySelector("#field-params-url")!.closest(".field")!;
     expect(url.querySelector('[role="alert"]')?.textContent).toBe("must start with http:// or https://");
-    expect(container.querySelector(".node-panel > [role=alert]")?.textContent).toBe("is not reachable");
+    expect(ctx.container.querySelector(".node-panel > [role=alert]")?.textContent).toBe("is not reachable");
   });
 
   it("drops emptied params", () => {

@@ -33,26 +33,15 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
   return (
     <section aria-labelledby="runs-title">
       <h2 id="runs-title">Runs</h2>
-      <form aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
-        <label htmlFor="runs-flow">Flow</label>
-        <select id="runs-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)}>
-          <option value="">All flows</option>
-          {(flows.data ?? []).map((f) => (
-            <option key={f.id} value={f.id}>
-              {f.name}
-            </option>
-          ))}
-        </select>
-        <label htmlFor="runs-status">Status</label>
-        <select id="runs-status" value={status} onChange={(e) => setStatus(e.target.value as RunStatus | "")}>
-          <option value="">Any status</option>
-          {statuses.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </form>
+      <Filter
+        what="runs"
+        flows={flows.data ?? []}
+        flowId={flowId}
+        onFlow={setFlowId}
+        statuses={statuses}
+        status={status}
+        onStatus={(v) => setStatus(v as RunStatus | "")}
+      />
       {runs.isPending && <p aria-busy="true">Loading runs…</p>}
       {runs.isError && <p role="alert">{runs.error.message}</p>}
       {runs.isSuccess && list.length === 0 && <p>No runs match. Runs appear here when a trigger fires or a flow is tested.</p>}
@@ -96,6 +85,40 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
         </button>
       )}
     </section>
+  );
+}
+
+/** Filter narrows a list by flow and status. */
+function Filter(props: {
+  what: string;
+  flows: { id: string; name: string }[];
+  flowId: string;
+  onFlow: (id: string) => void;
+  statuses: string[];
+  status: string;
+  onStatus: (status: string) => void;
+}) {
+  return (
+    <form aria-label={`Filter ${props.what}`} onSubmit={(e) => e.preventDefault()}>
+      <label htmlFor={`${props.what}-flow`}>Flow</label>
+      <select id={`${props.what}-flow`} value={props.flowId} onChange={(e) => props.onFlow(e.target.value)}>
+        <option value="">All flows</option>
+        {props.flows.map((f) => (
+          <option key={f.id} value={f.id}>
+            {f.name}
+          </option>
+        ))}
+      </select>
+      <label htmlFor={`${props.what}-status`}>Status</label>
+      <select id={`${props.what}-status`} value={props.status} onChange={(e) => props.onStatus(e.target.value)}>
+        <option value="">Any status</option>
+        {props.statuses.map((s) => (
+          <option key={s} value={s}>
+            {s}
+          </option>
+        ))}
+      </select>
+    </form>
   );
 }
 
@@ -231,26 +254,15 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
   return (
     <section aria-labelledby="deliveries-title">
       <h2 id="deliveries-title">Deliveries</h2>
-      <form aria-label="Filter deliveries" onSubmit={(e) => e.preventDefault()}>
-        <label htmlFor="deliveries-flow">Flow</label>
-        <select id="deliveries-flow" value={flowId} onChange={(e) => setFlowId(e.target.value)}>
-          <option value="">All flows</option>
-          {(flows.data ?? []).map((f) => (
-            <option key={f.id} value={f.id}>
-              {f.name}
-            </option>
-          ))}
-        </select>
-        <label htmlFor="deliveries-status">Status</label>
-        <select id="deliveries-status" value={status} onChange={(e) => setStatus(e.target.value)}>
-          <option value="">Any status</option>
-          {["accepted", "rejected", "duplicate", "captured"].map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </form>
+      <Filter
+        what="deliveries"
+        flows={flows.data ?? []}
+        flowId={flowId}
+        onFlow={setFlowId}
+        statuses={["accepted", "rejected", "duplicate", "captured"]}
+        status={status}
+        onStatus={setStatus}
+      />
       {deliveries.isPending && <p aria-busy="true">Loading deliveries…</p>}
       {deliveries.isError && <p role="alert">{deliveries.error.message}</p>}
       {deliveries.isSuccess && list.length === 0 && <p>No requests have reached a trigger URL yet.</p>}
