@@ -305,6 +305,8 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await delivery.locator('[data-status="succeeded"]').waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(shots, "runs.png") });
   await delivery.getByRole("button").click();
+  // The run shows the version it ran on a canvas, each node with its status.
+  await page.locator('[aria-label="Flow version 2 as it ran"] [data-node="transform"][data-result="succeeded"]').waitFor();
   const output = page.getByLabel("Output of transform");
   await output.waitFor();
   assert.deepEqual(JSON.parse(await output.textContent()), { total: 42 });

@@ -20,7 +20,7 @@ import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, 
 import { NodePanel } from "./NodePanel";
 import { scopePaths } from "./paths";
 
-const nodeTypes = { flowNode: FlowNodeView };
+export const nodeTypes = { flowNode: FlowNodeView };
 
 // FlowEditor shows a flow on the canvas: add nodes from the palette,
 // connect them from their ports, move and delete them, and save a new

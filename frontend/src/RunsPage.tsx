@@ -1,6 +1,9 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { Background, Controls, ReactFlow } from "@xyflow/react";
 import { ApiError, type Client, type Run, type RunStatus, type Step } from "./api";
+import { nodeTypes } from "./FlowEditor";
+import { stepsByNode, toCanvas } from "./graph";
 
 const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
 const live = (r: Run) => r.status === "queued" || r.status === "running";
@@ -187,6 +190,7 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
           </>
         )}
       </p>
+      <RunCanvas client={client} run={r} />
       <details>
         <summary>Trigger data</summary>
         <pre className="mono">{JSON.stringify(r.trigger.data, null, 2)}</pre>
@@ -198,6 +202,29 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
         ))}
       </ol>
     </section>
+  );
+}
+
+// RunCanvas draws the flow version the run ran, each node with its status
+// and duration in this run.
+function RunCanvas({ client, run }: { client: Client; run: Run }) {
+  const doc = useQuery({
+    queryKey: ["version", run.flow_id, run.flow_version],
+    queryFn: () => client.getVersion(run.flow_id, run.flow_version),
+    staleTime: Infinity,
+  });
+  const types = useQuery({ queryKey: ["node-types"], queryFn: () => client.listNodeTypes(), staleTime: Infinity });
+  if (!doc.data || !types.data) return null;
+  const steps = stepsByNode(run);
+  const { nodes, edges } = toCanvas(doc.data, types.data);
+  const drawn = nodes.map((n) => ({ ...n, data: { ...n.data, steps: steps.get(n.id) } }));
+  return (
+    <div className="canvas run-canvas" aria-label={`Flow version ${run.flow_version} as it ran`}>
+      <ReactFlow nodes={drawn} edges={edges} nodeTypes={nodeTypes} nodesDraggable={false} nodesConnectable={false} fitView fitViewOptions={{ maxZoom: 1 }}>
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
   );
 }
 
