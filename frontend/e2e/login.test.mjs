@@ -205,7 +205,9 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
 test("build webhook → transform → http.request on the canvas, activate, deliver, and read the run", async (t) => {
   // The API the flow calls: it answers with what it was sent.
   const received = [];
+  const auths = [];
   const api = createHTTPServer((req, res) => {
+    auths.push(req.headers.authorization);
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
@@ -231,7 +233,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await palette.getByRole("button", { name: "Transform", exact: true }).click();
   const transform = page.getByRole("complementary", { name: "Node transform" });
   await transform.getByRole("button", { name: "Add" }).click();
-  await transform.getByLabel("Name").fill("total");
+  await transform.getByLabel("Name", { exact: true }).fill("total");
   await transform.getByLabel("Value of total").fill("trigger.body.amount * 2");
 
   await palette.getByRole("button", { name: "HTTP request", exact: true }).click();
@@ -239,6 +241,14 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await call.locator("#field-params-method").selectOption("POST");
   await call.locator("#field-params-url").fill(apiURL);
   await call.locator("#field-params-body").fill('{"total": "{{ steps.transform.total }}"}');
+  // A credential made inline, from the node's picker.
+  await call.getByRole("button", { name: "New credential" }).click();
+  const inline = call.getByRole("form", { name: "New credential" });
+  await inline.getByLabel("Name", { exact: true }).fill("pipeline-token");
+  await inline.getByLabel("Type").selectOption("http_bearer");
+  await inline.getByLabel("Token").fill("tok_pipeline_0123456789");
+  await inline.getByRole("button", { name: "Store credential" }).click();
+  await page.waitForFunction(() => document.querySelector("#field-params-credential")?.value === "pipeline-token");
 
   // Connect by dragging from a node's output handle to the next one's input.
   // The canvas may still be gliding to fit a new node, so a drag that
@@ -311,6 +321,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await output.waitFor();
   assert.deepEqual(JSON.parse(await output.textContent()), { total: 42 });
   assert.deepEqual(received, [{ total: 10 }, { total: 42 }], "the API got the transform's value, in the test and in the real run");
+  assert.deepEqual(auths, ["Bearer tok_pipeline_0123456789", "Bearer tok_pipeline_0123456789"], "with the inline credential");
   await page.screenshot({ path: join(shots, "run.png") });
 
   // A refused request is in the deliveries, with its reason.
@@ -331,14 +342,14 @@ test("store credentials through the credentials page; their data never comes bac
   const form = page.getByRole("form", { name: "New credential" });
 
   // A Slack credential needs a webhook URL or a token: the problem shows under the field.
-  await form.getByLabel("Name").fill("slack-sales");
+  await form.getByLabel("Name", { exact: true }).fill("slack-sales");
   await form.getByLabel("Type").selectOption("slack");
   await form.getByRole("button", { name: "Store credential" }).click();
   await form.locator(".problem").first().waitFor();
   assert.match(await form.locator(".problem").first().textContent(), /webhook URL or a bot token/);
 
   const secret = "tok_e2e_write_only_9f8e7d";
-  await form.getByLabel("Name").fill("orders-api");
+  await form.getByLabel("Name", { exact: true }).fill("orders-api");
   await form.getByLabel("Type").selectOption("http_bearer");
   await form.getByLabel("Token").fill(secret);
   await form.getByRole("button", { name: "Store credential" }).click();

@@ -60,7 +60,8 @@ export function CredentialsPage({ client }: { client: Client }) {
   );
 }
 
-function NewCredential({ client, types }: { client: Client; types: CredentialType[] }) {
+/** NewCredential stores a credential of one of the types; onCreated hears its name. */
+export function NewCredential({ client, types, onCreated }: { client: Client; types: CredentialType[]; onCreated?: (name: string) => void }) {
   const queries = useQueryClient();
   const [name, setName] = useState("");
   const [type, setType] = useState(types[0]?.name ?? "");
@@ -78,7 +79,8 @@ function NewCredential({ client, types }: { client: Client; types: CredentialTyp
       await client.createCredential(name.trim(), type, body);
       setName("");
       setData({});
-      void queries.invalidateQueries({ queryKey: ["credentials"] });
+      await queries.invalidateQueries({ queryKey: ["credentials"] });
+      onCreated?.(name.trim());
     } catch (err) {
       if (err instanceof ApiError) {
         setProblems(err.problems);

@@ -17,6 +17,7 @@ import "@xyflow/react/dist/style.css";
 import { useEffect, useMemo, useState } from "react";
 import { ApiError, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
 import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
+import { NewCredential } from "./CredentialsPage";
 import { NodePanel } from "./NodePanel";
 import { scopePaths } from "./paths";
 
@@ -96,6 +97,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
   const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });
+  const credentialTypes = useQuery({ queryKey: ["credential-types"], queryFn: () => client.listCredentialTypes(), staleTime: Infinity });
   const current = nodes.find((n) => n.id === selected);
 
   // Unsaved changes: the canvas no longer says what the last save said.
@@ -349,6 +351,9 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
             steps={current.data.steps}
             paths={paths}
+            newCredential={(kinds, done) => (
+              <NewCredential client={client} types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))} onCreated={done} />
+            )}
             listen={current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen() } : undefined}
             onChange={updateNode}
           />

@@ -4,6 +4,9 @@ import { nextFirings } from "./cron";
 
 type Params = Record<string, unknown>;
 
+/** A form that stores a new credential of one of the types. */
+export type NewCredentialForm = (types: string[], done: (name: string) => void) => ReactNode;
+
 // NodePanel is the form of one node, drawn from its kind's spec: a field
 // per parameter, advanced ones folded away, and the server's problems under
 // the fields they name.
@@ -16,6 +19,7 @@ export function NodePanel({
   steps,
   listen,
   paths = [],
+  newCredential,
   onChange,
 }: {
   node: FlowNode;
@@ -30,6 +34,8 @@ export function NodePanel({
   listen?: { listening: boolean; captured: Delivery | null; start: () => void };
   /** Paths of real data that expression fields complete. */
   paths?: string[];
+  /** Draws a form that stores a credential of the given types, calling done with its name. */
+  newCredential?: NewCredentialForm;
   onChange: (node: FlowNode) => void;
 }) {
   const [copied, setCopied] = useState(false);
@@ -46,6 +52,7 @@ export function NodePanel({
       value={params[f.name]}
       problems={problems}
       credentials={credentials}
+      newCredential={newCredential}
       onChange={(v) => setParams(withValue(params, f.name, v))}
     />
   );
@@ -174,6 +181,7 @@ function FieldInput({
   value,
   problems,
   credentials,
+  newCredential,
   onChange,
 }: {
   field: NodeField;
@@ -181,8 +189,10 @@ function FieldInput({
   value: unknown;
   problems: Problem[];
   credentials: Credential[];
+  newCredential?: NewCredentialForm;
   onChange: (value: unknown) => void;
 }) {
+  const [creating, setCreating] = useState(false);
   const id = `field-${path.replace(/[^\w]/g, "-")}`;
   const mine = fieldProblems(problems, path);
   const label = (
@@ -234,6 +244,21 @@ function FieldInput({
           {typeof value === "string" && value !== "" && !usable.some((c) => c.name === value) && <option value={value}>{value} (missing)</option>}
         </select>
       );
+      if (newCredential) {
+        input = (
+          <>
+            {input}
+            <button type="button" aria-expanded={creating} onClick={() => setCreating(!creating)}>
+              {creating ? "Cancel new credential" : "New credential"}
+            </button>
+            {creating &&
+              newCredential(field.credential_types ?? [], (name) => {
+                setCreating(false);
+                onChange(name);
+              })}
+          </>
+        );
+      }
       break;
     }
     case "map":
@@ -251,6 +276,7 @@ function FieldInput({
               value={(value as Params | undefined)?.[f.name]}
               problems={problems}
               credentials={credentials}
+              newCredential={newCredential}
               onChange={(v) => {
                 const next = withValue((value as Params | undefined) ?? {}, f.name, v);
                 onChange(Object.keys(next).length ? next : undefined);
