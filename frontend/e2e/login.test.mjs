@@ -199,6 +199,13 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.getByRole("button", { name: "Restore v2" }).click();
   await page.locator('[data-node="if"]').waitFor();
   await page.getByRole("heading", { name: "Payments to Slack v4" }).waitFor();
+
+  // Nodes can also be dragged from the palette onto the canvas.
+  await page
+    .getByRole("complementary", { name: "Node palette" })
+    .getByRole("button", { name: "Filter", exact: true })
+    .dragTo(page.locator(".react-flow__pane"), { targetPosition: { x: 120, y: 120 } });
+  await page.locator('[data-node="filter"]').waitFor();
   await page.screenshot({ path: join(shots, "canvas.png") });
 });
 

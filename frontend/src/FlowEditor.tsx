@@ -14,7 +14,7 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState, type DragEvent } from "react";
 import { ApiError, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
 import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NewCredential } from "./CredentialsPage";
@@ -22,6 +22,9 @@ import { NodePanel } from "./NodePanel";
 import { scopePaths } from "./paths";
 
 export const nodeTypes = { flowNode: FlowNodeView };
+
+// dragKind carries a node kind from the palette to the canvas.
+const dragKind = "application/x-hookflow-kind";
 
 // FlowEditor shows a flow on the canvas: add nodes from the palette,
 // connect them from their ports, move and delete them, and save a new
@@ -218,16 +221,21 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     setEdges((es) => addEdge({ ...c, id: edgeId(c.source, c.target, c.sourceHandle), label: c.sourceHandle || undefined }, es));
   }
 
-  function addNode(type: NodeType) {
+  // addNode adds a node of a kind: where it was dropped, or after the
+  // rightmost node when clicked in the palette.
+  function addNode(type: NodeType, at?: { x: number; y: number }) {
     const id = newNodeId(type.kind, nodes.map((n) => n.id));
-    const right = Math.max(0, ...nodes.map((n) => n.position.x)) + 260;
-    setNodes((ns) => [
-      ...ns,
-      { id, type: "flowNode", position: { x: right, y: 0 }, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } },
-    ]);
+    const position = at ?? { x: Math.max(0, ...nodes.map((n) => n.position.x)) + 260, y: 0 };
+    setNodes((ns) => [...ns, { id, type: "flowNode", position, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } }]);
     setSelected(id);
-    // Bring the new node into view once it is drawn.
-    setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
+    // Bring a clicked node into view once it is drawn.
+    if (!at) setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
+  }
+
+  function onDrop(event: DragEvent) {
+    event.preventDefault();
+    const type = types.find((t) => t.kind === event.dataTransfer.getData(dragKind));
+    if (type && view) addNode(type, view.screenToFlowPosition({ x: event.clientX, y: event.clientY }));
   }
 
   // save makes the canvas a new version; it reports whether it could.
@@ -319,7 +327,15 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
       )}
       <div className="editor-body">
         <Palette types={types} onAdd={addNode} />
-        <div className="canvas" aria-label="Canvas">
+        <div
+          className="canvas"
+          aria-label="Canvas"
+          onDragOver={(e) => {
+            e.preventDefault();
+            e.dataTransfer.dropEffect = "copy";
+          }}
+          onDrop={onDrop}
+        >
           <ReactFlow
             nodes={nodes}
             edges={edges}
@@ -384,7 +400,17 @@ function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => 
           <div key={category}>
             <h3>{label}</h3>
             {list.map((t) => (
-              <button type="button" key={t.kind} title={t.summary} onClick={() => onAdd(t)}>
+              <button
+                type="button"
+                key={t.kind}
+                title={t.summary}
+                draggable
+                onDragStart={(e) => {
+                  e.dataTransfer.setData(dragKind, t.kind);
+                  e.dataTransfer.effectAllowed = "copy";
+                }}
+                onClick={() => onAdd(t)}
+              >
                 {t.title}
               </button>
             ))}
