@@ -129,8 +129,7 @@ func TestHTTPRequestRetries(t *testing.T) {
 			}
 
 			// Another run of the same flow sends a key of its own.
-			again := waitRun(t, e, startRun(t, e, callFlow(srv.URL, tt.retry), `{"n": 8}`).ID)
-			require.NotEmpty(t, again.Status)
+			waitRun(t, e, startRun(t, e, callFlow(srv.URL, tt.retry), `{"n": 8}`).ID)
 			assert.NotEqual(t, keys[0], api.keys()[len(keys)], "a new run is a new request")
 		})
 	}

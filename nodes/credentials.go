@@ -2,7 +2,6 @@ package nodes
 
 import (
 	"fmt"
-	"net/url"
 
 	"github.com/hookflow/hookflow/engine/schema"
 )
@@ -78,7 +77,7 @@ var builtinCredentialTypes = []CredentialType{
 				return FieldErrors{{Field: "webhook_url", Message: "give an incoming webhook URL or a bot token"}}
 			case hook != "" && token != "":
 				return FieldErrors{{Field: "token", Message: "give an incoming webhook URL or a bot token, not both"}}
-			case hook != "" && !isHTTPURL(hook):
+			case hook != "" && checkHTTPURL(hook) != nil:
 				return FieldErrors{{Field: "webhook_url", Message: "must be an http or https URL"}}
 			}
 			return nil
@@ -89,7 +88,7 @@ var builtinCredentialTypes = []CredentialType{
 		Fields: []Field{{Name: "webhook_url", Type: TypeString, Label: "Webhook URL", Required: true, Secret: true,
 			Placeholder: "https://discord.com/api/webhooks/<id>/<token>"}},
 		Validate: func(data map[string]any) FieldErrors {
-			if hook, _ := data["webhook_url"].(string); !isHTTPURL(hook) {
+			if hook, _ := data["webhook_url"].(string); checkHTTPURL(hook) != nil {
 				return FieldErrors{{Field: "webhook_url", Message: "must be an http or https URL"}}
 			}
 			return nil
@@ -108,11 +107,6 @@ var builtinCredentialTypes = []CredentialType{
 			return nil
 		},
 	},
-}
-
-func isHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // JSONSchema is the schema of the credential type's data.

@@ -85,7 +85,7 @@ func buildDiscordMessage(b *Builder, p *discordMessageParams) Node {
 			b.Fail(field, "%v", err)
 		}
 	}
-	if m, isObject := p.AllowedMentions.(map[string]any); p.AllowedMentions != nil && (!isObject || m == nil) && !isWholeTemplate(p.AllowedMentions) {
+	if _, isObject := p.AllowedMentions.(map[string]any); p.AllowedMentions != nil && !isObject && n.allowedMentions != nil && !n.allowedMentions.KeepsType() {
 		b.Fail("allowed_mentions", "is an object such as {\"parse\": [\"users\"]}")
 	}
 	return n

@@ -107,10 +107,9 @@ func buildHTTPRequest(b *Builder, p *httpRequestParams) Node {
 			b.Fail("headers", "%q is not a header name", name)
 		}
 	}
-	if p.BodyType == BodyForm {
-		if _, isObject := p.Body.(map[string]any); p.Body != nil && !isObject && !isWholeTemplate(p.Body) {
-			b.Fail("body", "a form body is an object of fields")
-		}
+	body := b.Value("body", p.Body)
+	if _, isObject := p.Body.(map[string]any); p.BodyType == BodyForm && p.Body != nil && !isObject && body != nil && !body.KeepsType() {
+		b.Fail("body", "a form body is an object of fields")
 	}
 	return &httpRequestNode{
 		method:          p.Method,
@@ -118,19 +117,11 @@ func buildHTTPRequest(b *Builder, p *httpRequestParams) Node {
 		query:           sortedTemplates(b.Templates("query", p.Query)),
 		headers:         sortedTemplates(b.Templates("headers", p.Headers)),
 		bodyType:        p.BodyType,
-		body:            b.Value("body", p.Body),
+		body:            body,
 		credential:      p.Credential,
 		timeout:         time.Duration(p.RequestTimeoutMS) * time.Millisecond,
 		acceptAnyStatus: p.AcceptAnyStatus,
 	}
-}
-
-// isWholeTemplate reports a string that is exactly one {{ expr }}, whose
-// value's type is only known when it runs.
-func isWholeTemplate(v any) bool {
-	s, ok := v.(string)
-	s = strings.TrimSpace(s)
-	return ok && strings.HasPrefix(s, "{{") && strings.HasSuffix(s, "}}")
 }
 
 func sortedTemplates(m map[string]*expression.Template) []namedTemplate {

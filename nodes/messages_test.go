@@ -89,20 +89,40 @@ func checkFailure(t *testing.T, err error, wantErr string, final bool, retryIn t
 	return false
 }
 
+// messageCase is one request of a message kind against a fake service.
+type messageCase struct {
+	name     string
+	cred     string // for Slack: webhook or bot
+	params   string
+	answers  []fakeAnswer
+	wantErr  string
+	final    bool
+	retryIn  time.Duration
+	wantSent bool
+	check    func(t *testing.T, out any, sent sentRequest)
+}
+
+// runMessageCase runs a node of the kind against a fake service answering
+// tt.answers, with the credential cred makes for the fake's base URL.
+func runMessageCase(t *testing.T, kind string, tt messageCase, cred func(base string) *Credential) {
+	t.Run(tt.name, func(t *testing.T) {
+		t.Parallel()
+		api := &fakeAPI{answers: tt.answers}
+		srv := httptest.NewServer(api)
+		defer srv.Close()
+		in := messageInput(t, srv, dbCreds{"c": cred(srv.URL)})
+		res, err := build(t, kind, tt.params).Run(context.Background(), in)
+		assert.Equal(t, tt.wantSent, len(api.sent()) == 1, "requests sent: %d", len(api.sent()))
+		if checkFailure(t, err, tt.wantErr, tt.final, tt.retryIn) {
+			tt.check(t, res.Output, api.sent()[0])
+		}
+	})
+}
+
 func TestSlackMessage(t *testing.T) {
 	t.Parallel()
 	jsonType := map[string]string{"Content-Type": "application/json"}
-	tests := []struct {
-		name     string
-		cred     string // webhook or bot
-		params   string
-		answers  []fakeAnswer
-		wantErr  string
-		final    bool
-		retryIn  time.Duration
-		wantSent bool
-		check    func(t *testing.T, out any, sent sentRequest)
-	}{
+	tests := []messageCase{
 		{
 			name: "incoming webhook", cred: "webhook", params: `{"credential": "c", "text": "Order {{ input.order }}", "blocks": [{"type": "divider"}]}`,
 			wantSent: true,
@@ -156,21 +176,11 @@ func TestSlackMessage(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			api := &fakeAPI{answers: tt.answers}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			data := map[string]any{"webhook_url": srv.URL + "/services/T1/B1/hooksecret0123456789"}
+		runMessageCase(t, "slack.message", tt, func(base string) *Credential {
 			if tt.cred == "bot" {
-				data = map[string]any{"token": "xoxb-bot-token-123"}
+				return &Credential{Name: "c", Type: CredentialSlack, Data: map[string]any{"token": "xoxb-bot-token-123"}}
 			}
-			in := messageInput(t, srv, dbCreds{"c": {Name: "c", Type: CredentialSlack, Data: data}})
-			res, err := build(t, "slack.message", tt.params).Run(context.Background(), in)
-			assert.Equal(t, tt.wantSent, len(api.sent()) == 1, "requests sent: %d", len(api.sent()))
-			if checkFailure(t, err, tt.wantErr, tt.final, tt.retryIn) {
-				tt.check(t, res.Output, api.sent()[0])
-			}
+			return &Credential{Name: "c", Type: CredentialSlack, Data: map[string]any{"webhook_url": base + "/services/T1/B1/hooksecret0123456789"}}
 		})
 	}
 	assert.Contains(t, buildErrors(t, "slack.message", `{"credential": "c"}`).Error(), "text")
@@ -181,16 +191,7 @@ func TestDiscordMessage(t *testing.T) {
 	t.Parallel()
 	message := fakeAnswer{status: 200, header: map[string]string{"Content-Type": "application/json"},
 		body: `{"id": "1180000000000000001", "channel_id": "1170000000000000000", "content": "Order 1042"}`}
-	tests := []struct {
-		name     string
-		params   string
-		answers  []fakeAnswer
-		wantErr  string
-		final    bool
-		retryIn  time.Duration
-		wantSent bool
-		check    func(t *testing.T, out any, sent sentRequest)
-	}{
+	tests := []messageCase{
 		{
 			name: "message with wait=true", params: `{"credential": "c", "content": "Order {{ input.order }}", "username": "Shop", "embeds": [{"title": "#{{ input.order }}"}]}`,
 			answers: []fakeAnswer{message}, wantSent: true,
@@ -233,18 +234,9 @@ func TestDiscordMessage(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			api := &fakeAPI{answers: tt.answers}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			in := messageInput(t, srv, dbCreds{"c": {Name: "c", Type: CredentialDiscord,
-				Data: map[string]any{"webhook_url": srv.URL + "/api/webhooks/1170000000000000000/discordsecrettoken?thread_id=77"}}})
-			res, err := build(t, "discord.message", tt.params).Run(context.Background(), in)
-			assert.Equal(t, tt.wantSent, len(api.sent()) == 1, "requests sent: %d", len(api.sent()))
-			if checkFailure(t, err, tt.wantErr, tt.final, tt.retryIn) {
-				tt.check(t, res.Output, api.sent()[0])
-			}
+		runMessageCase(t, "discord.message", tt, func(base string) *Credential {
+			return &Credential{Name: "c", Type: CredentialDiscord,
+				Data: map[string]any{"webhook_url": base + "/api/webhooks/1170000000000000000/discordsecrettoken?thread_id=77"}}
 		})
 	}
 }

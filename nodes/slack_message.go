@@ -60,14 +60,15 @@ func buildSlackMessage(b *Builder, p *slackMessageParams) Node {
 	if p.Text == "" && p.Blocks == nil {
 		b.Fail("text", "give the message's text, or blocks")
 	}
-	if _, isList := p.Blocks.([]any); p.Blocks != nil && !isList && !isWholeTemplate(p.Blocks) {
+	blocks := b.Value("blocks", p.Blocks)
+	if _, isList := p.Blocks.([]any); p.Blocks != nil && !isList && blocks != nil && !blocks.KeepsType() {
 		b.Fail("blocks", "Block Kit blocks are a list")
 	}
 	return &slackMessageNode{
 		credential: p.Credential,
 		channel:    b.Template("channel", p.Channel),
 		text:       b.Template("text", p.Text),
-		blocks:     b.Value("blocks", p.Blocks),
+		blocks:     blocks,
 		threadTS:   b.Template("thread_ts", p.ThreadTS),
 	}
 }

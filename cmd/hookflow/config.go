@@ -128,10 +128,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 // expressionEnv reads the allow-listed variables for expressions.
 func (c *serveConfig) expressionEnv() map[string]string {
 	env := map[string]string{}
-	for _, name := range strings.Split(c.ExpressionEnv, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			env[name] = os.Getenv(name)
-		}
+	for _, name := range splitList(c.ExpressionEnv) {
+		env[name] = os.Getenv(name)
 	}
 	return env
 }

@@ -97,10 +97,14 @@ func (t *Template) IsStatic() bool {
 	return true
 }
 
+// KeepsType reports a template that is exactly one placeholder: it gives
+// the expression's value with its type, not text.
+func (t *Template) KeepsType() bool { return len(t.parts) == 1 && t.parts[0].program != nil }
+
 // Eval renders the template. A template that is exactly one placeholder keeps
 // the value's type; otherwise the parts are joined as text.
 func (t *Template) Eval(ctx context.Context, scope *Scope) (any, error) {
-	if len(t.parts) == 1 && t.parts[0].program != nil {
+	if t.KeepsType() {
 		return t.parts[0].program.Eval(ctx, scope)
 	}
 	var b strings.Builder

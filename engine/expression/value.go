@@ -107,6 +107,10 @@ func compileValue(v any, path string) (*Value, error) {
 // IsStatic reports whether the value holds no templates.
 func (v *Value) IsStatic() bool { return v.kind == staticValue }
 
+// KeepsType reports a value that is a string of exactly one {{ expr }}:
+// its type is only known when it is evaluated.
+func (v *Value) KeepsType() bool { return v.kind == templateValue && v.template.KeepsType() }
+
 // Static returns the value as written; meaningful when IsStatic.
 func (v *Value) Static() any { return v.static }
 

@@ -1,6 +1,6 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, Client } from "./api";
+import { ApiError, Client, errorMessage } from "./api";
 import { FlowEditor } from "./FlowEditor";
 import { FlowsPage } from "./FlowsPage";
 import { CredentialsPage } from "./CredentialsPage";
@@ -10,10 +10,6 @@ import { DeliveriesPage, RunView, RunsPage } from "./RunsPage";
 type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } | { page: "run"; id: string } | { page: "credentials" } | { page: "deliveries" };
 
 type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
-
-function message(err: unknown): string {
-  return err instanceof ApiError ? err.message : String(err);
-}
 
 // The editor's shell: log in with the admin token (the server keeps the
 // session in an HttpOnly cookie), then the flows; log out. The canvas comes
@@ -31,7 +27,7 @@ export function App({ client = new Client() }: { client?: Client }) {
       if (err instanceof ApiError && err.status === 401) {
         setState({ kind: "signed-out" });
       } else {
-        setState({ kind: "failed", error: message(err) });
+        setState({ kind: "failed", error: errorMessage(err) });
       }
     }
   }
@@ -116,7 +112,7 @@ function Login({ client, error, onDone, onError }: { client: Client; error?: str
       await client.login(token.trim());
       await onDone();
     } catch (err) {
-      onError(message(err));
+      onError(errorMessage(err));
     } finally {
       setBusy(false);
     }

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { ApiError, type Client, type CredentialType, type Problem } from "./api";
+import { ApiError, errorMessage, type Client, type CredentialType, type Problem } from "./api";
 
 // CredentialsPage lists the credentials with the flows that use each, and
 // stores new ones. Their data is write-only: the form sends it, nothing
@@ -13,7 +13,7 @@ export function CredentialsPage({ client }: { client: Client }) {
   const remove = useMutation({
     mutationFn: (name: string) => client.deleteCredential(name),
     onSuccess: () => queries.invalidateQueries({ queryKey: ["credentials"] }),
-    onError: (err) => setError(err instanceof ApiError ? err.message : String(err)),
+    onError: (err) => setError(errorMessage(err)),
   });
 
   return (

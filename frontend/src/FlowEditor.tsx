@@ -15,10 +15,11 @@ import {
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useEffect, useMemo, useState, type DragEvent } from "react";
-import { ApiError, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
+import { ApiError, errorMessage, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
 import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NewCredential } from "./CredentialsPage";
 import { NodePanel } from "./NodePanel";
+import { duration } from "./StepView";
 import { scopePaths } from "./paths";
 
 export const nodeTypes = { flowNode: FlowNodeView };
@@ -61,7 +62,7 @@ function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow
       await queries.invalidateQueries({ queryKey: ["flow", flow.id] });
       void queries.invalidateQueries({ queryKey: ["flows"] });
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorMessage(err));
     }
   }
 
@@ -203,7 +204,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
       if (got.trigger?.body !== undefined) setPayload(JSON.stringify(got.trigger.body, null, 2));
       setStatus(`Captured a ${got.method} request.`);
     } catch (err) {
-      setStatus(err instanceof Error ? err.message : String(err));
+      setStatus(errorMessage(err));
     } finally {
       setListening(false);
     }
@@ -254,7 +255,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
         setProblems(err.problems);
         setStatus(err.message);
       } else {
-        setStatus(err instanceof Error ? err.message : String(err));
+        setStatus(errorMessage(err));
       }
       return false;
     }
@@ -267,7 +268,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     try {
       body = JSON.parse(payload || "null");
     } catch (err) {
-      setStatus(`The test payload is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+      setStatus(`The test payload is not JSON: ${errorMessage(err)}`);
       return;
     }
     if (dirty && !(await save())) return;
@@ -278,7 +279,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
       setStatus(`Test run ${run.status}${run.error ? `: ${run.error}` : "."}`);
       void queries.invalidateQueries({ queryKey: ["runs"] });
     } catch (err) {
-      setStatus(err instanceof Error ? err.message : String(err));
+      setStatus(errorMessage(err));
     }
   }
 
@@ -437,7 +438,7 @@ function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
       <div className="node-id">{node.id}</div>
       {last && (
         <div className="node-result">
-          <span data-status={last.status}>{last.status}</span> · {last.duration_ms.toFixed(2)} ms
+          <span data-status={last.status}>{last.status}</span> · {duration(last.duration_ms)}
           {steps!.length > 1 && ` · ${steps!.length} attempts`}
         </div>
       )}

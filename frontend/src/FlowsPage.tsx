@@ -1,11 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ChangeEvent, type FormEvent } from "react";
-import { ApiError, type Client, type FlowDocument, type FlowSummary } from "./api";
+import { errorMessage, type Client, type FlowDocument, type FlowSummary } from "./api";
 import examples from "./examples.json";
-
-function message(err: unknown): string {
-  return err instanceof ApiError ? err.message : String(err);
-}
 
 /** A new flow starts as a webhook trigger, ready for its first node. */
 export function newFlowDocument(name: string): FlowDocument {
@@ -24,7 +20,7 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const [error, setError] = useState("");
   const refresh = () => queries.invalidateQueries({ queryKey: ["flows"] });
-  const onError = (err: unknown) => setError(message(err));
+  const onError = (err: unknown) => setError(errorMessage(err));
 
   const toggle = useMutation({
     mutationFn: (f: FlowSummary) => client.setActive(f.id, !f.active),
@@ -82,7 +78,7 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   if (flows.isError) {
     return (
       <p role="alert">
-        {message(flows.error)}{" "}
+        {errorMessage(flows.error)}{" "}
         <button type="button" onClick={() => void flows.refetch()}>
           Try again
         </button>
@@ -191,7 +187,7 @@ function NewFlow({ onCreate, onError }: { onCreate: (doc: FlowDocument) => void;
       const doc = JSON.parse(await chosen.text()) as FlowDocument;
       onCreate(exportable(doc));
     } catch (err) {
-      onError(`${chosen.name} is not a flow's JSON: ${message(err)}`);
+      onError(`${chosen.name} is not a flow's JSON: ${errorMessage(err)}`);
     }
   }
 

@@ -1,6 +1,7 @@
 import { useState, type ReactNode } from "react";
-import type { Credential, Delivery, FlowNode, NodeField, NodeType, Problem, Step } from "./api";
+import { errorMessage, type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type Problem, type Step } from "./api";
 import { nextFirings } from "./cron";
+import { StepView } from "./StepView";
 
 type Params = Record<string, unknown>;
 
@@ -127,22 +128,11 @@ export function NodePanel({
       {steps && steps.length > 0 && (
         <section aria-label="Last test">
           <h4>Last test</h4>
-          {steps.map((s, i) => (
-            <details key={i} open={i === steps.length - 1}>
-              <summary>
-                Attempt {s.attempt}{s.iteration ? ` [${s.iteration}]` : ""}: <span data-status={s.status}>{s.status}</span>
-              </summary>
-              {s.error && <pre className="problem mono">{s.error}</pre>}
-              {s.output !== undefined && <pre className="mono" aria-label={`Test output of ${node.id}`}>{JSON.stringify(s.output, null, 2)}</pre>}
-              {s.input !== undefined && (
-                <details>
-                  <summary>Input</summary>
-                  <pre className="mono">{JSON.stringify(s.input, null, 2)}</pre>
-                </details>
-              )}
-              {s.logs && s.logs.length > 0 && <pre className="mono">{s.logs.map((l) => `${l.level} ${l.msg}`).join("\n")}</pre>}
-            </details>
-          ))}
+          <ol className="steps">
+            {steps.map((s, i) => (
+              <StepView key={i} step={s} outputLabel="Test output" />
+            ))}
+          </ol>
         </section>
       )}
       {type?.category !== "trigger" && (
@@ -370,7 +360,7 @@ function JSONInput({ id, value, onChange }: { id: string; value: unknown; onChan
             onChange(JSON.parse(e.target.value));
             setError("");
           } catch (err) {
-            setError(`not JSON yet: ${err instanceof Error ? err.message : String(err)}`);
+            setError(`not JSON yet: ${errorMessage(err)}`);
           }
         }}
       />

@@ -1,21 +1,13 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Background, Controls, ReactFlow } from "@xyflow/react";
-import { ApiError, type Client, type Run, type RunStatus, type Step } from "./api";
+import { errorMessage, type Client, type Run, type RunStatus } from "./api";
+import { duration, StepView, when } from "./StepView";
 import { nodeTypes } from "./FlowEditor";
 import { stepsByNode, toCanvas } from "./graph";
 
 const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
 const live = (r: Run) => r.status === "queued" || r.status === "running";
-
-function when(iso: string | null | undefined): string {
-  return iso ? new Date(iso).toLocaleString() : "—";
-}
-
-function duration(ms: number | null | undefined): string {
-  if (ms == null) return "—";
-  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
 
 // RunsPage is the run history: filtered by flow and status, newest first, a
 // page at a time, refreshed while runs on it are still going.
@@ -141,12 +133,12 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
       void queries.invalidateQueries({ queryKey: ["runs"] });
       onOpen(r.id);
     },
-    onError: (err) => setError(err instanceof ApiError ? err.message : String(err)),
+    onError: (err) => setError(errorMessage(err)),
   });
   const cancel = useMutation({
     mutationFn: () => client.cancelRun(runId),
     onSuccess: () => void queries.invalidateQueries({ queryKey: ["run", runId] }),
-    onError: (err) => setError(err instanceof ApiError ? err.message : String(err)),
+    onError: (err) => setError(errorMessage(err)),
   });
 
   if (run.isPending) return <p aria-busy="true">Loading the run…</p>;
@@ -225,41 +217,6 @@ function RunCanvas({ client, run }: { client: Client; run: Run }) {
         <Controls showInteractive={false} />
       </ReactFlow>
     </div>
-  );
-}
-
-function StepView({ step }: { step: Step }) {
-  const name = step.iteration ? `${step.node_id}[${step.iteration}]` : step.node_id;
-  return (
-    <li className="step" data-step={step.node_id}>
-      <div>
-        <strong>{name}</strong> <span data-status={step.status}>{step.status}</span>
-        {step.attempt > 1 && <small> attempt {step.attempt}</small>}
-        {step.port && <small> → {step.port}</small>}
-        <small> · {duration(step.duration_ms)}</small>
-      </div>
-      {step.error && <pre className="problem mono">{step.error}</pre>}
-      {step.output !== undefined && (
-        <details open>
-          <summary>Output</summary>
-          <pre className="mono" aria-label={`Output of ${step.node_id}`}>
-            {JSON.stringify(step.output, null, 2)}
-          </pre>
-        </details>
-      )}
-      {step.input !== undefined && (
-        <details>
-          <summary>Input</summary>
-          <pre className="mono">{JSON.stringify(step.input, null, 2)}</pre>
-        </details>
-      )}
-      {step.logs && step.logs.length > 0 && (
-        <details>
-          <summary>Log ({step.logs.length})</summary>
-          <pre className="mono">{step.logs.map((l) => `${l.time} ${l.level} ${l.msg}${l.attrs ? " " + JSON.stringify(l.attrs) : ""}`).join("\n")}</pre>
-        </details>
-      )}
-    </li>
   );
 }
 

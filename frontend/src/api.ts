@@ -27,6 +27,12 @@ export interface FlowSummary {
   updated_at: string;
 }
 
+/** errorMessage is what the editor shows of any failure: the server's
+ * message for an ApiError, the message of any other Error. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** An error answer of the API, or a failure to reach it (status 0). */
 export class ApiError extends Error {
   readonly status: number;
@@ -60,6 +66,14 @@ export interface FlowEdge {
   from: string;
   to: string;
   port?: string;
+}
+
+/** One saved version of a flow, as version lists show it. */
+export interface FlowVersion {
+  flow_id: string;
+  version: number;
+  name: string;
+  created_at: string;
 }
 
 /** A flow document as saved: name, nodes and edges. */
@@ -187,6 +201,16 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/** withQuery adds the filter's set fields to a path as its query. */
+function withQuery(path: string, filter: object): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(filter) as [string, unknown][]) {
+    if (value !== undefined && value !== "") query.set(key, String(value));
+  }
+  const qs = query.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
 export class Client {
   private readonly token?: string;
   private readonly baseURL: string;
@@ -232,11 +256,8 @@ export class Client {
     return this.request("PUT", `/api/v1/flows/${encodeURIComponent(id)}`, doc);
   }
 
-  async listVersions(id: string): Promise<{ flow_id: string; version: number; name: string; created_at: string }[]> {
-    const body = await this.request<{ versions: { flow_id: string; version: number; name: string; created_at: string }[] }>(
-      "GET",
-      `/api/v1/flows/${encodeURIComponent(id)}/versions`,
-    );
+  async listVersions(id: string): Promise<FlowVersion[]> {
+    const body = await this.request<{ versions: FlowVersion[] }>("GET", `/api/v1/flows/${encodeURIComponent(id)}/versions`);
     return body.versions;
   }
 
@@ -258,21 +279,11 @@ export class Client {
   }
 
   async listRuns(filter: RunFilter = {}): Promise<{ runs: Run[]; next_cursor?: string }> {
-    const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(filter)) {
-      if (value !== undefined && value !== "") query.set(key, String(value));
-    }
-    const qs = query.toString();
-    return this.request("GET", "/api/v1/runs" + (qs ? `?${qs}` : ""));
+    return this.request("GET", withQuery("/api/v1/runs", filter));
   }
 
   async listDeliveries(filter: { flow_id?: string; status?: string; cursor?: string } = {}): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
-    const query = new URLSearchParams();
-    for (const [key, value] of Object.entries(filter)) {
-      if (value) query.set(key, value);
-    }
-    const qs = query.toString();
-    return this.request("GET", "/api/v1/deliveries" + (qs ? `?${qs}` : ""));
+    return this.request("GET", withQuery("/api/v1/deliveries", filter));
   }
 
   /** Waits (up to two minutes) for the next request to the flow's trigger; null when none came. */

@@ -1,0 +1,50 @@
+import type { Step } from "./api";
+
+/** when shows a time in the reader's locale; a dash for none. */
+export function when(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : "—";
+}
+
+/** duration shows milliseconds readably; a dash for none. */
+export function duration(ms: number | null | undefined): string {
+  if (ms == null) return "—";
+  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** StepView shows one attempt of a step: status, port, duration, error,
+ * output, input and log. outputLabel names its output for assistive
+ * technology (and tests): "Output of <node>" by default. */
+export function StepView({ step, outputLabel = "Output" }: { step: Step; outputLabel?: string }) {
+  const name = step.iteration ? `${step.node_id}[${step.iteration}]` : step.node_id;
+  return (
+    <li className="step" data-step={step.node_id}>
+      <div>
+        <strong>{name}</strong> <span data-status={step.status}>{step.status}</span>
+        {step.attempt > 1 && <small> attempt {step.attempt}</small>}
+        {step.port && <small> → {step.port}</small>}
+        <small> · {duration(step.duration_ms)}</small>
+      </div>
+      {step.error && <pre className="problem mono">{step.error}</pre>}
+      {step.output !== undefined && (
+        <details open>
+          <summary>Output</summary>
+          <pre className="mono" aria-label={`${outputLabel} of ${step.node_id}`}>
+            {JSON.stringify(step.output, null, 2)}
+          </pre>
+        </details>
+      )}
+      {step.input !== undefined && (
+        <details>
+          <summary>Input</summary>
+          <pre className="mono">{JSON.stringify(step.input, null, 2)}</pre>
+        </details>
+      )}
+      {step.logs && step.logs.length > 0 && (
+        <details>
+          <summary>Log ({step.logs.length})</summary>
+          <pre className="mono">{step.logs.map((l) => `${l.time} ${l.level} ${l.msg}${l.attrs ? " " + JSON.stringify(l.attrs) : ""}`).join("\n")}</pre>
+        </details>
+      )}
+    </li>
+  );
+}
