@@ -1,115 +1,23 @@
-// Browser end-to-end tests: the real binary (bin/hookflow, built by `make
-// build` with the editor embedded) on a temporary SQLite database, driven
-// through Debian's chromium with playwright-core. Screenshots of each screen
-// go to frontend/screenshots/ (git-ignored), for review.
-import { test, before, after } from "node:test";
+// Browser end-to-end tests of logging in, the canvas, a flow built and run
+// through the UI, and the credentials page (see harness.mjs).
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createServer } from "node:net";
+import { join } from "node:path";
 import { createServer as createHTTPServer } from "node:http";
-import { chromium } from "playwright-core";
+import { useServer, shots, token } from "./harness.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const binary = process.env.HOOKFLOW_BINARY ?? join(root, "bin", "hookflow");
-const shots = join(here, "..", "screenshots");
-const token = "hf_e2e_admin_token_0123456789";
-
-let server;
-let baseURL;
-let browser;
-let dataDir;
-let profileDir;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitReady(url, deadline = Date.now() + 20_000) {
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not become ready`);
-}
-
-before(async () => {
-  mkdirSync(shots, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "hookflow-e2e-"));
-  profileDir = mkdtempSync(join(tmpdir(), "hookflow-chromium-"));
-  const port = await freePort();
-  baseURL = `http://127.0.0.1:${port}`;
-  // The flows call a local test API, which the SSRF guard allows by name.
-  server = spawn(binary, ["serve", "--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, "--admin-token", token, "--log-level", "warn",
-    "--allowed-hosts", "127.0.0.1"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  await waitReady(`${baseURL}/readyz`);
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(profileDir, { recursive: true, force: true });
-});
-
-// newPage opens a page that fails the test on any console error.
-async function newPage(t) {
-  await browser.clearCookies(); // Each test starts logged out.
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("console", (m) => {
-    // The browser logs every 4xx answer as a failed resource; the page
-    // handles those (a refused login, a flow with problems), so only other
-    // errors count.
-    const handled = /^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
-    if (m.type() === "error" && !handled) errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(e.message));
-  t.after(async () => {
-    await page.close();
-    assert.deepEqual(errors, [], "no console errors");
-  });
-  return page;
-}
+const env = useServer();
 
 test("log in with the admin token, see the flows, log out", async (t) => {
-  const res = await fetch(`${baseURL}/api/v1/flows`, {
+  const res = await fetch(`${env.baseURL}/api/v1/flows`, {
     method: "POST",
     headers: { Authorization: `Bearer ${token}` },
     body: JSON.stringify({ name: "Payments to Slack", nodes: [{ id: "hook", type: "trigger.webhook" }], edges: [] }),
   });
   assert.equal(res.status, 201);
 
-  const page = await newPage(t);
-  await page.goto(baseURL + "/");
+  const page = await env.newPage(t);
+  await page.goto(env.baseURL + "/");
   await page.getByLabel("Login token").waitFor();
   await page.screenshot({ path: join(shots, "login.png") });
 
@@ -122,7 +30,7 @@ test("log in with the admin token, see the flows, log out", async (t) => {
   await page.getByRole("table", { name: "Flows" }).getByText("Payments to Slack").waitFor();
   await page.screenshot({ path: join(shots, "flows.png") });
 
-  const cookies = await browser.cookies(baseURL);
+  const cookies = await env.browser.cookies(env.baseURL);
   const session = cookies.find((c) => c.name === "hookflow_session");
   assert.ok(session, "the session cookie is set");
   assert.equal(session.httpOnly, true);
@@ -140,7 +48,7 @@ test("log in with the admin token, see the flows, log out", async (t) => {
   await toggle.waitFor();
   await toggle.click(); // Checked once the server has it: the switch shows what is stored.
   await page.waitForFunction(() => document.querySelector('[aria-label="Active: Orders to Postgres"]')?.checked === true);
-  const list = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const list = await (await env.api(`/api/v1/flows`)).json();
   assert.equal(list.flows.find((f) => f.name === "Orders to Postgres")?.active, true, "activated through the UI");
   await page.screenshot({ path: join(shots, "flows-active.png") });
 
@@ -151,8 +59,8 @@ test("log in with the admin token, see the flows, log out", async (t) => {
 });
 
 test("open a flow on the canvas, add a node, and see a validation problem on its field", async (t) => {
-  const page = await newPage(t);
-  await page.goto(baseURL + "/");
+  const page = await env.newPage(t);
+  await page.goto(env.baseURL + "/");
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("button", { name: "Payments to Slack" }).click();
@@ -182,9 +90,9 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.getByRole("status").getByText("Saved as version 2.").waitFor();
   // The problem leaves the node once the canvas has redrawn it.
   await page.locator('[data-node="if"] .problem').waitFor({ state: "detached" });
-  const list = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const list = await (await env.api(`/api/v1/flows`)).json();
   const saved = list.flows.find((f) => f.name === "Payments to Slack");
-  const doc = await (await fetch(`${baseURL}/api/v1/flows/${saved.id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const doc = await (await env.api(`/api/v1/flows/${saved.id}`)).json();
   assert.equal(doc.version, 2);
   assert.deepEqual(doc.nodes.find((n) => n.id === "if").params, { condition: "trigger.body.amount > 100" });
 
@@ -228,8 +136,8 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   t.after(() => api.close());
   const apiURL = `http://127.0.0.1:${api.address().port}/orders`;
 
-  const page = await newPage(t);
-  await page.goto(baseURL + "/");
+  const page = await env.newPage(t);
+  await page.goto(env.baseURL + "/");
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("textbox", { name: "New flow" }).fill("Order pipeline");
@@ -278,7 +186,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
 
   // Listen for a test event while the flow is inactive: the request is
   // captured, shown, and becomes the test payload.
-  const flowsNow = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const flowsNow = await (await env.api(`/api/v1/flows`)).json();
   const hookURL = flowsNow.flows.find((f) => f.name === "Order pipeline").triggers[0].url;
   await page.locator('[data-node="webhook"]').click();
   await page.getByRole("button", { name: "Listen for test event" }).click();
@@ -312,7 +220,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await page.waitForFunction(() => document.querySelector('[aria-label="Active: Order pipeline"]')?.checked === true);
 
   // A real HTTP request to the trigger URL.
-  const flows = await (await fetch(`${baseURL}/api/v1/flows`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const flows = await (await env.api(`/api/v1/flows`)).json();
   const hook = flows.flows.find((f) => f.name === "Order pipeline").triggers[0].url;
   const delivered = await fetch(hook, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ amount: 21 }) });
   assert.equal(delivered.status, 202);
@@ -342,8 +250,8 @@ test("build webhook → transform → http.request on the canvas, activate, deli
 });
 
 test("store credentials through the credentials page; their data never comes back", async (t) => {
-  const page = await newPage(t);
-  await page.goto(baseURL + "/");
+  const page = await env.newPage(t);
+  await page.goto(env.baseURL + "/");
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Credentials" }).click();

@@ -119,8 +119,27 @@ export interface Run {
 export interface RunFilter {
   flow_id?: string;
   status?: RunStatus;
+  /** RFC 3339 times: runs created at or after since, and before until. */
+  since?: string;
+  until?: string;
   limit?: number;
   cursor?: string;
+}
+
+/** What an expression or template preview sees; every part optional. */
+export interface PreviewScope {
+  trigger?: unknown;
+  steps?: Record<string, unknown>;
+  input?: unknown;
+  item?: unknown;
+  index?: number;
+}
+
+/** The value of a previewed expression or template. */
+export interface Preview {
+  value: unknown;
+  /** The value's JSON was too long and value holds its first 64 KiB as text. */
+  truncated?: boolean;
 }
 
 export interface Credential {
@@ -331,6 +350,18 @@ export class Client {
   /** Stores a credential; its data is write-only and never comes back. */
   async createCredential(name: string, type: string, data: Record<string, unknown>): Promise<Credential> {
     return this.request("POST", "/api/v1/credentials", { name, type, data });
+  }
+
+  /** Replaces a credential's data (and type); the name stays. */
+  async updateCredential(name: string, type: string, data: Record<string, unknown>): Promise<Credential> {
+    return this.request("PUT", `/api/v1/credentials/${encodeURIComponent(name)}`, { type, data });
+  }
+
+  /** Evaluates an expression (or renders a template) against sample data.
+   * A source that does not compile or fails on the data is an ApiError
+   * (422) whose message says why. */
+  async evaluate(source: { expression: string } | { template: string }, scope: PreviewScope): Promise<Preview> {
+    return this.request("POST", "/api/v1/expressions/evaluate", { ...source, scope });
   }
 
   async deleteCredential(name: string): Promise<void> {
