@@ -458,6 +458,24 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	assert.Contains(t, nodeType["enum"], "transform", "the flow schema lists the registered kinds")
 	ref := flowDoc["properties"].(map[string]any)["nodes"].(map[string]any)["items"].(map[string]any)["$ref"]
 	assert.Equal(t, "#/components/schemas/FlowDocument/$defs/node", ref, "references resolve inside the document")
+
+	// Every field type a node kind uses is one the document names.
+	fieldTypes := doc["components"].(map[string]any)["schemas"].(map[string]any)["Field"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)["enum"]
+	reg := nodes.NewRegistry()
+	nodes.RegisterBuiltins(reg)
+	var walk func(fields []nodes.Field)
+	walk = func(fields []nodes.Field) {
+		for _, field := range fields {
+			assert.Contains(t, fieldTypes, string(field.Type), "field %s", field.Name)
+			walk(field.Fields)
+			if field.Items != nil {
+				walk([]nodes.Field{*field.Items})
+			}
+		}
+	}
+	for _, k := range reg.Kinds() {
+		walk(k.Spec.Fields)
+	}
 }
 
 func TestWebAppIsServed(t *testing.T) {

@@ -58,6 +58,7 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		invalid           *engine.InvalidFlowError
 		invalidCredential *engine.InvalidCredentialError
 		malformed         *engine.MalformedFlowError
+		preview           *engine.PreviewError
 	)
 	switch {
 	case errors.As(err, &apiErr):
@@ -66,6 +67,8 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalid.Error(), Problems: invalid.Problems}
 	case errors.As(err, &invalidCredential):
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalidCredential.Error(), Problems: invalidCredential.Problems}
+	case errors.As(err, &preview):
+		return fiber.StatusUnprocessableEntity, errorBody{Error: preview.Error(), Problems: []engine.Problem{preview.Problem}}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, errorBody{Error: malformed.Error()}
 	case errors.Is(err, engine.ErrFlowTooLarge):

@@ -153,6 +153,7 @@ func New(opts Options) (*fiber.App, error) {
 	v1.Put("/credentials/:name", s.updateCredential)
 	v1.Delete("/credentials/:name", s.deleteCredential)
 	v1.Get("/credential-types", s.listCredentialTypes)
+	v1.Post("/expressions/evaluate", s.evaluate)
 	// Anything else under /api/v1 is a JSON 404, after authentication, so the
 	// API's shape is not revealed to strangers.
 	v1.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

@@ -31,10 +31,10 @@ var discordMessageSpec = Spec{
 	Fields: []Field{
 		{Name: "credential", Type: TypeCredential, Label: "Discord credential", Required: true,
 			CredentialTypes: []string{CredentialDiscord}, Help: "The channel's webhook URL."},
-		{Name: "content", Type: TypeString, Label: "Content",
+		{Name: "content", Type: TypeTemplate, Label: "Content",
 			Help: "The message, up to 2,000 characters; may hold {{ templates }}.", Placeholder: "{{ trigger.body.pusher.name }} pushed to {{ trigger.body.repository.full_name }}"},
-		{Name: "username", Type: TypeString, Label: "Username", Advanced: true, Help: "Overrides the webhook's name."},
-		{Name: "avatar_url", Type: TypeString, Label: "Avatar URL", Advanced: true, Help: "Overrides the webhook's avatar."},
+		{Name: "username", Type: TypeTemplate, Label: "Username", Advanced: true, Help: "Overrides the webhook's name."},
+		{Name: "avatar_url", Type: TypeTemplate, Label: "Avatar URL", Advanced: true, Help: "Overrides the webhook's avatar."},
 		{Name: "embeds", Type: TypeJSON, Label: "Embeds",
 			Help: "Up to 10 embed objects (title, description, url, color, fields …), 6,000 characters in all; strings may hold {{ templates }}."},
 		{Name: "allowed_mentions", Type: TypeJSON, Label: "Allowed mentions", Advanced: true,

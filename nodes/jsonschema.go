@@ -40,7 +40,7 @@ func objectSchema(fields []Field) map[string]any {
 func fieldSchema(f Field) map[string]any {
 	var s map[string]any
 	switch f.Type {
-	case TypeString:
+	case TypeString, TypeTemplate:
 		s = map[string]any{"type": "string"}
 		bounds(s, f, "minLength", "maxLength")
 	case TypeExpression:

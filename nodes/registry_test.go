@@ -3,7 +3,9 @@ package nodes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -211,4 +213,72 @@ func newScope(input any) *expression.Scope {
 		Steps:   map[string]any{},
 		Input:   input,
 	}
+}
+
+// TestTemplateFieldsAreRendered holds the field types to what the builders
+// do: a field of type template is compiled as a template (a broken one is a
+// problem on that field), and a plain string field is not. The editor draws
+// a template editor with a preview exactly for the template fields.
+func TestTemplateFieldsAreRendered(t *testing.T) {
+	t.Parallel()
+	// Params each kind builds with, before the field under test is set.
+	base := map[string]string{
+		"http.request":    `{"url": "https://api.example"}`,
+		"slack.message":   `{"credential": "c", "text": "hi"}`,
+		"discord.message": `{"credential": "c", "content": "hi"}`,
+		"db.write":        `{"credential": "c", "table": "orders", "values": {"id": "1"}}`,
+		"trigger.cron":    `{"schedule": "* * * * *"}`,
+		"switch":          `{"cases": [{"port": "a", "condition": "true"}]}`,
+		"if":              `{"condition": "true"}`,
+		"filter":          `{"condition": "true"}`,
+		"foreach":         `{"items": "[]"}`,
+		"delay":           `{"duration_ms": 1}`,
+	}
+	const broken = "{{ len( }}"
+	_, err := expression.CompileTemplate(broken)
+	require.Error(t, err)
+	templateError := err.Error()
+
+	for _, k := range builtins(t).Kinds() {
+		params := map[string]any{}
+		if b, ok := base[k.Spec.Kind]; ok {
+			require.NoError(t, json.Unmarshal([]byte(b), &params))
+		}
+		_, err := k.Build(mustJSON(t, params))
+		require.NoError(t, err, "%s builds with its base params", k.Spec.Kind)
+
+		for _, f := range k.Spec.Fields {
+			var value any
+			var path string
+			switch {
+			case f.Type == TypeString || f.Type == TypeTemplate:
+				value, path = broken, f.Name
+			case f.Type == TypeMap && (f.Items.Type == TypeString || f.Items.Type == TypeTemplate):
+				value, path = map[string]any{"x": broken}, f.Name+".x"
+				f = *f.Items
+			default:
+				continue
+			}
+			t.Run(k.Spec.Kind+"."+path, func(t *testing.T) {
+				with := map[string]any{}
+				for name, v := range params {
+					with[name] = v
+				}
+				with[strings.SplitN(path, ".", 2)[0]] = value
+				_, err := k.Build(mustJSON(t, with))
+				var errs FieldErrors
+				rendered := errors.As(err, &errs) && slices.ContainsFunc(errs, func(e FieldError) bool {
+					return e.Field == path && e.Message == templateError
+				})
+				assert.Equal(t, f.Type == TypeTemplate, rendered, "field type %s, build error: %v", f.Type, err)
+			})
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	data, err := json.Marshal(v)
+	require.NoError(t, err)
+	return data
 }

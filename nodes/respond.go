@@ -23,7 +23,7 @@ var respondSpec = Spec{
 		{
 			Name: "headers", Type: TypeMap, Label: "Headers",
 			Help:  "Header name → value; values may hold {{ templates }}.",
-			Items: &Field{Name: "value", Type: TypeString, Label: "Value"},
+			Items: &Field{Name: "value", Type: TypeTemplate, Label: "Value"},
 		},
 		{
 			Name: "body", Type: TypeJSON, Label: "Body",

@@ -18,8 +18,12 @@ type FieldType string
 
 // The field types.
 const (
-	// TypeString is text that may embed {{ expression }} templates.
+	// TypeString is plain text, used as written: names, headers, zones.
 	TypeString FieldType = "string"
+	// TypeTemplate is text whose {{ expression }} placeholders are rendered
+	// when the node runs; a text that is exactly one placeholder keeps the
+	// value's type.
+	TypeTemplate FieldType = "template"
 	// TypeExpression is expr source, compiled when the flow is saved.
 	TypeExpression FieldType = "expression"
 	// TypeSelect is one of the field's Options.
