@@ -87,12 +87,8 @@ func (s *server) listDeliveries(c *fiber.Ctx) error {
 	if f.Status != "" && !deliveryStatuses[f.Status] {
 		return errorf(fiber.StatusBadRequest, "status must be accepted, rejected, duplicate or captured, not %q", f.Status)
 	}
-	if v := c.Query("since"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return errorf(fiber.StatusBadRequest, "since must be an RFC 3339 time, such as 2026-01-02T15:04:05Z, not %q", v)
-		}
-		f.Since = t
+	if err := timeRange(c, &f.Since, &f.Until); err != nil {
+		return err
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)

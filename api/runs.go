@@ -178,12 +178,10 @@ var runStatuses = map[string]bool{
 	store.RunQueued: true, store.RunRunning: true, store.RunSucceeded: true, store.RunFailed: true, store.RunCanceled: true,
 }
 
-func (s *server) listRuns(c *fiber.Ctx) error {
-	f := store.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), Before: c.Query("cursor"), Limit: defaultRunPage}
-	if f.Status != "" && !runStatuses[f.Status] {
-		return errorf(fiber.StatusBadRequest, "status must be queued, running, succeeded, failed or canceled, not %q", f.Status)
-	}
-	for name, into := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+// timeRange reads the since and until query parameters, RFC 3339 times
+// that a listing's records fall between.
+func timeRange(c *fiber.Ctx, since, until *time.Time) error {
+	for name, into := range map[string]*time.Time{"since": since, "until": until} {
 		if v := c.Query(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
@@ -191,6 +189,17 @@ func (s *server) listRuns(c *fiber.Ctx) error {
 			}
 			*into = t
 		}
+	}
+	return nil
+}
+
+func (s *server) listRuns(c *fiber.Ctx) error {
+	f := store.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), Before: c.Query("cursor"), Limit: defaultRunPage}
+	if f.Status != "" && !runStatuses[f.Status] {
+		return errorf(fiber.StatusBadRequest, "status must be queued, running, succeeded, failed or canceled, not %q", f.Status)
+	}
+	if err := timeRange(c, &f.Since, &f.Until); err != nil {
+		return err
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -17,5 +17,7 @@ export default defineConfig({
     environment: "jsdom",
     // e2e/ holds the browser tests, run by node --test (npm run e2e).
     include: ["src/**/*.test.{ts,tsx}"],
+    // Stubs for what jsdom lacks and CodeMirror measures.
+    setupFiles: ["src/test-setup.ts"],
   },
 });

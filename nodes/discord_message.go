@@ -31,7 +31,7 @@ var discordMessageSpec = Spec{
 	Fields: []Field{
 		{Name: "credential", Type: TypeCredential, Label: "Discord credential", Required: true,
 			CredentialTypes: []string{CredentialDiscord}, Help: "The channel's webhook URL."},
-		{Name: "content", Type: TypeTemplate, Label: "Content",
+		{Name: "content", Type: TypeTemplate, Label: "Content", Multiline: true,
 			Help: "The message, up to 2,000 characters; may hold {{ templates }}.", Placeholder: "{{ trigger.body.pusher.name }} pushed to {{ trigger.body.repository.full_name }}"},
 		{Name: "username", Type: TypeTemplate, Label: "Username", Advanced: true, Help: "Overrides the webhook's name."},
 		{Name: "avatar_url", Type: TypeTemplate, Label: "Avatar URL", Advanced: true, Help: "Overrides the webhook's avatar."},

@@ -29,7 +29,7 @@ var slackMessageSpec = Spec{
 			Help:            "An incoming webhook URL (the message goes to its channel) or a bot token (the message goes to Channel)."},
 		{Name: "channel", Type: TypeTemplate, Label: "Channel",
 			Help: "With a bot token: a channel id or name such as #deploys; may hold {{ templates }}. Ignored by incoming webhooks.", Placeholder: "#deploys"},
-		{Name: "text", Type: TypeTemplate, Label: "Text",
+		{Name: "text", Type: TypeTemplate, Label: "Text", Multiline: true,
 			Help: "The message, in Slack's mrkdwn; may hold {{ templates }}. With blocks, it is the notification's fallback text.", Placeholder: "New order {{ input.id }}"},
 		{Name: "blocks", Type: TypeJSON, Label: "Blocks", Advanced: true,
 			Help: "Block Kit blocks: a list whose strings may hold {{ templates }}."},

@@ -106,6 +106,9 @@ type Field struct {
 	Max *float64 `json:"max,omitempty"`
 	// Placeholder is an example value shown in an empty input.
 	Placeholder string `json:"placeholder,omitempty"`
+	// Multiline text fields (a message's text) take line breaks; in any
+	// other text field Enter inserts none, as in a one-line input.
+	Multiline bool `json:"multiline,omitempty"`
 }
 
 // Option is one choice of a select field.

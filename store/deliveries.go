@@ -61,10 +61,10 @@ type DeliveryResult struct {
 type DeliveryFilter struct {
 	FlowID string
 	Status string
-	// Since keeps deliveries received at or after it.
-	Since  time.Time
-	Before string
-	Limit  int
+	// Since and Until bound received_at: Since ≤ received_at < Until.
+	Since, Until time.Time
+	Before       string
+	Limit        int
 }
 
 type deliveryRow struct {
@@ -387,6 +387,9 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery
 	}
 	if !f.Since.IsZero() {
 		add("received_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		add("received_at < ?", f.Until.UTC())
 	}
 	if f.Before != "" {
 		add("id < ?", f.Before)

@@ -13,6 +13,14 @@ async function settle() {
   for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
 }
 
+/** until waits for a lazily loaded page: its module is fetched, then drawn. */
+async function until(found: () => unknown, ms = 10_000) {
+  for (const end = Date.now() + ms; !found(); ) {
+    if (Date.now() > end) throw new Error("timed out waiting for the page");
+    await act(async () => new Promise((r) => setTimeout(r, 20)));
+  }
+}
+
 async function type(container: HTMLElement, selector: string, value: string) {
   await act(async () => {
     const input = container.querySelector<HTMLInputElement>(selector)!;
@@ -73,6 +81,7 @@ function fakeServer() {
       flow.version = (flow.version as number) + 1;
       return json(200, flow);
     }
+    if (input.startsWith("/api/v1/runs")) return json(200, { runs: [], next_cursor: null });
     const del = one;
     if (del && method === "DELETE") {
       state.flows = state.flows.filter((f) => f.id !== del[1]);
@@ -175,6 +184,19 @@ describe("App", () => {
     expect(sent.name).toBe("Orders to Postgres");
     expect(sent.nodes.map((n) => n.type)).toEqual(["trigger.webhook", "db.write"]);
     expect(ctx.container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
+  });
+
+  it("loads the run history page when it is first opened", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    vi.stubGlobal("fetch", server.fetch);
+    await act(async () => ctx.root.render(<App />));
+    await settle();
+    const runs = [...ctx.container.querySelectorAll<HTMLButtonElement>('nav[aria-label="Main"] button')].find((b) => b.textContent === "Runs")!;
+    await act(async () => runs.click());
+    await until(() => ctx.container.querySelector("#runs-title"));
+    expect(ctx.container.querySelector('form[aria-label="Filter runs"]')).not.toBeNull();
+    expect(server.state.calls.some((c) => c.startsWith("GET /api/v1/runs"))).toBe(true);
   });
 
   it("shows an error it can retry when the server fails", async () => {

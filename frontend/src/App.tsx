@@ -1,10 +1,16 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useEffect, useState, type FormEvent } from "react";
+import { Component, lazy, Suspense, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, Client, errorMessage } from "./api";
-import { FlowEditor } from "./FlowEditor";
 import { FlowsPage } from "./FlowsPage";
 import { CredentialsPage } from "./CredentialsPage";
-import { DeliveriesPage, RunView, RunsPage } from "./RunsPage";
+
+// The canvas pages (the editor, and the run history with its run canvas)
+// are loaded when first opened, so the login screen and the flows list do
+// not download React Flow and the editor's fields.
+const FlowEditor = lazy(() => import("./FlowEditor").then((m) => ({ default: m.FlowEditor })));
+const RunsPage = lazy(() => import("./RunsPage").then((m) => ({ default: m.RunsPage })));
+const RunView = lazy(() => import("./RunsPage").then((m) => ({ default: m.RunView })));
+const DeliveriesPage = lazy(() => import("./RunsPage").then((m) => ({ default: m.DeliveriesPage })));
 
 /** What the signed-in user looks at. */
 type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } | { page: "run"; id: string } | { page: "credentials" } | { page: "deliveries" };
@@ -12,8 +18,8 @@ type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } 
 type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
 
 // The editor's shell: log in with the admin token (the server keeps the
-// session in an HttpOnly cookie), then the flows; log out. The canvas comes
-// next.
+// session in an HttpOnly cookie), then the flows, runs, deliveries and
+// credentials; log out.
 export function App({ client = new Client() }: { client?: Client }) {
   const [state, setState] = useState<State>({ kind: "loading" });
   const [view, setView] = useState<View>({ page: "flows" });
@@ -85,20 +91,52 @@ export function App({ client = new Client() }: { client?: Client }) {
           <Login client={client} error={state.error} onDone={checkSession} onError={(error) => setState({ kind: "signed-out", error })} />
         )}
         {state.kind === "signed-in" && view.page === "flows" && <FlowsPage client={client} onOpen={(id) => setView({ page: "flow", id })} />}
-        {state.kind === "signed-in" && view.page === "flow" && (
-          <FlowEditor client={client} flowId={view.id} onClose={() => setView({ page: "flows" })} />
-        )}
-        {state.kind === "signed-in" && view.page === "runs" && <RunsPage client={client} onOpen={(id) => setView({ page: "run", id })} />}
         {state.kind === "signed-in" && view.page === "credentials" && <CredentialsPage client={client} />}
-        {state.kind === "signed-in" && view.page === "deliveries" && (
-          <DeliveriesPage client={client} onOpenRun={(id) => setView({ page: "run", id })} />
-        )}
-        {state.kind === "signed-in" && view.page === "run" && (
-          <RunView client={client} runId={view.id} onOpen={(id) => setView({ page: "run", id })} onClose={() => setView({ page: "runs" })} />
+        {state.kind === "signed-in" && (
+          <PageBoundary key={view.page}>
+            <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+              {view.page === "flow" && <FlowEditor client={client} flowId={view.id} onClose={() => setView({ page: "flows" })} />}
+              {view.page === "runs" && <RunsPage client={client} onOpen={(id) => setView({ page: "run", id })} />}
+              {view.page === "deliveries" && <DeliveriesPage client={client} onOpenRun={(id) => setView({ page: "run", id })} />}
+              {view.page === "run" && (
+                // Keyed by the run, so a replay opens with nothing chosen on its canvas.
+                <RunView
+                  key={view.id}
+                  client={client}
+                  runId={view.id}
+                  onOpen={(id) => setView({ page: "run", id })}
+                  onClose={() => setView({ page: "runs" })}
+                />
+              )}
+            </Suspense>
+          </PageBoundary>
         )}
       </main>
     </QueryClientProvider>
   );
+}
+
+/** PageBoundary shows a page that failed to load (such as a lazily loaded
+ * part of an older build, gone after an upgrade) as an error to reload from,
+ * instead of a blank app. */
+class PageBoundary extends Component<{ children: ReactNode }, { error: string }> {
+  state = { error: "" };
+
+  static getDerivedStateFromError(err: unknown) {
+    return { error: errorMessage(err) };
+  }
+
+  render() {
+    if (!this.state.error) return this.props.children;
+    return (
+      <p role="alert">
+        This page could not be loaded: {this.state.error}{" "}
+        <button type="button" onClick={() => window.location.reload()}>
+          Reload
+        </button>
+      </p>
+    );
+  }
 }
 
 function Login({ client, error, onDone, onError }: { client: Client; error?: string; onDone: () => Promise<void>; onError: (error: string) => void }) {

@@ -3,26 +3,41 @@ import {
   addEdge,
   Background,
   Controls,
-  Handle,
   MiniMap,
-  Position,
   ReactFlow,
   useEdgesState,
   useNodesState,
+  type AriaLabelConfig,
   type Connection,
-  type NodeProps,
   type ReactFlowInstance,
 } from "@xyflow/react";
-import "@xyflow/react/dist/style.css";
-import { useEffect, useMemo, useState, type DragEvent } from "react";
-import { ApiError, errorMessage, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type Problem, type Run } from "./api";
-import { edgeId, fromCanvas, layout, newNodeId, portsOf, stepsByNode, toCanvas, type CanvasNode } from "./graph";
+import { useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent as ReactKeyboardEvent } from "react";
+import { ApiError, errorMessage, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type PreviewScope, type Problem, type Run } from "./api";
+import { edgeId, fromCanvas, layout, newNodeId, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NewCredential } from "./CredentialsPage";
 import { NodePanel } from "./NodePanel";
-import { duration } from "./StepView";
+import { Connections } from "./Connections";
+import { named, nodeTypes } from "./FlowNodeView";
 import { scopePaths } from "./paths";
 
-export const nodeTypes = { flowNode: FlowNodeView };
+/** canvasOf is toCanvas with each node named. */
+function canvasOf(...args: Parameters<typeof toCanvas>) {
+  const drawn = toCanvas(...args);
+  return { nodes: drawn.nodes.map(named), edges: drawn.edges };
+}
+
+// What a focused node tells screen readers it can do. React Flow's own
+// keys: Tab between nodes, Enter or Space selects, arrows move, Delete
+// removes, Escape unselects; selecting opens the node's panel.
+const ariaLabels: Partial<AriaLabelConfig> = {
+  "node.a11yDescription.default":
+    "Press Enter or Space to select the node and open its settings and connections beside the canvas. Press Delete to remove it and Escape to unselect it.",
+  "node.a11yDescription.keyboardDisabled":
+    "Press Enter or Space to select the node and open its settings and connections beside the canvas. Arrow keys then move it, Delete removes it and Escape unselects it.",
+};
+
+// Where the keyboard goes in a node's panel when the node is added.
+const focusable = 'input:not([type="hidden"]):not([readonly]), select, textarea, button, [contenteditable="true"], [tabindex="0"]';
 
 // dragKind carries a node kind from the palette to the canvas.
 const dragKind = "application/x-hookflow-kind";
@@ -91,18 +106,21 @@ function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow
 
 function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; types: NodeType[]; onClose: () => void }) {
   const queries = useQueryClient();
-  const initial = useMemo(() => toCanvas(flow, types), [flow, types]);
+  const initial = useMemo(() => canvasOf(flow, types), [flow, types]);
   const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState(initial.edges);
   const [problems, setProblems] = useState<Problem[]>([]);
   const [status, setStatus] = useState("");
   const [version, setVersion] = useState(flow.version);
-  const [selected, setSelected] = useState<string | null>(null);
+  // The panel shows the one selected node. React Flow keeps the selection:
+  // a click, Enter or Space on a focused node, Escape, a click on the pane.
+  const chosen = nodes.filter((n) => n.selected);
+  const current = chosen.length === 1 ? chosen[0] : undefined;
+  const selected = current?.id ?? null;
   const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
   const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });
   const credentialTypes = useQuery({ queryKey: ["credential-types"], queryFn: () => client.listCredentialTypes(), staleTime: Infinity });
-  const current = nodes.find((n) => n.id === selected);
 
   // Unsaved changes: the canvas no longer says what the last save said.
   const doc = JSON.stringify(fromCanvas(flow.name, nodes, edges));
@@ -126,9 +144,17 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     setFuture([]);
     setShown(doc);
   }, [doc, shown, dragging]);
+  // The selection outlives an undo that takes its node away, so the redo
+  // that brings the node back selects it again; unselecting forgets it.
+  const lastSelected = useRef<string | null>(null);
+  useEffect(() => {
+    if (selected) lastSelected.current = selected;
+    else if (nodes.some((n) => n.id === lastSelected.current)) lastSelected.current = null;
+  }, [selected, nodes]);
   function restore(target: string) {
-    const next = toCanvas(JSON.parse(target), types, problems);
-    setNodes(next.nodes);
+    const next = canvasOf(JSON.parse(target), types, problems);
+    const kept = new Set(chosen.length ? chosen.map((n) => n.id) : lastSelected.current ? [lastSelected.current] : []);
+    setNodes(next.nodes.map((n) => (kept.has(n.id) ? { ...n, selected: true } : n)));
     setEdges(next.edges);
     setShown(target);
   }
@@ -149,7 +175,8 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const target = e.target as HTMLElement;
-      if (!(e.ctrlKey || e.metaKey) || target.closest("input, textarea, select")) return;
+      // Text fields, code editors included, keep their own undo.
+      if (!(e.ctrlKey || e.metaKey) || target.closest("input, textarea, select, [contenteditable]")) return;
       const key = e.key.toLowerCase();
       if (key === "z" && !e.shiftKey) {
         e.preventDefault();
@@ -181,13 +208,21 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const [listening, setListening] = useState(false);
   const [captured, setCaptured] = useState<Delivery | null>(null);
 
-  // Expression fields complete the paths of real data: the last test run's
-  // trigger and step outputs, or else the latest request the trigger took.
-  const paths = useMemo(() => {
+  // Expression fields complete the paths of real data, and preview their
+  // values with it: the last test run's trigger and step outputs, or else
+  // the latest request the trigger took. The selected node's input is what
+  // it got in that run or, when it did not run, its one upstream node's output.
+  const { paths, previewScope } = useMemo(() => {
     const steps: Record<string, unknown> = {};
     for (const st of testRun?.steps ?? []) if (st.status === "succeeded" && !st.iteration) steps[st.node_id] = st.output;
-    return scopePaths(testRun?.trigger.data ?? captured?.trigger ?? sample.data?.trigger, steps);
-  }, [testRun, captured, sample.data]);
+    const trigger = testRun?.trigger.data ?? captured?.trigger ?? sample.data?.trigger;
+    const recorded = (testRun?.steps ?? []).filter((st) => st.node_id === selected && !st.iteration && st.input !== undefined).at(-1);
+    const upstream = [...new Set(edges.filter((e) => e.target === selected).map((e) => e.source))];
+    const input = recorded ? recorded.input : upstream.length === 1 ? steps[upstream[0]] : undefined;
+    const scope: PreviewScope | undefined =
+      trigger === undefined && Object.keys(steps).length === 0 ? undefined : { trigger, steps, ...(input === undefined ? {} : { input }) };
+    return { paths: scopePaths(trigger, steps, input), previewScope: scope };
+  }, [testRun, captured, sample.data, selected, edges]);
 
   // listen waits for the next request to the trigger URL, shows it, and
   // keeps its body as the test payload (the server keeps it as the sample).
@@ -222,13 +257,39 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     setEdges((es) => addEdge({ ...c, id: edgeId(c.source, c.target, c.sourceHandle), label: c.sourceHandle || undefined }, es));
   }
 
+  // Delete and Backspace remove the selected nodes and edges, but only from
+  // the canvas: React Flow's own key handler listens on the whole page, so a
+  // Delete pressed on a button of the node's panel would remove the node.
+  function deleteSelection(e: ReactKeyboardEvent<HTMLDivElement>) {
+    if ((e.key !== "Delete" && e.key !== "Backspace") || (e.target as HTMLElement).closest("input, textarea, select, [contenteditable]")) return;
+    e.preventDefault();
+    void view?.deleteElements({ nodes: nodes.filter((n) => n.selected), edges: edges.filter((ed) => ed.selected) });
+  }
+
+  // An edge removed from the panel goes as one deleted on the canvas does.
+  function removeEdge(id: string) {
+    onEdgesChange([{ type: "remove", id }]);
+  }
+
+  // A node added from the palette takes the keyboard to its panel's first
+  // field once the panel is drawn.
+  const side = useRef<HTMLDivElement>(null);
+  const [focusPanel, setFocusPanel] = useState<string | null>(null);
+  useEffect(() => {
+    if (!focusPanel || selected !== focusPanel) return;
+    setFocusPanel(null);
+    side.current?.querySelector<HTMLElement>(`.node-panel :is(${focusable})`)?.focus();
+  }, [focusPanel, selected]);
+
   // addNode adds a node of a kind: where it was dropped, or after the
   // rightmost node when clicked in the palette.
   function addNode(type: NodeType, at?: { x: number; y: number }) {
     const id = newNodeId(type.kind, nodes.map((n) => n.id));
     const position = at ?? { x: Math.max(0, ...nodes.map((n) => n.position.x)) + 260, y: 0 };
-    setNodes((ns) => [...ns, { id, type: "flowNode", position, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } }]);
-    setSelected(id);
+    const added = named({ id, type: "flowNode", position, selected: true, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } });
+    // The new node is the one selected, so its panel opens.
+    setNodes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), added]);
+    if (!at) setFocusPanel(id);
     // Bring a clicked node into view once it is drawn.
     if (!at) setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
   }
@@ -336,6 +397,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             e.dataTransfer.dropEffect = "copy";
           }}
           onDrop={onDrop}
+          onKeyDown={deleteSelection}
         >
           <ReactFlow
             nodes={nodes}
@@ -347,12 +409,12 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             onInit={setView}
             onNodeDragStart={() => setDragging(true)}
             onNodeDragStop={() => setDragging(false)}
-            onNodeClick={(_, n) => setSelected(n.id)}
-            onPaneClick={() => setSelected(null)}
-            onNodesDelete={(deleted) => deleted.some((n) => n.id === selected) && setSelected(null)}
+            nodesFocusable
+            edgesFocusable
+            ariaLabelConfig={ariaLabels}
             fitView
             fitViewOptions={{ maxZoom: 1 }}
-            deleteKeyCode={["Backspace", "Delete"]}
+            deleteKeyCode={null}
           >
             <Background />
             <Controls />
@@ -360,20 +422,26 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
           </ReactFlow>
         </div>
         {current && (
-          <NodePanel
-            node={current.data.node}
-            type={current.data.type}
-            problems={current.data.problems}
-            credentials={credentials.data ?? []}
-            triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
-            steps={current.data.steps}
-            paths={paths}
-            newCredential={(kinds, done) => (
-              <NewCredential client={client} types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))} onCreated={done} />
-            )}
-            listen={current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen() } : undefined}
-            onChange={updateNode}
-          />
+          // Keyed by the node, so no field keeps what it held for another node.
+          <div className="node-side" ref={side} key={current.id}>
+            <NodePanel
+              node={current.data.node}
+              type={current.data.type}
+              problems={current.data.problems}
+              credentials={credentials.data ?? []}
+              triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
+              steps={current.data.steps}
+              paths={paths}
+              previewScope={previewScope}
+              preview={(source, scope) => client.evaluate(source, scope)}
+              newCredential={(kinds, done) => (
+                <NewCredential client={client} types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))} onCreated={done} />
+              )}
+              listen={current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen() } : undefined}
+              onChange={updateNode}
+            />
+            <Connections node={current} nodes={nodes} edges={edges} onConnect={onConnect} onRemove={removeEdge} />
+          </div>
         )}
       </div>
     </section>
@@ -419,44 +487,5 @@ function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => 
         );
       })}
     </aside>
-  );
-}
-
-function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
-  const { node, type, problems, steps } = data;
-  const ports = portsOf(node, type);
-  const isTrigger = type?.category === "trigger";
-  const last = steps?.[steps.length - 1];
-  return (
-    <div
-      className={`flow-node${problems.length ? " has-problems" : ""}${selected ? " selected" : ""}`}
-      data-node={node.id}
-      data-result={last?.status}
-    >
-      {!isTrigger && <Handle type="target" position={Position.Left} />}
-      <strong>{type?.title ?? node.type}</strong>
-      <div className="node-id">{node.id}</div>
-      {last && (
-        <div className="node-result">
-          <span data-status={last.status}>{last.status}</span> · {duration(last.duration_ms)}
-          {steps!.length > 1 && ` · ${steps!.length} attempts`}
-        </div>
-      )}
-      {problems.map((p, i) => (
-        <div key={i} className="problem" role="alert">
-          {p.field ? `${p.field}: ` : ""}
-          {p.message}
-        </div>
-      ))}
-      {ports.length === 0 ? (
-        <Handle type="source" position={Position.Right} />
-      ) : (
-        ports.map((port, i) => (
-          <Handle key={port} id={port} type="source" position={Position.Right} style={{ top: `${((i + 1) * 100) / (ports.length + 1)}%` }}>
-            <span className="port-label">{port}</span>
-          </Handle>
-        ))
-      )}
-    </div>
   );
 }

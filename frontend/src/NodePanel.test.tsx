@@ -1,7 +1,9 @@
+import { EditorView } from "@codemirror/view";
 import { act } from "react";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { mounted } from "./testing";
-import type { Credential, FlowNode, NodeType } from "./api";
+import type { Credential, FlowNode, NodeType, Preview } from "./api";
+import { previewDelayMs } from "./CodeField";
 import { NodePanel, withValue } from "./NodePanel";
 
 
@@ -14,8 +16,8 @@ const httpType: NodeType = {
   pure: false,
   fields: [
     { name: "method", type: "select", label: "Method", default: "GET", options: [{ value: "GET", label: "GET" }, { value: "POST", label: "POST" }] },
-    { name: "url", type: "string", label: "URL", required: true },
-    { name: "headers", type: "map", label: "Headers", items: { name: "value", type: "string", label: "Value" } },
+    { name: "url", type: "template", label: "URL", required: true },
+    { name: "headers", type: "map", label: "Headers", items: { name: "value", type: "template", label: "Value" } },
     { name: "credential", type: "credential", label: "Authentication", credential_types: ["http_bearer"] },
     { name: "body", type: "json", label: "Body" },
     { name: "request_timeout_ms", type: "duration", label: "Request timeout", advanced: true, default: 30000 },
@@ -26,6 +28,29 @@ const credentials: Credential[] = [
   { name: "api", type: "http_bearer", created_at: "", updated_at: "", used_by: [] },
   { name: "slack", type: "slack", created_at: "", updated_at: "", used_by: [] },
 ];
+
+// db.write's fields: plain names, and expressions.
+const dbType: NodeType = {
+  kind: "db.write",
+  category: "action",
+  title: "Database write",
+  summary: "Writes a row.",
+  ports: null,
+  pure: false,
+  fields: [
+    { name: "table", type: "string", label: "Table", required: true },
+    { name: "values", type: "map", label: "Values", items: { name: "value", type: "expression", label: "Value" } },
+    { name: "where", type: "expression", label: "Where" },
+    { name: "conflict", type: "list", label: "Conflict columns", items: { name: "column", type: "string", label: "Column" } },
+    { name: "renamed", type: "map", label: "Renamed columns", items: { name: "to", type: "string", label: "To" } },
+  ],
+};
+
+/** setCode replaces a code field's text, as typing would. */
+function setCode(el: Element, text: string) {
+  const view = EditorView.findFromDOM(el as HTMLElement)!;
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text }, userEvent: "input.type" });
+}
 
 function setInput(el: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, value: string) {
   const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : el instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
@@ -52,16 +77,16 @@ describe("NodePanel", () => {
   it("edits params by field type", () => {
     const onChange = vi.fn();
     renderPanel({ id: "call", type: "http.request", params: { url: "https://x.example" } }, onChange);
-    act(() => setInput(ctx.container.querySelector("#field-params-url")!, "https://api.example/{{ input.id }}"));
+    act(() => setCode(ctx.container.querySelector("#field-params-url")!, "https://api.example/{{ input.id }}"));
     expect(onChange).toHaveBeenLastCalledWith({ id: "call", type: "http.request", params: { url: "https://api.example/{{ input.id }}" } });
 
     act(() => setInput(ctx.container.querySelector("#field-params-method")!, "POST"));
     expect(onChange.mock.lastCall![0].params.method).toBe("POST");
 
-    act(() => setInput(ctx.container.querySelector("#field-params-body")!, '{"order": "{{ input.id }}"}'));
+    act(() => setCode(ctx.container.querySelector("#field-params-body")!, '{"order": "{{ input.id }}"}'));
     expect(onChange.mock.lastCall![0].params.body).toEqual({ order: "{{ input.id }}" });
     const calls = onChange.mock.calls.length;
-    act(() => setInput(ctx.container.querySelector("#field-params-body")!, '{"order": '));
+    act(() => setCode(ctx.container.querySelector("#field-params-body")!, '{"order": '));
     expect(onChange.mock.calls.length, "text that is not JSON yet changes nothing").toBe(calls);
     expect(ctx.container.textContent).toContain("not JSON yet");
   });
@@ -82,8 +107,101 @@ describe("NodePanel", () => {
     expect(ctx.container.querySelector(".node-panel > [role=alert]")?.textContent).toBe("is not reachable");
   });
 
+  it("draws expressions, templates and JSON as code fields, and plain text as inputs", () => {
+    act(() =>
+      ctx.root.render(
+        <NodePanel
+          node={{ id: "save", type: "db.write", params: { values: { email: "input.email" }, renamed: { a: "b" } } }}
+          type={dbType}
+          problems={[]}
+          credentials={[]}
+          onChange={() => {}}
+        />,
+      ),
+    );
+    const code = (el: Element | null) => el?.classList.contains("cm-content") && el.getAttribute("contenteditable") === "true";
+    expect(ctx.container.querySelector("#field-params-table")?.tagName).toBe("INPUT");
+    expect(code(ctx.container.querySelector("#field-params-where")), "an expression").toBe(true);
+    expect(code(ctx.container.querySelector("#field-params-conflict")), "a list is JSON").toBe(true);
+    expect(code(ctx.container.querySelector('[aria-label="Value of email"]')), "a map of expressions").toBe(true);
+    expect(ctx.container.querySelector('[aria-label="Value of a"]')?.tagName, "a map of strings").toBe("INPUT");
+    expect(ctx.container.querySelector("datalist"), "completion is the editor's").toBeNull();
+
+    // The editable element is named by the field's label.
+    const where = ctx.container.querySelector("#field-params-where")!;
+    expect(document.getElementById(where.getAttribute("aria-labelledby")!)?.textContent).toBe("Where");
+    renderPanel({ id: "call", type: "http.request" }, () => {});
+    expect(code(ctx.container.querySelector("#field-params-url")), "a template").toBe(true);
+    expect(code(ctx.container.querySelector("#field-params-body")), "JSON").toBe(true);
+  });
+
+  it("shows a new node's values in its code fields", () => {
+    renderPanel({ id: "call", type: "http.request", params: { url: "https://a.example", body: { a: 1 } } }, () => {});
+    renderPanel({ id: "call", type: "http.request", params: { url: "https://b.example/{{ input.id }}", body: { b: 2 } } }, () => {});
+    expect(ctx.container.querySelector("#field-params-url")?.textContent).toBe("https://b.example/{{ input.id }}");
+    expect(EditorView.findFromDOM(ctx.container.querySelector("#field-params-body")!)!.state.doc.toString()).toBe('{\n  "b": 2\n}');
+  });
+
   it("drops emptied params", () => {
     expect(withValue({ a: 1, b: 2 }, "a", "")).toEqual({ b: 2 });
     expect(withValue({ a: 1 }, "b", 0)).toEqual({ a: 1, b: 0 });
+  });
+});
+
+describe("NodePanel previews", () => {
+  const ctx = mounted();
+  afterEach(() => vi.useRealTimers());
+  const scope = { trigger: { body: { amount: 5, email: "ada@example.com" } }, steps: {} };
+
+  it("previews expression and template fields, map values included, with the sample data", async () => {
+    vi.useFakeTimers();
+    const preview = vi.fn(async (source: { expression: string } | { template: string }): Promise<Preview> => {
+      if ("template" in source) return { value: "https://api.example/5" };
+      if (source.expression === "trigger.body.email") return { value: "ada@example.com" };
+      return { value: 10 };
+    });
+    await ctx.render(
+      <NodePanel
+        node={{ id: "save", type: "db.write", params: { table: "payments", values: { email: "trigger.body.email" }, where: "trigger.body.amount * 2" } }}
+        type={dbType}
+        problems={[]}
+        credentials={[]}
+        previewScope={scope}
+        preview={preview}
+        onChange={() => {}}
+      />,
+    );
+    await act(async () => vi.advanceTimersByTime(previewDelayMs));
+    expect(preview).toHaveBeenCalledWith({ expression: "trigger.body.amount * 2" }, scope);
+    expect(preview).toHaveBeenCalledWith({ expression: "trigger.body.email" }, scope);
+    expect(preview, "not the table name, nor JSON").toHaveBeenCalledTimes(2);
+    // Each preview describes its field.
+    const previewOf = (selector: string) => document.getElementById(ctx.container.querySelector(selector)!.getAttribute("aria-describedby")!)?.textContent;
+    expect(previewOf("#field-params-where")).toBe("10");
+    expect(previewOf('[aria-label="Value of email"]')).toBe('"ada@example.com"');
+
+    await ctx.render(
+      <NodePanel
+        node={{ id: "call", type: "http.request", params: { url: "https://api.example/{{ trigger.body.amount }}" } }}
+        type={httpType}
+        problems={[]}
+        credentials={[]}
+        previewScope={scope}
+        preview={preview}
+        onChange={() => {}}
+      />,
+    );
+    await act(async () => vi.advanceTimersByTime(previewDelayMs));
+    expect(preview).toHaveBeenLastCalledWith({ template: "https://api.example/{{ trigger.body.amount }}" }, scope);
+    expect(previewOf("#field-params-url")).toBe('"https://api.example/5"');
+  });
+
+  it("says how to get sample data when there is none", async () => {
+    const preview = vi.fn();
+    await ctx.render(
+      <NodePanel node={{ id: "save", type: "db.write", params: { where: "trigger.body.amount > 1" } }} type={dbType} problems={[]} credentials={[]} preview={preview} onChange={() => {}} />,
+    );
+    expect(ctx.container.querySelector("#field-params-where")!.closest(".field")!.textContent).toContain("Run a test or listen for an event");
+    expect(preview).not.toHaveBeenCalled();
   });
 });

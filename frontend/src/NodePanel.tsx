@@ -1,5 +1,6 @@
 import { useState, type ReactNode } from "react";
-import { errorMessage, type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type Problem, type Step } from "./api";
+import { type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type PreviewScope, type Problem, type Step } from "./api";
+import { CodeField, JSONField, ValuePreview, type PreviewFn } from "./CodeField";
 import { nextFirings } from "./cron";
 import { StepView } from "./StepView";
 
@@ -7,6 +8,27 @@ type Params = Record<string, unknown>;
 
 /** A form that stores a new credential of one of the types. */
 export type NewCredentialForm = (types: string[], done: (name: string) => void) => ReactNode;
+
+/** What code fields complete and preview with: the real data they know of. */
+interface CodeContext {
+  paths: string[];
+  scope?: PreviewScope;
+  preview?: PreviewFn;
+}
+
+/** codeMode is the editor a field's type needs, if any: expressions and
+ * templates are code, as is JSON (whose strings may hold templates). */
+function codeMode(type: string | undefined): "expression" | "template" | "json" | undefined {
+  switch (type) {
+    case "expression":
+    case "template":
+      return type;
+    case "json":
+    case "list":
+      return "json";
+  }
+  return undefined;
+}
 
 // NodePanel is the form of one node, drawn from its kind's spec: a field
 // per parameter, advanced ones folded away, and the server's problems under
@@ -20,6 +42,8 @@ export function NodePanel({
   steps,
   listen,
   paths = [],
+  previewScope,
+  preview,
   newCredential,
   onChange,
 }: {
@@ -35,6 +59,11 @@ export function NodePanel({
   listen?: { listening: boolean; captured: Delivery | null; start: () => void };
   /** Paths of real data that expression fields complete. */
   paths?: string[];
+  /** The sample data that expression and template fields preview with;
+   * undefined when there is none yet. */
+  previewScope?: PreviewScope;
+  /** Evaluates a field for its preview; without it, fields show none. */
+  preview?: PreviewFn;
   /** Draws a form that stores a credential of the given types, calling done with its name. */
   newCredential?: NewCredentialForm;
   onChange: (node: FlowNode) => void;
@@ -45,6 +74,7 @@ export function NodePanel({
   const fields = type?.fields ?? [];
   const basic = fields.filter((f) => !f.advanced);
   const advanced = fields.filter((f) => f.advanced);
+  const code: CodeContext = { paths, scope: previewScope, preview };
   const render = (f: NodeField) => (
     <FieldInput
       key={f.name}
@@ -54,6 +84,7 @@ export function NodePanel({
       problems={problems}
       credentials={credentials}
       newCredential={newCredential}
+      code={code}
       onChange={(v) => setParams(withValue(params, f.name, v))}
     />
   );
@@ -64,11 +95,6 @@ export function NodePanel({
       <p className="node-id">
         id: <code>{node.id}</code>
       </p>
-      <datalist id="expression-paths">
-        {paths.map((p) => (
-          <option key={p} value={p} />
-        ))}
-      </datalist>
       {triggerURL && (
         <div className="field">
           <label htmlFor="trigger-url">Trigger URL</label>
@@ -172,6 +198,7 @@ function FieldInput({
   problems,
   credentials,
   newCredential,
+  code,
   onChange,
 }: {
   field: NodeField;
@@ -180,11 +207,14 @@ function FieldInput({
   problems: Problem[];
   credentials: Credential[];
   newCredential?: NewCredentialForm;
+  code: CodeContext;
   onChange: (value: unknown) => void;
 }) {
   const [creating, setCreating] = useState(false);
   const id = `field-${path.replace(/[^\w]/g, "-")}`;
+  const labelId = `${id}-label`;
   const mine = fieldProblems(problems, path);
+  const mode = field.secret ? undefined : codeMode(field.type);
   const label = (
     <span>
       {field.label}
@@ -252,7 +282,7 @@ function FieldInput({
       break;
     }
     case "map":
-      input = <MapInput id={id} value={(value as Record<string, string>) ?? {}} onChange={onChange} mono={field.items?.type === "expression"} />;
+      input = <MapInput id={id} value={(value as Record<string, string>) ?? {}} onChange={onChange} items={field.items} code={code} />;
       break;
     case "object":
       return (
@@ -267,6 +297,7 @@ function FieldInput({
               problems={problems}
               credentials={credentials}
               newCredential={newCredential}
+              code={code}
               onChange={(v) => {
                 const next = withValue((value as Params | undefined) ?? {}, f.name, v);
                 onChange(Object.keys(next).length ? next : undefined);
@@ -276,18 +307,37 @@ function FieldInput({
           <Problems list={mine.filter((p) => p.field === path)} />
         </fieldset>
       );
-    case "json":
-    case "list":
-      input = <JSONInput id={id} value={value} onChange={onChange} />;
-      break;
     default:
-      // string, expression, cron: text; expressions in a code font.
+      if (mode === "json") {
+        input = <JSONField id={id} labelledBy={labelId} value={value} paths={code.paths} onChange={onChange} />;
+        break;
+      }
+      if (mode) {
+        const text = value === undefined ? "" : String(value);
+        input = (
+          <>
+            <CodeField
+              mode={mode}
+              id={id}
+              labelledBy={labelId}
+              describedBy={code.preview ? `${id}-preview` : undefined}
+              value={text}
+              paths={code.paths}
+              placeholder={field.placeholder ?? (field.default === undefined ? "" : String(field.default))}
+              singleLine={mode === "template" && !field.multiline}
+              onChange={onChange}
+            />
+            {code.preview && <ValuePreview id={`${id}-preview`} source={text} mode={mode} scope={code.scope} preview={code.preview} />}
+          </>
+        );
+        break;
+      }
+      // string, cron: text; cron in a code font.
       input = (
         <input
           id={id}
           type={field.secret ? "password" : "text"}
-          className={field.type === "expression" || field.type === "cron" ? "mono" : undefined}
-          list={field.type === "expression" ? "expression-paths" : undefined}
+          className={field.type === "cron" ? "mono" : undefined}
           value={value === undefined ? "" : String(value)}
           placeholder={field.placeholder ?? (field.default === undefined ? "" : String(field.default))}
           onChange={(e) => onChange(e.target.value)}
@@ -296,7 +346,11 @@ function FieldInput({
   }
   return (
     <div className="field">
-      <label htmlFor={id}>{label}</label>
+      {/* A code field's editable element is no form control: it is named
+          through aria-labelledby, and a click on its label focuses it. */}
+      <label id={labelId} htmlFor={id} onClick={mode ? () => document.getElementById(id)?.focus() : undefined}>
+        {label}
+      </label>
       {input}
       {field.help && <small className="help">{field.help}</small>}
       <Problems list={mine} />
@@ -316,56 +370,46 @@ function Problems({ list }: { list: Problem[] }) {
   );
 }
 
-/** MapInput edits name → value pairs, such as headers or a transform's fields. */
-function MapInput({ id, value, onChange, mono }: { id: string; value: Record<string, string>; onChange: (v: unknown) => void; mono: boolean }) {
+/** MapInput edits name → value pairs, such as headers or a transform's
+ * fields; values that are expressions or templates are code fields. */
+function MapInput({ id, value, onChange, items, code }: { id: string; value: Record<string, string>; onChange: (v: unknown) => void; items?: NodeField; code: CodeContext }) {
   const rows = Object.entries(value);
   const set = (next: [string, string][]) => onChange(next.length ? Object.fromEntries(next) : undefined);
+  const mode = items?.type === "expression" || items?.type === "template" ? items.type : undefined;
   return (
     <div id={id} className="map-input">
-      {rows.map(([k, v], i) => (
-        <div key={i} className="map-row">
-          <input aria-label="Name" value={k} onChange={(e) => set(rows.map((r, j) => (j === i ? [e.target.value, r[1]] : r)))} />
-          <input aria-label={`Value of ${k}`} className={mono ? "mono" : undefined} list={mono ? "expression-paths" : undefined} value={v} onChange={(e) => set(rows.map((r, j) => (j === i ? [r[0], e.target.value] : r)))} />
-          <button type="button" aria-label={`Remove ${k}`} onClick={() => set(rows.filter((_, j) => j !== i))}>
-            ×
-          </button>
-        </div>
-      ))}
+      {rows.map(([k, v], i) => {
+        const setValue = (text: string) => set(rows.map((r, j) => (j === i ? [r[0], text] : r)));
+        return (
+          <div key={i} className="map-row">
+            <input aria-label="Name" value={k} onChange={(e) => set(rows.map((r, j) => (j === i ? [e.target.value, r[1]] : r)))} />
+            {mode ? (
+              <div className="map-value">
+                <CodeField
+                  mode={mode}
+                  label={`Value of ${k}`}
+                  describedBy={code.preview ? `${id}-${i}-preview` : undefined}
+                  value={v}
+                  paths={code.paths}
+                  placeholder={items?.placeholder}
+                  singleLine={mode === "template"}
+                  onChange={setValue}
+                />
+                {code.preview && <ValuePreview id={`${id}-${i}-preview`} source={v} mode={mode} scope={code.scope} preview={code.preview} />}
+              </div>
+            ) : (
+              <input aria-label={`Value of ${k}`} value={v} onChange={(e) => setValue(e.target.value)} />
+            )}
+            <button type="button" aria-label={`Remove ${k}`} onClick={() => set(rows.filter((_, j) => j !== i))}>
+              ×
+            </button>
+          </div>
+        );
+      })}
       <button type="button" onClick={() => set([...rows, [rows.some(([k]) => k === "") ? `field_${rows.length + 1}` : "", ""]])}>
         Add
       </button>
     </div>
-  );
-}
-
-/** JSONInput edits any JSON value as text; it passes the value on only when the text parses. */
-function JSONInput({ id, value, onChange }: { id: string; value: unknown; onChange: (v: unknown) => void }) {
-  const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value, null, 2));
-  const [error, setError] = useState("");
-  return (
-    <>
-      <textarea
-        id={id}
-        className="mono"
-        rows={4}
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          if (e.target.value.trim() === "") {
-            setError("");
-            onChange(undefined);
-            return;
-          }
-          try {
-            onChange(JSON.parse(e.target.value));
-            setError("");
-          } catch (err) {
-            setError(`not JSON yet: ${errorMessage(err)}`);
-          }
-        }}
-      />
-      {error && <small className="problem">{error}</small>}
-    </>
   );
 }
 

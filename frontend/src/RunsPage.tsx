@@ -1,23 +1,36 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
-import { Background, Controls, ReactFlow } from "@xyflow/react";
-import { errorMessage, type Client, type Run, type RunStatus } from "./api";
+import { useEffect, useRef, useState } from "react";
+import { Background, Controls, ReactFlow, type NodeChange } from "@xyflow/react";
+import { errorMessage, type Client, type Run, type RunStatus, type Step } from "./api";
 import { duration, StepView, when } from "./StepView";
-import { nodeTypes } from "./FlowEditor";
-import { stepsByNode, toCanvas } from "./graph";
+import { nodeTypes } from "./FlowNodeView";
+import { stepsByNode, toCanvas, type CanvasNode } from "./graph";
 
 const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
 const live = (r: Run) => r.status === "queued" || r.status === "running";
 
-// RunsPage is the run history: filtered by flow and status, newest first, a
-// page at a time, refreshed while runs on it are still going.
+/** utc turns a datetime-local value, the reader's local time, into an
+ * RFC 3339 time in UTC; undefined when there is none (or only part of one). */
+export function utc(local: string): string | undefined {
+  if (!local) return undefined;
+  const t = new Date(local);
+  return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
+}
+
+// RunsPage is the run history: filtered by flow, status and time, newest
+// first, a page at a time, refreshed while runs on it are still going.
 export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: string) => void }) {
   const [flowId, setFlowId] = useState("");
   const [status, setStatus] = useState<RunStatus | "">("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const since = utc(from);
+  const until = utc(to);
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const runs = useInfiniteQuery({
-    queryKey: ["runs", flowId, status],
-    queryFn: ({ pageParam }) => client.listRuns({ flow_id: flowId || undefined, status: status || undefined, cursor: pageParam || undefined }),
+    queryKey: ["runs", flowId, status, since, until],
+    queryFn: ({ pageParam }) =>
+      client.listRuns({ flow_id: flowId || undefined, status: status || undefined, since, until, cursor: pageParam || undefined }),
     initialPageParam: "",
     getNextPageParam: (last) => last.next_cursor || undefined,
     refetchInterval: (q) => (q.state.data?.pages.some((p) => p.runs.some(live)) ? 2000 : false),
@@ -36,6 +49,8 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
         statuses={statuses}
         status={status}
         onStatus={(v) => setStatus(v as RunStatus | "")}
+        from={{ value: from, onChange: setFrom }}
+        to={{ value: to, onChange: setTo }}
       />
       {runs.isPending && <p aria-busy="true">Loading runs…</p>}
       {runs.isError && <p role="alert">{runs.error.message}</p>}
@@ -83,7 +98,11 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
   );
 }
 
-/** Filter narrows a list by flow and status. */
+/** A time a filter starts or ends at: a datetime-local value. */
+type TimeBound = { value: string; onChange: (value: string) => void };
+
+/** Filter narrows a list by flow and status and, when given from and to, by
+ * the time (the reader's local time) it was created at. */
 function Filter(props: {
   what: string;
   flows: { id: string; name: string }[];
@@ -92,7 +111,23 @@ function Filter(props: {
   statuses: string[];
   status: string;
   onStatus: (status: string) => void;
+  from?: TimeBound;
+  to?: TimeBound;
 }) {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const time = (bound: TimeBound, name: "from" | "to", label: string) => (
+    <>
+      <label htmlFor={`${props.what}-${name}`}>{label}</label>
+      <input
+        id={`${props.what}-${name}`}
+        type="datetime-local"
+        step={1}
+        value={bound.value}
+        aria-describedby={`${props.what}-zone`}
+        onChange={(e) => bound.onChange(e.target.value)}
+      />
+    </>
+  );
   return (
     <form aria-label={`Filter ${props.what}`} onSubmit={(e) => e.preventDefault()}>
       <label htmlFor={`${props.what}-flow`}>Flow</label>
@@ -113,6 +148,13 @@ function Filter(props: {
           </option>
         ))}
       </select>
+      {props.from && time(props.from, "from", "From")}
+      {props.to && time(props.to, "to", "To")}
+      {(props.from || props.to) && (
+        <small className="help" id={`${props.what}-zone`}>
+          times in {zone}
+        </small>
+      )}
     </form>
   );
 }
@@ -127,6 +169,8 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
     refetchInterval: (q) => (q.state.data && live(q.state.data) ? 1000 : false),
   });
   const [error, setError] = useState("");
+  // The node chosen on the canvas: its steps are the ones listed.
+  const [chosen, setChosen] = useState<string | null>(null);
   const replay = useMutation({
     mutationFn: () => client.replayRun(runId),
     onSuccess: (r) => {
@@ -182,24 +226,79 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
           </>
         )}
       </p>
-      <RunCanvas client={client} run={r} />
+      <RunCanvas client={client} run={r} chosen={chosen} onChoose={setChosen} />
       <details>
         <summary>Trigger data</summary>
         <pre className="mono">{JSON.stringify(r.trigger.data, null, 2)}</pre>
       </details>
-      <h3>Steps</h3>
-      <ol className="steps">
-        {(r.steps ?? []).map((s, i) => (
-          <StepView key={i} step={s} />
+      <RunSteps steps={r.steps ?? []} node={chosen} onShowAll={() => setChosen(null)} />
+    </section>
+  );
+}
+
+/** stepsOfNode numbers a run's step records and keeps those of node; all of
+ * them when node is null. */
+export function stepsOfNode(steps: Step[], node: string | null): { step: Step; index: number }[] {
+  return steps.map((step, index) => ({ step, index })).filter(({ step }) => node === null || step.node_id === node);
+}
+
+/** RunSteps lists a run's step records: every one, or only the attempts of
+ * the node chosen on the canvas, brought into view, with a way back to all. */
+export function RunSteps({ steps, node, onShowAll }: { steps: Step[]; node: string | null; onShowAll: () => void }) {
+  const shown = stepsOfNode(steps, node);
+  const section = useRef<HTMLElement>(null);
+  useEffect(() => {
+    // Scrolls only as far as needed, so the canvas stays in view when it can.
+    if (node) section.current?.scrollIntoView?.({ block: "nearest" });
+  }, [node]);
+  return (
+    <section ref={section} className="run-steps" aria-labelledby="run-steps-title">
+      <div className="run-steps-bar">
+        <h3 id="run-steps-title">
+          {node ? (
+            <>
+              Steps of <code>{node}</code>
+            </>
+          ) : (
+            "Steps"
+          )}
+        </h3>
+        {node && (
+          <button type="button" onClick={onShowAll}>
+            Show all steps
+          </button>
+        )}
+      </div>
+      <p className="help" aria-live="polite">
+        {node
+          ? shown.length === 0
+            ? `No step records for ${node}: the run did not reach it.`
+            : `Showing ${shown.length} of ${steps.length} step records: those of ${node}.`
+          : steps.length > 0
+            ? "Choose a node on the canvas to see only its steps."
+            : ""}
+      </p>
+      <ol className={node ? "steps narrowed" : "steps"} aria-label={node ? `Steps of ${node}` : "Steps"}>
+        {shown.map(({ step, index }) => (
+          <StepView key={index} step={step} />
         ))}
       </ol>
     </section>
   );
 }
 
+/** chosenNode says which node a run canvas's selection changes choose: the
+ * one selected (by a click, or Enter or Space on a focused node), none when
+ * the chosen one is unselected (Escape, a click on the pane), else current. */
+export function chosenNode(changes: NodeChange[], current: string | null): string | null {
+  for (const c of changes) if (c.type === "select" && c.selected) return c.id;
+  if (changes.some((c) => c.type === "select" && !c.selected && c.id === current)) return null;
+  return current;
+}
+
 // RunCanvas draws the flow version the run ran, each node with its status
-// and duration in this run.
-function RunCanvas({ client, run }: { client: Client; run: Run }) {
+// and duration in this run; choosing a node tells onChoose.
+function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run; chosen: string | null; onChoose: (node: string | null) => void }) {
   const doc = useQuery({
     queryKey: ["version", run.flow_id, run.flow_version],
     queryFn: () => client.getVersion(run.flow_id, run.flow_version),
@@ -209,10 +308,29 @@ function RunCanvas({ client, run }: { client: Client; run: Run }) {
   if (!doc.data || !types.data) return null;
   const steps = stepsByNode(run);
   const { nodes, edges } = toCanvas(doc.data, types.data);
-  const drawn = nodes.map((n) => ({ ...n, data: { ...n.data, steps: steps.get(n.id) } }));
+  const drawn: CanvasNode[] = nodes.map((n) => {
+    const mine = steps.get(n.id);
+    const last = mine?.[mine.length - 1];
+    return {
+      ...n,
+      ariaLabel: `${n.data.type?.title ?? n.data.node.type} ${n.id}: ${last ? last.status : "not run"}`,
+      selected: n.id === chosen,
+      data: { ...n.data, steps: mine },
+    };
+  });
   return (
     <div className="canvas run-canvas" aria-label={`Flow version ${run.flow_version} as it ran`}>
-      <ReactFlow nodes={drawn} edges={edges} nodeTypes={nodeTypes} nodesDraggable={false} nodesConnectable={false} fitView fitViewOptions={{ maxZoom: 1 }}>
+      <ReactFlow
+        nodes={drawn}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={(changes) => onChoose(chosenNode(changes, chosen))}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        edgesFocusable={false}
+        fitView
+        fitViewOptions={{ maxZoom: 1 }}
+      >
         <Background />
         <Controls showInteractive={false} />
       </ReactFlow>
@@ -226,10 +344,14 @@ function RunCanvas({ client, run }: { client: Client; run: Run }) {
 export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRun: (runId: string) => void }) {
   const [flowId, setFlowId] = useState("");
   const [status, setStatus] = useState("");
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const since = utc(from);
+  const until = utc(to);
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const deliveries = useInfiniteQuery({
-    queryKey: ["deliveries", flowId, status],
-    queryFn: ({ pageParam }) => client.listDeliveries({ flow_id: flowId, status, cursor: pageParam }),
+    queryKey: ["deliveries", flowId, status, since, until],
+    queryFn: ({ pageParam }) => client.listDeliveries({ flow_id: flowId, status, since, until, cursor: pageParam }),
     initialPageParam: "",
     getNextPageParam: (last) => last.next_cursor || undefined,
   });
@@ -246,6 +368,8 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
         statuses={["accepted", "rejected", "duplicate", "captured"]}
         status={status}
         onStatus={setStatus}
+        from={{ value: from, onChange: setFrom }}
+        to={{ value: to, onChange: setTo }}
       />
       {deliveries.isPending && <p aria-busy="true">Loading deliveries…</p>}
       {deliveries.isError && <p role="alert">{deliveries.error.message}</p>}

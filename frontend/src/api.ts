@@ -153,6 +153,12 @@ export interface Credential {
 /** One parameter of a node kind, as the server describes it. */
 export interface NodeField {
   name: string;
+  /** The widget it takes: "string" (plain text, used as written),
+   * "template" (text whose {{ expr }} placeholders are rendered when the
+   * node runs), "expression" (expr source), "json" (any JSON, whose strings
+   * may hold templates), "list" and "map" (of items), "object" (of fields),
+   * "select", "number", "integer", "boolean", "duration" (ms), "cron",
+   * "credential". */
   type: string;
   label: string;
   help?: string;
@@ -165,6 +171,8 @@ export interface NodeField {
   fields?: NodeField[];
   items?: NodeField;
   placeholder?: string;
+  /** The text takes line breaks (a message's text); other text fields are one line. */
+  multiline?: boolean;
 }
 
 /** A node kind of the catalogue. */
@@ -301,7 +309,9 @@ export class Client {
     return this.request("GET", withQuery("/api/v1/runs", filter));
   }
 
-  async listDeliveries(filter: { flow_id?: string; status?: string; cursor?: string } = {}): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
+  async listDeliveries(
+    filter: { flow_id?: string; status?: string; since?: string; until?: string; cursor?: string } = {},
+  ): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
     return this.request("GET", withQuery("/api/v1/deliveries", filter));
   }
 

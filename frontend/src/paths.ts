@@ -5,9 +5,10 @@
 const maxPaths = 500;
 const maxDepth = 6;
 
-/** scopePaths lists dotted paths into trigger and steps.<id>, parents
- * before children, at most 500; list elements are reached through [0]. */
-export function scopePaths(trigger: unknown, steps: Record<string, unknown>): string[] {
+/** scopePaths lists dotted paths into trigger, steps.<id> and, when given,
+ * input, parents before children, at most 500; list elements are reached
+ * through [0]. */
+export function scopePaths(trigger: unknown, steps: Record<string, unknown>, input?: unknown): string[] {
   const out: string[] = [];
   const walk = (value: unknown, path: string, depth: number) => {
     if (out.length >= maxPaths) return;
@@ -23,11 +24,78 @@ export function scopePaths(trigger: unknown, steps: Record<string, unknown>): st
   };
   if (trigger !== undefined) walk(trigger, "trigger", 0);
   for (const [id, output] of Object.entries(steps)) walk(output, `steps.${id}`, 0);
+  if (input !== undefined) walk(input, "input", 0);
   return out;
 }
 
-/** completions are the known paths that continue what was typed. */
-export function completions(paths: string[], typed: string, limit = 20): string[] {
-  const t = typed.trim();
-  return paths.filter((p) => p.startsWith(t) && p !== t).slice(0, limit);
+/** The top-level names of the expression language (contract v1). */
+export const scopeNames = ["trigger", "steps", "input", "run", "env", "item", "index"];
+
+/** Builtins of expr-lang worth offering; the language has more. */
+export const builtinFunctions = [
+  "len", "upper", "lower", "trim", "split", "join", "replace", "hasPrefix", "hasSuffix",
+  "toJSON", "fromJSON", "string", "int", "float", "round", "abs", "now", "date", "duration",
+  "filter", "map", "all", "any", "count", "sum", "min", "max", "first", "last", "keys", "values",
+];
+
+/** How a field's text holds expressions: all of it, or inside {{ }}. */
+export type CodeMode = "expression" | "template" | "json";
+
+/** One completion: a path of real data, a top-level name or a function. */
+export interface CompletionOption {
+  label: string;
+  kind: "path" | "name" | "function";
+}
+
+/** What completing at a position offers: options that replace text[from, to). */
+export interface CompletionAt {
+  from: number;
+  to: number;
+  options: CompletionOption[];
+}
+
+/** expressionStart is where the expression that the cursor is in starts:
+ * 0 in an expression field; just after the `{{` of the placeholder around
+ * the cursor in a template (or a JSON field's strings, which may hold
+ * templates); null outside any placeholder. */
+export function expressionStart(text: string, cursor: number, mode: CodeMode): number | null {
+  if (mode === "expression") return 0;
+  const before = text.slice(0, cursor);
+  const open = before.lastIndexOf("{{");
+  if (open < 0 || before.indexOf("}}", open + 2) >= 0) return null;
+  return open + 2;
+}
+
+// A dotted path being typed: a name, then .names, [0] or ["odd-key"]
+// segments, any of them still unfinished. It must not follow a name
+// character or a dot, so `a.b` after `)` still completes from `b`.
+const dottedWord = /(?<![\w$.\]])[A-Za-z_$][\w$]*(?:\.[\w$]*|\[(?:\d*|"[^"\]]*"?)\]?)*$/;
+
+/** completionsAt is what the completion list offers at the cursor: the
+ * known paths, top-level names and functions that continue the dotted word
+ * before it. Outside an expression it offers nothing; with nothing typed,
+ * only when asked for (explicit, as with Ctrl-Space). */
+export function completionsAt(text: string, cursor: number, mode: CodeMode, paths: string[], explicit = false, limit = 50): CompletionAt | null {
+  const start = expressionStart(text, cursor, mode);
+  if (start === null) return null;
+  const typed = dottedWord.exec(text.slice(start, cursor))?.[0] ?? "";
+  if (typed === "" && !explicit) return null;
+  const seen = new Set<string>();
+  const options: CompletionOption[] = [];
+  // After a dot, a key that is no name continues as ["odd-key"].
+  const bracketed = typed.endsWith(".") ? typed.slice(0, -1) + "[" : null;
+  const continues = (label: string) => label.startsWith(typed) || (bracketed !== null && label.startsWith(bracketed));
+  const offer = (label: string, kind: CompletionOption["kind"]) => {
+    if (options.length >= limit || seen.has(label) || label === typed || !continues(label)) return;
+    seen.add(label);
+    options.push({ label, kind });
+  };
+  // Names first, so `st` offers steps before every steps.… path; functions
+  // only where a name could stand.
+  const bare = !/[.[]/.test(typed);
+  if (bare) for (const name of scopeNames) offer(name, "name");
+  for (const path of paths) offer(path, "path");
+  if (bare) for (const fn of builtinFunctions) offer(fn, "function");
+  if (options.length === 0) return null;
+  return { from: cursor - typed.length, to: cursor, options };
 }

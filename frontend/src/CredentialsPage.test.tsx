@@ -1,0 +1,132 @@
+import { act } from "react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { describe, expect, it } from "vitest";
+import { mounted } from "./testing";
+import { Client, type CredentialType } from "./api";
+import { CredentialsPage } from "./CredentialsPage";
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
+}
+
+function setValue(el: HTMLInputElement | HTMLSelectElement, value: string) {
+  const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
+  Object.getOwnPropertyDescriptor(proto, "value")!.set!.call(el, value);
+  el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
+}
+
+const types: CredentialType[] = [
+  { name: "http_bearer", title: "Bearer token", summary: "", fields: [{ name: "token", type: "string", label: "Token", required: true, secret: true }] },
+  {
+    name: "slack",
+    title: "Slack",
+    summary: "",
+    fields: [
+      { name: "webhook_url", type: "string", label: "Webhook URL", secret: true },
+      { name: "channel", type: "string", label: "Channel" },
+    ],
+  },
+];
+
+/** A server with one bearer credential; a PUT without data is refused on its field. */
+function fakeServer() {
+  const puts: { path: string; body: unknown }[] = [];
+  const fetch = async (input: string, init: RequestInit = {}) => {
+    const method = init.method ?? "GET";
+    if (input === "/api/v1/credentials" && method === "GET") {
+      return json(200, { credentials: [{ name: "orders-api", type: "http_bearer", created_at: "", updated_at: "", used_by: [{ id: "f1", name: "Orders" }] }] });
+    }
+    if (input === "/api/v1/credential-types") return json(200, { credential_types: types });
+    if (input === "/api/v1/credentials/orders-api" && method === "PUT") {
+      const body = JSON.parse(String(init.body)) as { type: string; data: Record<string, string> };
+      puts.push({ path: input, body });
+      if (body.type === "http_bearer" && !body.data.token) {
+        return json(422, { error: "credential is invalid: 1 problems", problems: [{ node: "", field: "data.token", message: "is required" }] });
+      }
+      return json(200, { name: "orders-api", type: body.type, created_at: "", updated_at: "", used_by: [] });
+    }
+    return json(404, { error: "not here" });
+  };
+  return { puts, fetch };
+}
+
+describe("CredentialsPage", () => {
+  const ctx = mounted();
+
+  async function open() {
+    const server = fakeServer();
+    const client = new Client({ fetch: server.fetch as typeof fetch });
+    const queries = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    await ctx.render(
+      <QueryClientProvider client={queries}>
+        <CredentialsPage client={client} />
+      </QueryClientProvider>,
+    );
+    await settle();
+    const edit = ctx.container.querySelector<HTMLButtonElement>('button[aria-label="Edit orders-api"]')!;
+    await act(async () => edit.click());
+    const form = ctx.container.querySelector<HTMLFormElement>('form[aria-label="Edit credential orders-api"]')!;
+    return { server, edit, form };
+  }
+
+  const field = (form: HTMLElement, label: string) => {
+    const l = [...form.querySelectorAll("label")].find((x) => x.textContent === label)!;
+    return form.querySelector<HTMLInputElement & HTMLSelectElement>(`[id="${l.htmlFor}"]`)!;
+  };
+
+  it("opens a form for new data, the type chosen, the fields empty, secrets hidden", async () => {
+    const { edit, form } = await open();
+    expect(form).not.toBeNull();
+    expect(edit.getAttribute("aria-expanded")).toBe("true");
+    expect(form.textContent).toContain("current values are not shown: credential data is write-only");
+    expect(field(form, "Type").value).toBe("http_bearer");
+    const token = field(form, "Token");
+    expect(token.type).toBe("password");
+    expect(token.value).toBe("");
+    expect(document.activeElement, "the keyboard is on the first new value").toBe(token);
+    expect(form.querySelector('[id$="-name"]'), "the name cannot be changed").toBeNull();
+  });
+
+  it("sends the typed data with PUT and shows the server's problems under their fields", async () => {
+    const { server, edit, form } = await open();
+    await act(async () => form.requestSubmit());
+    await settle();
+    expect(server.puts).toEqual([{ path: "/api/v1/credentials/orders-api", body: { type: "http_bearer", data: {} } }]);
+    const token = field(form, "Token");
+    const problem = token.closest(".field")!.querySelector(".problem");
+    expect(problem?.textContent).toBe("is required");
+    expect(token.getAttribute("aria-describedby")).toBe(problem?.id);
+
+    await act(async () => setValue(field(form, "Token"), "tok_new_0123"));
+    await act(async () => form.requestSubmit());
+    await settle();
+    expect(server.puts[1]).toEqual({ path: "/api/v1/credentials/orders-api", body: { type: "http_bearer", data: { token: "tok_new_0123" } } });
+    expect(ctx.container.querySelector('form[aria-label^="Edit credential"]'), "saved: the form closes").toBeNull();
+    expect(ctx.container.textContent).toContain('Credential "orders-api" updated.');
+    expect(document.activeElement, "the keyboard is back on the row's Edit button").toBe(edit);
+  });
+
+  it("changes the type, with that type's fields", async () => {
+    const { server, form } = await open();
+    await act(async () => setValue(field(form, "Type"), "slack"));
+    expect([...form.querySelectorAll(".field label")].map((l) => l.textContent)).toEqual(["Webhook URL", "Channel"]);
+    expect(field(form, "Webhook URL").type).toBe("password");
+    expect(field(form, "Channel").type).toBe("text");
+    await act(async () => setValue(field(form, "Webhook URL"), "https://hooks.slack.test/T1"));
+    await act(async () => form.requestSubmit());
+    await settle();
+    expect(server.puts).toEqual([{ path: "/api/v1/credentials/orders-api", body: { type: "slack", data: { webhook_url: "https://hooks.slack.test/T1" } } }]);
+  });
+
+  it("cancels without sending anything", async () => {
+    const { server, form } = await open();
+    const cancel = [...form.querySelectorAll("button")].find((b) => b.textContent === "Cancel")!;
+    await act(async () => cancel.click());
+    expect(ctx.container.querySelector('form[aria-label^="Edit credential"]')).toBeNull();
+    expect(server.puts).toEqual([]);
+  });
+});
