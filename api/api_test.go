@@ -22,6 +22,7 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/engine/ingress"
+	"github.com/hookflow/hookflow/engine/metrics"
 	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
@@ -42,26 +43,37 @@ type fixture struct {
 
 func newApp(t *testing.T, st store.Store) *fiber.App {
 	t.Helper()
+	return buildApp(t, st, metrics.New(), true)
+}
+
+// buildApp is newApp counting in m, with the engine started or left idle
+// (queued runs stay queued).
+func buildApp(t *testing.T, st store.Store, m *metrics.Metrics, start bool) *fiber.App {
+	t.Helper()
+	require.NoError(t, m.CollectQueue(st, nil))
 	reg := nodes.NewRegistry()
 	nodes.RegisterBuiltins(reg)
 	sealer, err := vault.New(bytes.Repeat([]byte{42}, vault.KeySize))
 	require.NoError(t, err)
 	credentials := engine.NewCredentials(st, reg, sealer)
 	// Actions reach the tests' fake services on loopback: no SSRF guard.
-	services := &nodes.Services{Credentials: credentials, HTTP: &http.Client{Timeout: 10 * time.Second}, Databases: nodes.NewDatabases()}
+	services := &nodes.Services{Credentials: credentials, HTTP: &http.Client{Timeout: 10 * time.Second, Transport: m.Transport(nil)},
+		Databases: nodes.NewDatabases()}
 	t.Cleanup(func() { _ = services.Databases.Close() })
-	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond, Services: services})
-	runner.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		runner.Stop(ctx)
-	})
+	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond, Services: services, Metrics: m})
+	if start {
+		runner.Start()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			runner.Stop(ctx)
+		})
+	}
 	flows := engine.NewFlows(st, reg)
 	hooks := ingress.New(ingress.Options{Store: st, Engine: runner, Credentials: credentials, PublicURL: publicURL})
 	flows.OnChange(hooks.Forget)
 	app, err := api.New(api.Options{Store: st, Registry: reg, Engine: runner, Flows: flows, Credentials: credentials,
-		Ingress: hooks, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20})
+		Ingress: hooks, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20, Metrics: m})
 	require.NoError(t, err)
 	return app
 }

@@ -14,8 +14,12 @@ func (s *server) healthz(c *fiber.Ctx) error {
 }
 
 // readyz answers 200 when the database answers and its schema is current,
-// 503 otherwise: a load balancer should send nothing here until then.
+// 503 otherwise and while the server shuts down: a load balancer should send
+// nothing here then.
 func (s *server) readyz(c *fiber.Ctx) error {
+	if s.ingress.Draining() {
+		return errorf(fiber.StatusServiceUnavailable, "shutting down")
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

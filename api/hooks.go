@@ -7,11 +7,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookflow/hookflow/engine/ingress"
+	"github.com/hookflow/hookflow/engine/metrics"
 )
 
 // hook takes a request to a trigger URL: ANY /hooks/{key} and
 // /hooks/{key}/*. The ingress decides; this only translates.
 func (s *server) hook(c *fiber.Ctx) error {
+	s.metrics.WebhookReceived()
 	path := c.Params("*")
 	if path != "" {
 		path = "/" + path
@@ -23,6 +25,23 @@ func (s *server) hook(c *fiber.Ctx) error {
 		reply = s.ingress.TooLarge(c.UserContext(), req, s.maxBody)
 	} else {
 		reply = s.ingress.Receive(c.UserContext(), req)
+	}
+	return s.answerHook(c, reply)
+}
+
+// answerHook counts what became of a request to a trigger URL and sends
+// the ingress's answer. Every such request passes here once, whichever
+// path of the ingress answered it.
+func (s *server) answerHook(c *fiber.Ctx, reply *ingress.Reply) error {
+	switch reply.Outcome() {
+	case ingress.Accepted:
+		s.metrics.WebhookAccepted()
+	case ingress.Duplicate:
+		s.metrics.WebhookDuplicate()
+	case ingress.Captured:
+		s.metrics.WebhookCaptured()
+	default:
+		s.metrics.WebhookRejected(metrics.RejectReason(reply.Status))
 	}
 	return sendReply(c, reply)
 }
@@ -68,6 +87,7 @@ func sendReply(c *fiber.Ctx, reply *ingress.Reply) error {
 // hookTooLarge answers a request to a trigger URL that fasthttp refused
 // for its announced size, recording it as the ingress does any refusal.
 func (s *server) hookTooLarge(c *fiber.Ctx) error {
+	s.metrics.WebhookReceived()
 	// A request refused before routing has no route parameters: read the
 	// key from the path.
 	key, path, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/hooks/"), "/")
@@ -77,5 +97,5 @@ func (s *server) hookTooLarge(c *fiber.Ctx) error {
 	req := ingressRequest(c, key, path)
 	req.Body = nil
 	req.BodySize = c.Request().Header.ContentLength()
-	return sendReply(c, s.ingress.TooLarge(c.UserContext(), req, s.maxBody))
+	return s.answerHook(c, s.ingress.TooLarge(c.UserContext(), req, s.maxBody))
 }

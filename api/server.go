@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/engine/ingress"
+	"github.com/hookflow/hookflow/engine/metrics"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -35,6 +37,9 @@ type Options struct {
 	PublicURL string
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int
+	// Metrics, when set, is served at GET /metrics, without
+	// authentication, and counts the requests to trigger URLs.
+	Metrics *metrics.Metrics
 }
 
 type server struct {
@@ -44,6 +49,7 @@ type server struct {
 	engine      *engine.Engine
 	credentials *engine.Credentials
 	ingress     *ingress.Ingress
+	metrics     *metrics.Metrics
 	log         *slog.Logger
 	publicURL   string
 	maxBody     int
@@ -71,6 +77,7 @@ func New(opts Options) (*fiber.App, error) {
 		engine:        opts.Engine,
 		credentials:   opts.Credentials,
 		ingress:       opts.Ingress,
+		metrics:       opts.Metrics,
 		log:           opts.Logger,
 		publicURL:     strings.TrimRight(opts.PublicURL, "/"),
 		maxBody:       opts.MaxBodyBytes,
@@ -118,6 +125,11 @@ func New(opts Options) (*fiber.App, error) {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	if opts.Metrics != nil {
+		// Like the health checks, open to whoever reaches the port: keep
+		// it off the public internet (docs/metrics.md).
+		app.Get("/metrics", adaptor.HTTPHandler(opts.Metrics.Handler()))
+	}
 	app.All("/hooks/:key", s.hook)
 	app.All("/hooks/:key/*", s.hook)
 
@@ -185,11 +197,15 @@ func (s *server) logRequests(c *fiber.Ctx) error {
 	path := c.Path()
 	if strings.HasPrefix(path, "/hooks/") {
 		// Trigger URLs are secrets of a sort, and many: log them by route,
-		// at debug level unless they fail.
+		// at debug level unless they fail. Refusing them while shutting
+		// down is no failure.
 		path = "/hooks/:key"
-		if level == slog.LevelInfo {
+		if level == slog.LevelInfo || (status == fiber.StatusServiceUnavailable && s.ingress.Draining()) {
 			level = slog.LevelDebug
 		}
+	} else if path == "/metrics" && level == slog.LevelInfo {
+		// Prometheus scrapes every few seconds, for ever.
+		level = slog.LevelDebug
 	}
 	if !s.log.Enabled(c.UserContext(), level) {
 		return nil

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hookflow/hookflow/engine/metrics"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -39,6 +41,8 @@ type Options struct {
 	Env map[string]string
 	// Services are what action nodes reach the world through.
 	Services *nodes.Services
+	// Metrics counts runs and steps; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Engine executes runs: it claims them from the queue, walks their plan and
@@ -55,12 +59,17 @@ type Engine struct {
 	timeout  time.Duration
 	env      map[string]any
 	services *nodes.Services
+	metrics  *metrics.Metrics
 
 	wake chan struct{}
 	// slots admits Workers executions at a time. The dispatcher holds up to
 	// twice as many claimed runs, so a worker coming free finds the next run
 	// at hand and claims happen in batches rather than one run at a time.
 	slots chan struct{}
+
+	// draining is set when the engine stops: runs start no further step,
+	// and once their steps under way end they go back to the queue.
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	running map[string]*execution
@@ -106,6 +115,7 @@ func New(opts Options) *Engine {
 		timeout:  opts.NodeTimeout,
 		env:      env,
 		services: opts.Services,
+		metrics:  opts.Metrics,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, opts.Workers),
 		running:  map[string]*execution{},
@@ -128,12 +138,15 @@ func (e *Engine) Start() {
 }
 
 // Stop shuts the engine down in two phases: it stops claiming runs and lets
-// running ones finish until ctx ends; then it interrupts the rest, which go
-// back to the queue for the next start.
+// the steps under way finish until ctx ends, starting no further step, and
+// puts each run back in the queue once its steps are done; then it
+// interrupts what is left, which goes back to the queue too. The next start
+// goes on from there.
 func (e *Engine) Stop(ctx context.Context) {
 	if e.stopDispatch == nil {
 		return // never started
 	}
+	e.draining.Store(true)
 	e.stopDispatch()
 	// Only once the dispatcher is gone can no execution start.
 	e.dispatching.Wait()

@@ -80,6 +80,11 @@ const (
 // result.
 func (x *execution) execute() {
 	defer x.cancel(nil)
+	if x.run.Claims == 1 {
+		// Later claims go on with a run already counted: it waited for a
+		// retry or a delay, or its worker died.
+		x.e.metrics.RunStarted(x.run.FlowID)
+	}
 	o := x.prepare()
 	if o.kind == completed {
 		o = x.runScope(x.topScope())
@@ -171,6 +176,10 @@ func (x *execution) settleRun(o outcome) {
 		go func() {
 			if err := <-done; err != nil {
 				e.log.Error("finish run", "run_id", x.run.ID, "error", err)
+			} else {
+				// Counted once durable: a worker that lost the lease did not
+				// finish the run; the one that holds it will.
+				e.metrics.RunFinished(x.run.FlowID, status)
 			}
 			e.finished(x.run.ID)
 		}()
@@ -343,6 +352,11 @@ func (x *execution) runScope(sc *scope) outcome {
 		if stop == nil && x.ctx.Err() != nil {
 			note(x.stopped(context.Cause(x.ctx)), false)
 		}
+		if stop == nil && x.e.draining.Load() {
+			// The engine is stopping: the steps under way finish, no
+			// other starts, and the run goes back to the queue.
+			note(outcome{kind: interrupted}, false)
+		}
 		for _, n := range sc.nodes {
 			if stop != nil || inflight >= maxParallel {
 				break
@@ -442,6 +456,9 @@ func (x *execution) attempts(n *PlanNode, sc *scope) (made, counted int, last *s
 func (x *execution) visit(sc *scope, n *PlanNode, edge *PlanEdge, results chan<- attemptResult) (outcome, bool) {
 	if rec := x.restored(n, sc); rec != nil {
 		return x.restore(sc, n, rec), false
+	}
+	if x.e.draining.Load() {
+		return outcome{kind: interrupted}, false // not even a retry starts
 	}
 	made, _, last := x.attempts(n, sc)
 	attempt := made + 1
@@ -548,7 +565,9 @@ func (x *execution) call(n *PlanNode, in *nodes.Input) (result nodes.Result, err
 	if n.Def.TimeoutMS > 0 {
 		timeout = time.Duration(n.Def.TimeoutMS) * time.Millisecond
 	}
-	ctx, cancel := context.WithTimeoutCause(x.ctx, timeout, fmt.Errorf("timed out after %s", timeout))
+	// The node kind rides along for the metrics of its outbound requests.
+	ctx, cancel := context.WithTimeoutCause(x.e.metrics.WithNodeKind(x.ctx, n.Kind.Spec.Kind), timeout,
+		fmt.Errorf("timed out after %s", timeout))
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
@@ -580,6 +599,7 @@ func (x *execution) settle(sc *scope, r attemptResult, results chan<- attemptRes
 	}
 	if err == nil {
 		step.Status, step.Output = store.StepSucceeded, outputJSON
+		x.e.metrics.StepSettled(n.Kind.Spec.Kind, store.StepSucceeded, step.Duration)
 		var port *string
 		if !r.result.Stop {
 			p := r.result.Port
@@ -603,9 +623,13 @@ func (x *execution) settle(sc *scope, r attemptResult, results chan<- attemptRes
 		x.record(step)
 		return x.stopped(err), false
 	}
+	// An interrupted attempt (above) is left out: it did not fail on its
+	// own, and its time says nothing of the node.
+	x.e.metrics.StepSettled(n.Kind.Spec.Kind, store.StepFailed, step.Duration)
 	_, counted, _ := x.attempts(n, sc)
 	counted++ // this attempt
 	if delay, retry := x.retryDelay(n, err, counted); retry {
+		x.e.metrics.StepRetried(n.Kind.Spec.Kind)
 		// A failed attempt that will be retried carries when: a record
 		// without it is a final failure.
 		resume := time.Now().Add(delay).UTC()

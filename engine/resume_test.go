@@ -146,24 +146,43 @@ func TestShutdownLeavesRunsForTheNextStart(t *testing.T) {
 	}
 }
 
-// TestStopWaitsForRunningSteps gives running steps their grace period.
+// TestStopWaitsForRunningSteps gives the steps under way their grace
+// period: the step finishes and is recorded, no further step starts, and the
+// run goes back to the queue, where the next engine takes it on from there.
 func TestStopWaitsForRunningSteps(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	db := storetest.Open(t, store.DialectSQLite)
-	e := New(Options{Store: db, Registry: h.registry, PollInterval: 50 * time.Millisecond})
-	e.Start()
-	run := startRun(t, e, resumeFlow, `{"n": 1}`)
-	require.Eventually(t, func() bool { return h.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		close(h.block) // the step finishes within the grace period
-	}()
-	grace, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e.Stop(grace)
-	require.Eventually(t, func() bool {
-		r, err := db.GetRun(context.Background(), run.ID)
-		return err == nil && r.Status == store.RunSucceeded
-	}, 5*time.Second, 10*time.Millisecond, "the run finished before the engine stopped")
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			db := storetest.Open(t, dialect)
+			e := New(Options{Store: db, Registry: h.registry, PollInterval: 50 * time.Millisecond})
+			e.Start()
+			run := startRun(t, e, resumeFlow, `{"n": 1}`)
+			require.Eventually(t, func() bool { return h.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond)
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				close(h.block) // the step finishes within the grace period
+			}()
+			grace, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			e.Stop(grace)
+
+			queued, err := db.GetRun(context.Background(), run.ID)
+			require.NoError(t, err)
+			assert.Equal(t, store.RunQueued, queued.Status, "the rest of the run waits for the next start")
+			steps, err := db.ListSteps(context.Background(), run.ID)
+			require.NoError(t, err)
+			last := steps[len(steps)-1]
+			assert.Equal(t, "wait", last.NodeID, "no step started after the one under way")
+			assert.Equal(t, store.StepSucceeded, last.Status, "the step under way finished and was recorded")
+
+			next := h.engineFor(t, db, Options{})
+			next.Nudge()
+			finished := waitRun(t, next, run.ID)
+			assert.Equal(t, store.RunSucceeded, finished.Status, finished.Error)
+			assert.Equal(t, 1, h.calls.get("wait"), "the finished step is not run again")
+			assert.Equal(t, 1, h.calls.get("charge"))
+		})
+	}
 }

@@ -14,13 +14,20 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// resyncInterval is how often the scheduler rereads every flow, to follow
-// changes made through another instance.
-const resyncInterval = 10 * time.Second
+// followInterval is how often the scheduler checks whether any flow changed
+// through another instance: activations made anywhere take effect within
+// about this long.
+const followInterval = time.Second
+
+// leaderName names the scheduler's leadership among processes sharing a
+// database.
+const leaderName = "scheduler"
 
 // Scheduler fires the cron triggers of active flows: each firing enqueues a
-// run whose trigger data holds scheduled_at. Firings missed while it was
-// stopped are not made up.
+// run whose trigger data holds scheduled_at. Among processes sharing a
+// database one leads and fires (a Postgres advisory lock elects it); each
+// tick is recorded as it fires, so even two leaders for a moment fire it
+// once. Firings missed while no process led are not made up.
 type Scheduler struct {
 	store  store.Store
 	engine *Engine
@@ -28,6 +35,7 @@ type Scheduler struct {
 	cron   *cron.Cron
 
 	mu      sync.Mutex
+	leading bool
 	entries map[string]scheduled // by flow id
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -49,41 +57,87 @@ func NewScheduler(st store.Store, e *Engine, log *slog.Logger) *Scheduler {
 	}
 }
 
-// Start schedules every active flow with a cron trigger and keeps
-// following them.
+// Start seeks the leadership, and while this process leads schedules every
+// active flow with a cron trigger and follows their changes. It returns at
+// once.
 func (s *Scheduler) Start(ctx context.Context) {
-	s.cron.Start()
-	loopCtx, stop := context.WithCancel(context.Background())
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.done = stop, make(chan struct{})
-	s.syncAll(ctx)
 	go func() {
 		defer close(s.done)
-		ticker := time.NewTicker(resyncInterval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-loopCtx.Done():
-				return
-			case <-ticker.C:
-				s.syncAll(loopCtx)
+		for loopCtx.Err() == nil {
+			lead, release, err := s.store.Lead(loopCtx, leaderName)
+			if err != nil {
+				return // stopped while waiting
+			}
+			s.log.Info("leading the cluster's cron schedule")
+			s.lead(lead)
+			release()
+			if loopCtx.Err() == nil {
+				s.log.Warn("no longer leading the cron schedule; another instance may take over", "cause", context.Cause(lead))
 			}
 		}
 	}()
 }
 
-// Stop stops firing and waits for firings under way to enqueue their runs.
+// lead fires schedules until the leadership ends.
+func (s *Scheduler) lead(lead context.Context) {
+	s.mu.Lock()
+	s.leading = true
+	s.mu.Unlock()
+	s.cron.Start()
+	fingerprint := ""
+	ticker := time.NewTicker(followInterval)
+	defer ticker.Stop()
+	for {
+		// Another instance changed a flow: read them all again.
+		if fp, err := s.store.FlowsFingerprint(lead); err != nil {
+			if lead.Err() == nil {
+				s.log.Error("check flows for changes", "error", err)
+			}
+		} else if fp != fingerprint {
+			s.syncAll(lead)
+			fingerprint = fp
+		}
+		select {
+		case <-lead.Done():
+			s.mu.Lock()
+			s.leading = false
+			ids := make([]string, 0, len(s.entries))
+			for id := range s.entries {
+				ids = append(ids, id)
+			}
+			s.mu.Unlock()
+			for _, id := range ids {
+				s.unschedule(id)
+			}
+			// Firings under way finish; none starts after this.
+			<-s.cron.Stop().Done()
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// Stop stops firing, waits for firings under way to enqueue their runs, and
+// gives up the leadership.
 func (s *Scheduler) Stop() {
 	if s.stop == nil {
 		return
 	}
 	s.stop()
 	<-s.done
-	<-s.cron.Stop().Done()
 }
 
 // Sync follows one flow's change: it was saved, activated, deactivated or
 // deleted.
 func (s *Scheduler) Sync(flowID string) {
+	s.mu.Lock()
+	leading := s.leading
+	s.mu.Unlock()
+	if !leading {
+		return // the leader follows the change
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	f, err := s.store.GetFlow(ctx, flowID)
@@ -127,8 +181,9 @@ func (s *Scheduler) sync(ctx context.Context, f *store.Flow) {
 	}
 	s.mu.Lock()
 	current, ok := s.entries[f.ID]
+	leading := s.leading
 	s.mu.Unlock()
-	if ok && current.version == f.Version {
+	if !leading || (ok && current.version == f.Version) {
 		return
 	}
 	plan, err := s.engine.Plan(ctx, f.ID, f.Version)
@@ -167,7 +222,8 @@ func (s *Scheduler) unschedule(flowID string) {
 	}
 }
 
-// fire enqueues a run for a firing that was due at the entry's Prev.
+// fire enqueues a run for a firing that was due at the entry's Prev: the
+// same time on every instance, which is what makes the tick fire once.
 func (s *Scheduler) fire(flowID string, version int, id cron.EntryID) {
 	due := time.Now().Truncate(time.Second)
 	if id != 0 {
@@ -181,7 +237,15 @@ func (s *Scheduler) fire(flowID string, version int, id cron.EntryID) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.engine.Enqueue(ctx, store.NewRun{FlowID: flowID, FlowVersion: version, TriggerType: store.TriggerCron, Trigger: trigger}); err != nil {
+	run, err := s.store.FireSchedule(ctx, store.NewRun{FlowID: flowID, FlowVersion: version, TriggerType: store.TriggerCron, Trigger: trigger}, due)
+	switch {
+	case err != nil:
 		s.log.Error("enqueue a scheduled run", "flow_id", flowID, "error", err)
+	case run == nil:
+		// Fired already (by an instance that led a moment ago), or the
+		// flow changed meanwhile: follow it.
+		s.Sync(flowID)
+	default:
+		s.engine.Nudge()
 	}
 }

@@ -42,6 +42,9 @@ type committer struct {
 	ops  chan *writeOp
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// observe, if set, is told the size of each committed transaction
+	// (Options.OnCommitBatch). It is set before the first write.
+	observe func(size int)
 
 	mu     sync.RWMutex
 	closed bool
@@ -147,6 +150,7 @@ func (c *committer) commit(batch []*writeOp) {
 		return nil
 	})
 	if err == nil {
+		c.observed(len(batch))
 		for _, op := range batch {
 			op.done <- nil
 		}
@@ -158,7 +162,18 @@ func (c *committer) commit(batch []*writeOp) {
 	}
 	// Retried alone below, a batched op's results are set afresh.
 	for _, op := range batch {
-		op.done <- c.db.Transaction(op.applyAlone)
+		err := c.db.Transaction(op.applyAlone)
+		if err == nil {
+			c.observed(1)
+		}
+		op.done <- err
+	}
+}
+
+// observed reports a committed transaction of size writes.
+func (c *committer) observed(size int) {
+	if c.observe != nil {
+		c.observe(size)
 	}
 }
 

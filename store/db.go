@@ -39,11 +39,17 @@ type Options struct {
 	DataDir string
 	// Logger receives slow-query and error logs.
 	Logger *slog.Logger
+	// OnCommitBatch, if set, is called with the number of writes
+	// (deliveries, runs, step checkpoints) in each transaction the group
+	// committer commits: the batch-size metric. It must not block.
+	OnCommitBatch func(size int)
 }
 
 // DB is the Store on SQLite or Postgres.
 type DB struct {
 	dialect string
+	// dsn is the Postgres URL, for connections outside the pool (Lead).
+	dsn string
 	// write takes every write. On SQLite it holds one connection, so writes
 	// are serialized in-process instead of contending for the file lock.
 	write *gorm.DB
@@ -88,6 +94,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.deliveries = &opKind{apply: db.applyDeliveries}
+	// Nothing is written before Open returns, so the committer's workers
+	// see the hook before their first batch.
+	db.commits.observe = opts.OnCommitBatch
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -109,7 +118,7 @@ func openPostgres(dsn string, config *gorm.Config) (*DB, error) {
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	// Several committers use several connections: Postgres commits in
 	// parallel, and each still batches.
-	return &DB{dialect: DialectPostgres, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, 4)}, nil
+	return &DB{dialect: DialectPostgres, dsn: dsn, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, 4)}, nil
 }
 
 func openSQLite(opts Options, config *gorm.Config) (*DB, error) {

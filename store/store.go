@@ -75,6 +75,10 @@ type Store interface {
 	ListRuns(ctx context.Context, f RunFilter) ([]*Run, error)
 	// ListSteps returns a run's steps in the order they started.
 	ListSteps(ctx context.Context, runID string) ([]*Step, error)
+	// QueueStats counts the queued runs that are due (their available_at
+	// has passed) and returns when the one due longest became available;
+	// oldest is zero when none is due. It backs the queue metrics.
+	QueueStats(ctx context.Context) (depth int, oldest time.Time, err error)
 
 	// FlowByHookKey finds the flow whose trigger URL holds key, with its
 	// current definition.
@@ -116,6 +120,19 @@ type Store interface {
 	SessionExpiry(ctx context.Context, idHash []byte) (time.Time, error)
 	// DeleteSession ends a session.
 	DeleteSession(ctx context.Context, idHash []byte) error
+
+	// Lead blocks until this process leads for name among those sharing the
+	// database, and returns a context that ends with the leadership.
+	Lead(ctx context.Context, name string) (lead context.Context, release func(), err error)
+	// FlowsFingerprint changes whenever any flow is created, saved,
+	// activated, deactivated or deleted.
+	FlowsFingerprint(ctx context.Context) (string, error)
+	// FireSchedule enqueues a cron firing's run, once per flow and
+	// scheduled time, while the flow is active at that version; nil when
+	// it was not enqueued.
+	FireSchedule(ctx context.Context, r NewRun, scheduledAt time.Time) (*Run, error)
+	// Prune removes one batch of old runs, deliveries and expired records.
+	Prune(ctx context.Context, p PrunePolicy) (Pruned, error)
 }
 
 // Flow is a flow with its current version.

@@ -100,6 +100,7 @@ type serveConfig struct {
 	AllowedHosts         string
 	SlackAPIURL          string
 	RunRetention         time.Duration
+	RunsPerFlow          int
 	ShutdownGrace        time.Duration
 	LeaseTTL             time.Duration
 	ExpressionEnv        string
@@ -118,7 +119,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", false, "let actions reach private, loopback, link-local and metadata addresses")
 	s.String(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host names (*.example.internal) and CIDRs that actions may reach even though they are private")
 	s.String(&c.SlackAPIURL, "slack-api-url", nodes.DefaultSlackAPIURL, "base URL of Slack's Web API, for chat.postMessage")
-	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs are kept; 0 keeps them forever")
+	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs and deliveries are kept; 0 keeps them forever")
+	s.Int(&c.RunsPerFlow, "runs-per-flow", 10000, "how many finished runs (and deliveries) each flow keeps at most; 0 keeps any number")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running steps may finish after SIGTERM")
 	s.Duration(&c.LeaseTTL, "lease-ttl", 30*time.Second, "how long a run stays with a worker that stopped renewing its lease (a dead process) before another takes it over")
 	s.String(&c.PprofAddr, "pprof-addr", "", "address for Go's pprof profiling endpoints, such as 127.0.0.1:6060; empty turns them off")

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,6 +29,7 @@ type composeFile struct {
 		Healthcheck struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
+		StopGracePeriod string `yaml:"stop_grace_period"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
 }
@@ -62,6 +64,11 @@ func TestComposeFile(t *testing.T) {
 	for name := range hf.Environment {
 		assert.True(t, known[name], "%s is not a setting of hookflow serve", name)
 	}
+
+	// A stop gives the steps under way their whole grace period.
+	stopGrace, err := time.ParseDuration(hf.StopGracePeriod)
+	require.NoError(t, err, "the hookflow service sets stop_grace_period")
+	assert.Greater(t, stopGrace, cfg.ShutdownGrace, "docker's stop waits longer than HOOKFLOW_SHUTDOWN_GRACE")
 }
 
 func TestDockerfile(t *testing.T) {

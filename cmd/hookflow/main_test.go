@@ -220,7 +220,7 @@ func TestVersionAndHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	for _, name := range []string{"HOOKFLOW_ADDR", "HOOKFLOW_DATA_DIR", "HOOKFLOW_DATABASE_URL", "HOOKFLOW_ADMIN_TOKEN",
 		"HOOKFLOW_SECRET_KEY", "HOOKFLOW_PUBLIC_URL", "HOOKFLOW_WORKERS", "HOOKFLOW_MAX_BODY_BYTES",
-		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "HOOKFLOW_RUN_RETENTION"} {
+		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "HOOKFLOW_RUN_RETENTION", "HOOKFLOW_RUNS_PER_FLOW", "HOOKFLOW_SHUTDOWN_GRACE"} {
 		assert.Contains(t, errOut, name, "serve --help documents %s", name)
 	}
 	assert.Contains(t, errOut, "-addr :8080", "and shows defaults")

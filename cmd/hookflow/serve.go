@@ -17,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/engine/ingress"
+	"github.com/hookflow/hookflow/engine/metrics"
 	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
@@ -43,9 +44,13 @@ func serveCommand(stdout, stderr io.Writer) *ffcli.Command {
 }
 
 // openStore opens and migrates the database, returning the migrations it
-// applied.
-func openStore(ctx context.Context, cfg *databaseConfig, log *slog.Logger) (*store.DB, []int64, error) {
-	db, err := store.Open(ctx, cfg.storeOptions(log))
+// applied. m, if not nil, observes the store's commit batches.
+func openStore(ctx context.Context, cfg *databaseConfig, log *slog.Logger, m *metrics.Metrics) (*store.DB, []int64, error) {
+	opts := cfg.storeOptions(log)
+	if m != nil {
+		opts.OnCommitBatch = m.CommitBatch
+	}
+	db, err := store.Open(ctx, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -66,7 +71,7 @@ func (c *databaseConfig) open(ctx context.Context, stderr io.Writer) (*store.DB,
 	if err != nil {
 		return nil, nil, usageError("%v", err)
 	}
-	return openStore(ctx, c, log)
+	return openStore(ctx, c, log, nil)
 }
 
 func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) error {
@@ -77,11 +82,16 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError("%v", err)
 	}
-	db, _, err := openStore(ctx, &cfg.databaseConfig, log)
+	// One set of metrics for the whole process, served at GET /metrics.
+	m := metrics.New()
+	db, _, err := openStore(ctx, &cfg.databaseConfig, log, m)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if err := m.CollectQueue(db, log); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	generated, err := api.EnsureAdminToken(ctx, db, cfg.AdminToken)
 	if err != nil {
@@ -110,15 +120,19 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return usageError("%s: %v", envName("allowed-hosts"), err)
 	}
 	defer services.Databases.Close()
+	// Counted around the guarded transport, whose dialer still checks
+	// every address.
+	services.HTTP.Transport = m.Transport(services.HTTP.Transport)
 	runner := engine.New(engine.Options{
 		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
-		Services: services,
+		Services: services, Metrics: m,
 	})
 	flows := engine.NewFlows(db, registry)
 	hooks := ingress.New(ingress.Options{Store: db, Engine: runner, Credentials: credentials, Logger: log, PublicURL: cfg.publicURL()})
 	flows.OnChange(hooks.Forget)
 	scheduler := engine.NewScheduler(db, runner, log)
 	flows.OnChange(scheduler.Sync)
+	pruner := engine.NewPruner(db, log, engine.Retention{MaxAge: cfg.RunRetention, RunsPerFlow: cfg.RunsPerFlow})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -139,6 +153,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		Logger:       log,
 		PublicURL:    publicURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+		Metrics:      m,
 	})
 	if err != nil {
 		ln.Close()
@@ -150,6 +165,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	}
 	runner.Start()
 	scheduler.Start(ctx)
+	pruner.Start()
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", publicURL, "database", db.Dialect(), "version", version)
@@ -160,14 +176,20 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	case serveErr = <-served:
 	case <-ctx.Done():
 	}
-	// Two phases: stop taking requests and firing schedules, then give
-	// running steps the grace period; what is left stays queued for the
-	// next start.
+	// Two phases: stop taking webhooks (they get 503 from now on, and
+	// /readyz too) and stop firing schedules; then give the steps under way
+	// the grace period. Runs go back to the queue as their steps end, and
+	// whatever is left stays queued for the next start.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	hooks.Drain()
 	scheduler.Stop()
+	pruner.Stop()
+	runner.Stop(grace)
 	if serveErr == nil {
+		// Requests still open (a long poll, a webhook awaiting its run's
+		// answer) get what is left of the grace period.
 		if err := app.ShutdownWithContext(grace); err != nil {
 			log.Error("stop serving", "error", err)
 		}
@@ -175,7 +197,6 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 			serveErr = err
 		}
 	}
-	runner.Stop(grace)
 	if serveErr != nil {
 		return fmt.Errorf("serve: %w", serveErr)
 	}

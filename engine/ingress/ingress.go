@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
@@ -49,6 +50,7 @@ type Ingress struct {
 	credentials *engine.Credentials
 	log         *slog.Logger
 	publicURL   string
+	draining    atomic.Bool
 
 	mu       sync.Mutex
 	triggers map[string]*trigger // by hook key
@@ -106,6 +108,9 @@ type Reply struct {
 	Status  int
 	Headers map[string]string
 	Body    []byte
+	// outcome is set on the answers to requests that were taken; any
+	// other answer is a refusal (see Outcome).
+	outcome Outcome
 }
 
 func jsonReply(status int, v any) *Reply {
@@ -179,8 +184,26 @@ func (in *Ingress) Forget(flowID string) {
 	}
 }
 
+// Drain makes the ingress refuse new requests with 503, so senders retry
+// them elsewhere or later: the server is shutting down. Requests already
+// taken are answered as usual.
+func (in *Ingress) Drain() { in.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (in *Ingress) Draining() bool { return in.draining.Load() }
+
+// shuttingDown is the answer to a request that arrives after Drain.
+func shuttingDown() *Reply {
+	reply := errorReply(http.StatusServiceUnavailable, "the server is shutting down; try again")
+	reply.Headers["Retry-After"] = "5"
+	return reply
+}
+
 // Receive takes one request to a trigger URL and answers it.
 func (in *Ingress) Receive(ctx context.Context, req *Request) *Reply {
+	if in.Draining() {
+		return shuttingDown()
+	}
 	t, err := in.lookup(ctx, req.Key)
 	if err != nil {
 		in.log.ErrorContext(ctx, "look up trigger", "error", err)
@@ -229,7 +252,7 @@ func (in *Ingress) Receive(ctx context.Context, req *Request) *Reply {
 			return in.unstored(ctx, err)
 		}
 		in.notify(t.flow.ID, res.DeliveryID)
-		return jsonReply(http.StatusOK, map[string]any{"captured": true, "delivery_id": res.DeliveryID})
+		return taken(jsonReply(http.StatusOK, map[string]any{"captured": true, "delivery_id": res.DeliveryID}), Captured)
 	}
 	if key != "" && t.webhook.DedupeWindowMS > 0 {
 		d.DedupeKey = key
@@ -244,13 +267,13 @@ func (in *Ingress) Receive(ctx context.Context, req *Request) *Reply {
 		in.notify(t.flow.ID, res.DeliveryID)
 	}
 	if res.Duplicate {
-		return jsonReply(http.StatusOK, map[string]any{"duplicate": true, "run_id": res.RunID})
+		return taken(jsonReply(http.StatusOK, map[string]any{"duplicate": true, "run_id": res.RunID}), Duplicate)
 	}
 	in.engine.Nudge()
 	if t.webhook.Respond == nodes.RespondWhenDone {
-		return in.answerWhenDone(ctx, t, res.RunID)
+		return taken(in.answerWhenDone(ctx, t, res.RunID), Accepted)
 	}
-	return jsonReply(http.StatusAccepted, map[string]any{"run_id": res.RunID})
+	return taken(jsonReply(http.StatusAccepted, map[string]any{"run_id": res.RunID}), Accepted)
 }
 
 // verify checks the sender's signature; it returns why it failed, or "".
@@ -383,6 +406,9 @@ func (in *Ingress) reject(ctx context.Context, t *trigger, req *Request, status 
 // TooLarge records a request refused for its size before its body was
 // read.
 func (in *Ingress) TooLarge(ctx context.Context, req *Request, limit int) *Reply {
+	if in.Draining() {
+		return shuttingDown()
+	}
 	message := fmt.Sprintf("the body is larger than %d bytes", limit)
 	t, err := in.lookup(ctx, req.Key)
 	if err != nil || t == nil || t.flow == nil || t.webhook == nil {

@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+const pruneFlow = `{"name": "p", "nodes": [
+	{"id": "hook", "type": "trigger.manual"},
+	{"id": "shape", "type": "transform", "params": {"fields": {"n": "trigger.body.n"}}}],
+	"edges": [{"from": "hook", "to": "shape"}]}`
+
+// TestPrunerKeepsTheNewestRuns runs the pruner as serve does: it leads, and
+// in the background, a batch at a time, removes the finished runs of a flow
+// beyond its newest RunsPerFlow. (Pruning by age is the store's test: the
+// ids that date runs come from the clock.)
+func TestPrunerKeepsTheNewestRuns(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			h := newHarness(t)
+			db := storetest.Open(t, dialect)
+			e := h.engineFor(t, db, Options{})
+			f, err := NewFlows(db, h.registry).Create(ctx, []byte(pruneFlow))
+			require.NoError(t, err)
+			var runs []*store.Run
+			for range 5 {
+				queued, err := e.Enqueue(ctx, store.NewRun{FlowID: f.ID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{"body": {"n": 1}}`)})
+				require.NoError(t, err)
+				runs = append(runs, waitRun(t, e, queued[0].ID))
+			}
+
+			pruner := NewPruner(db, nil, Retention{RunsPerFlow: 2, Interval: 20 * time.Millisecond, Batch: 1})
+			pruner.Start()
+			t.Cleanup(pruner.Stop)
+			require.Eventually(t, func() bool {
+				for _, r := range runs[:3] {
+					if _, err := db.GetRun(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
+						return false
+					}
+				}
+				return true
+			}, 10*time.Second, 10*time.Millisecond, "the older runs are pruned")
+			for _, r := range runs[3:] {
+				_, err := db.GetRun(ctx, r.ID)
+				assert.NoError(t, err, "the newest two stay")
+			}
+		})
+	}
+}
+
+func TestPrunerKeepingEverythingDoesNothing(t *testing.T) {
+	t.Parallel()
+	p := NewPruner(storetest.Open(t, store.DialectSQLite), nil, Retention{})
+	p.Start()
+	p.Stop() // returns at once: nothing to prune, no leadership sought
+}

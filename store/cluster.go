@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// How leadership is sought and kept on Postgres.
+const (
+	// leaderRetry is how often a process that does not lead asks again:
+	// about how soon it takes over once the leader is gone.
+	leaderRetry = time.Second
+	// leaderCheck is how often the leader checks that the connection
+	// holding its lock is still there.
+	leaderCheck = time.Second
+)
+
+// ErrLeadershipLost ends a leadership whose database connection broke:
+// another process may lead now.
+var ErrLeadershipLost = errors.New("leadership lost: the connection holding the lock broke")
+
+// Lead blocks until this process leads for name among the processes that
+// share the database, or ctx ends. The returned context ends when the
+// leadership does: release was called, ctx ended, or (Postgres) the
+// connection holding it broke, with ErrLeadershipLost as its cause.
+//
+// On Postgres the leader holds a session advisory lock on a connection of
+// its own; a leader that dies closes it, and another process takes over
+// within about leaderRetry. SQLite serves one process, which always leads.
+func (db *DB) Lead(ctx context.Context, name string) (lead context.Context, release func(), err error) {
+	if db.dialect != DialectPostgres {
+		lead, cancel := context.WithCancel(ctx)
+		return lead, cancel, nil
+	}
+	var conn *pgx.Conn
+	for {
+		if conn == nil {
+			conn, err = connectLeader(ctx, db.dsn, name)
+			if err != nil {
+				conn = nil
+			}
+		}
+		if conn != nil {
+			var held bool
+			held, err = tryLock(ctx, conn, name)
+			if held {
+				lead, release := holdLead(ctx, conn)
+				return lead, release, nil
+			}
+			if err != nil {
+				conn.Close(context.Background())
+				conn = nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if conn != nil {
+				conn.Close(context.Background())
+			}
+			return nil, nil, ctx.Err()
+		case <-time.After(leaderRetry):
+		}
+	}
+}
+
+// connectLeader opens the connection a leader holds its lock on, named so
+// operators can tell the leader in pg_stat_activity.
+func connectLeader(ctx context.Context, dsn, name string) (*pgx.Conn, error) {
+	config, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("lead %s: %w", name, err)
+	}
+	config.RuntimeParams["application_name"] = LeaderApplicationName(name)
+	return pgx.ConnectConfig(ctx, config)
+}
+
+// LeaderApplicationName is the application_name of the connection that
+// holds the leadership of name, as pg_stat_activity shows it.
+func LeaderApplicationName(name string) string { return "hookflow leader: " + name }
+
+// tryLock takes the advisory lock of name without waiting. The lock is keyed
+// by schema too, so separate schemas (tests, tenants) elect separately.
+func tryLock(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return false, fmt.Errorf("lead %s: %w", name, err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("hookflow leader\x00" + schema + "\x00" + name))
+	var held bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(h.Sum64()>>1)).Scan(&held); err != nil {
+		return false, fmt.Errorf("lead %s: %w", name, err)
+	}
+	return held, nil
+}
+
+// holdLead watches the connection holding a leader's lock until the
+// leadership ends; closing the connection gives the lock up.
+func holdLead(ctx context.Context, conn *pgx.Conn) (context.Context, func()) {
+	lead, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer conn.Close(context.Background())
+		ticker := time.NewTicker(leaderCheck)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-lead.Done():
+				return
+			case <-ticker.C:
+			}
+			pingCtx, stop := context.WithTimeout(lead, leaderCheck)
+			err := conn.Ping(pingCtx)
+			stop()
+			if err != nil && lead.Err() == nil {
+				cancel(ErrLeadershipLost)
+				return
+			}
+		}
+	}()
+	return lead, func() {
+		cancel(nil)
+		<-done
+	}
+}
+
+// FlowsFingerprint changes whenever a flow is created, saved, activated,
+// deactivated or deleted: other processes poll it to follow such changes
+// made through one of them.
+func (db *DB) FlowsFingerprint(ctx context.Context) (string, error) {
+	// The newest updated_at is read as whatever the driver gives: it only
+	// has to differ when a flow changed.
+	var count int64
+	var updated any
+	row := db.read.WithContext(ctx).Raw(`SELECT COUNT(*), MAX(updated_at) FROM flows`).Row()
+	if err := row.Scan(&count, &updated); err != nil {
+		return "", fmt.Errorf("flows fingerprint: %w", err)
+	}
+	return fmt.Sprintf("%d@%v", count, updated), nil
+}

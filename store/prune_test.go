@@ -1,0 +1,117 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// finish claims and finishes every queued run of the database.
+func finish(t *testing.T, db *store.DB) {
+	t.Helper()
+	claimed, err := db.ClaimRuns(context.Background(), "w", 1000, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	for _, r := range claimed {
+		require.NoError(t, <-db.FinishRun("w", r.ID, store.RunSucceeded, "", nil))
+	}
+}
+
+// pruneAll prunes until nothing more is left, and sums what went.
+func pruneAll(t *testing.T, db *store.DB, p store.PrunePolicy) store.Pruned {
+	t.Helper()
+	var total store.Pruned
+	for range 100 {
+		got, err := db.Prune(context.Background(), p)
+		require.NoError(t, err)
+		total.Runs += got.Runs
+		total.Deliveries += got.Deliveries
+		if !got.More {
+			return total
+		}
+	}
+	t.Fatal("pruning did not end")
+	return total
+}
+
+func runIDs(t *testing.T, db *store.DB, flowID string) []string {
+	t.Helper()
+	runs, err := db.ListRuns(context.Background(), store.RunFilter{FlowID: flowID, Limit: 1000})
+	require.NoError(t, err)
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+func TestPruneByAge(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		old := enqueue(t, db, flowID, 7)
+		res, err := db.RecordDelivery(ctx, delivery(flowID, store.DeliveryAccepted, ""))
+		require.NoError(t, err)
+		rejected := delivery(flowID, store.DeliveryRejected, "")
+		rejected.HTTPStatus, rejected.Reason = 401, "bad signature"
+		rejectedRes, err := db.RecordDelivery(ctx, rejected)
+		require.NoError(t, err)
+		finish(t, db)
+		stuck := enqueue(t, db, flowID, 1)[0] // queued, old too
+		time.Sleep(5 * time.Millisecond)
+		cutoff := time.Now()
+		time.Sleep(5 * time.Millisecond)
+		recent := enqueue(t, db, flowID, 1)[0]
+
+		got := pruneAll(t, db, store.PrunePolicy{Before: cutoff, Batch: 3})
+		assert.Equal(t, 8, got.Runs, "the old finished runs, the webhook's included, in batches of 3")
+		assert.Equal(t, 2, got.Deliveries, "the old deliveries whose runs are gone")
+		assert.ElementsMatch(t, []string{stuck.ID, recent.ID}, runIDs(t, db, flowID), "a queued run is never pruned, nor a recent one")
+		for _, id := range []string{old[0].ID, res.RunID} {
+			_, err := db.GetRun(ctx, id)
+			assert.ErrorIs(t, err, store.ErrNotFound)
+		}
+		_, err = db.GetDelivery(ctx, rejectedRes.DeliveryID)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		steps, err := db.ListSteps(ctx, old[0].ID)
+		require.NoError(t, err)
+		assert.Empty(t, steps)
+	})
+}
+
+func TestPruneKeepsNewestPerFlow(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		busy, quiet := newFlow(t, db), newFlow(t, db)
+		var kept []string
+		for i := range 6 {
+			res, err := db.RecordDelivery(ctx, delivery(busy, store.DeliveryAccepted, ""))
+			require.NoError(t, err)
+			if i >= 4 {
+				kept = append(kept, res.RunID)
+			}
+		}
+		// A delivery whose run is kept stays, however many there are.
+		enqueue(t, db, quiet, 2)
+		finish(t, db)
+
+		got := pruneAll(t, db, store.PrunePolicy{KeepPerFlow: 2, Batch: 1})
+		assert.Equal(t, 4, got.Runs)
+		assert.Equal(t, 4, got.Deliveries)
+		assert.ElementsMatch(t, kept, runIDs(t, db, busy), "the newest two")
+		assert.Len(t, runIDs(t, db, quiet), 2, "a flow within the cap keeps all")
+		list, err := db.ListDeliveries(ctx, store.DeliveryFilter{FlowID: busy, Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		for _, d := range list {
+			assert.Contains(t, kept, d.RunID)
+		}
+	})
+}
