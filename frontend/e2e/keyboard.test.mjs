@@ -91,6 +91,10 @@ test("build webhook → transform → if with the keyboard alone, connect throug
   await tabTo(page, canvasNode("webhook"), { back: true });
   await page.keyboard.press("Enter");
   await page.getByRole("complementary", { name: "Node webhook" }).waitFor();
+  // Enter again takes the keyboard into the node's panel, past the canvas.
+  await page.keyboard.press("Enter");
+  await waitFocusWithin(page, 'aside[aria-label="Node webhook"]');
+  assert.equal(await page.locator('.react-flow__node[data-id="webhook"].selected').count(), 1, "the node stays selected");
   await tabTo(page, (f) => f.label === "Connect to node");
   await chooseByKeyboard(page, "transform");
   await page.keyboard.press("Tab");

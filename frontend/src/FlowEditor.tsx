@@ -31,9 +31,9 @@ function canvasOf(...args: Parameters<typeof toCanvas>) {
 // removes, Escape unselects; selecting opens the node's panel.
 const ariaLabels: Partial<AriaLabelConfig> = {
   "node.a11yDescription.default":
-    "Press Enter or Space to select the node and open its settings and connections beside the canvas. Press Delete to remove it and Escape to unselect it.",
+    "Press Enter or Space to select the node and open its settings and connections beside the canvas, and Enter again to go to them. Press Delete to remove it and Escape to unselect it.",
   "node.a11yDescription.keyboardDisabled":
-    "Press Enter or Space to select the node and open its settings and connections beside the canvas. Arrow keys then move it, Delete removes it and Escape unselects it.",
+    "Press Enter or Space to select the node and open its settings and connections beside the canvas, and Enter again to go to them. Arrow keys then move it, Delete removes it and Escape unselects it.",
 };
 
 // Where the keyboard goes in a node's panel when the node is added.
@@ -260,10 +260,21 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   // Delete and Backspace remove the selected nodes and edges, but only from
   // the canvas: React Flow's own key handler listens on the whole page, so a
   // Delete pressed on a button of the node's panel would remove the node.
-  function deleteSelection(e: ReactKeyboardEvent<HTMLDivElement>) {
-    if ((e.key !== "Delete" && e.key !== "Backspace") || (e.target as HTMLElement).closest("input, textarea, select, [contenteditable]")) return;
-    e.preventDefault();
-    void view?.deleteElements({ nodes: nodes.filter((n) => n.selected), edges: edges.filter((ed) => ed.selected) });
+  // Enter on a node that is already selected takes the keyboard to its
+  // panel, past the rest of the canvas (the first Enter selects it).
+  function onCanvasKey(e: ReactKeyboardEvent<HTMLDivElement>) {
+    const target = e.target as HTMLElement;
+    if (target.closest("input, textarea, select, [contenteditable]")) return;
+    if (e.key === "Delete" || e.key === "Backspace") {
+      e.preventDefault();
+      void view?.deleteElements({ nodes: nodes.filter((n) => n.selected), edges: edges.filter((ed) => ed.selected) });
+      return;
+    }
+    const nodeId = target.closest(".react-flow__node")?.getAttribute("data-id");
+    if (e.key === "Enter" && nodeId && nodeId === selected) {
+      e.preventDefault();
+      side.current?.querySelector<HTMLElement>(`.node-panel :is(${focusable})`)?.focus();
+    }
   }
 
   // An edge removed from the panel goes as one deleted on the canvas does.
@@ -397,7 +408,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
             e.dataTransfer.dropEffect = "copy";
           }}
           onDrop={onDrop}
-          onKeyDown={deleteSelection}
+          onKeyDown={onCanvasKey}
         >
           <ReactFlow
             nodes={nodes}
