@@ -61,18 +61,19 @@ func decodeSample(raw json.RawMessage) (engine.Sample, error) {
 	if !ok {
 		return sample, fmt.Errorf("is an object of trigger, steps, input, item and index")
 	}
+	object := func(name string, value any) (map[string]any, error) {
+		m, isObject := value.(map[string]any)
+		if value != nil && !isObject {
+			return nil, fmt.Errorf("%s is an object", name)
+		}
+		return m, nil
+	}
 	for name, value := range scope {
 		switch name {
-		case "trigger", "steps":
-			m, isObject := value.(map[string]any)
-			if value != nil && !isObject {
-				return sample, fmt.Errorf("%s is an object", name)
-			}
-			if name == "trigger" {
-				sample.Trigger = m
-			} else {
-				sample.Steps = m
-			}
+		case "trigger":
+			sample.Trigger, err = object(name, value)
+		case "steps":
+			sample.Steps, err = object(name, value)
 		case "input":
 			sample.Input = value
 		case "item":
@@ -80,11 +81,14 @@ func decodeSample(raw json.RawMessage) (engine.Sample, error) {
 		case "index":
 			n, isInt := value.(int)
 			if value != nil && !isInt {
-				return sample, fmt.Errorf("index is a whole number")
+				err = fmt.Errorf("index is a whole number")
 			}
 			sample.Index = n
 		default:
-			return sample, fmt.Errorf("%q is not known; the scope has trigger, steps, input, item and index", name)
+			err = fmt.Errorf("%q is not known; the scope has trigger, steps, input, item and index", name)
+		}
+		if err != nil {
+			return sample, err
 		}
 	}
 	return sample, nil

@@ -352,11 +352,6 @@ func (x *execution) runScope(sc *scope) outcome {
 		if stop == nil && x.ctx.Err() != nil {
 			note(x.stopped(context.Cause(x.ctx)), false)
 		}
-		if stop == nil && x.e.draining.Load() {
-			// The engine is stopping: the steps under way finish, no
-			// other starts, and the run goes back to the queue.
-			note(outcome{kind: interrupted}, false)
-		}
 		for _, n := range sc.nodes {
 			if stop != nil || inflight >= maxParallel {
 				break
@@ -458,7 +453,9 @@ func (x *execution) visit(sc *scope, n *PlanNode, edge *PlanEdge, results chan<-
 		return x.restore(sc, n, rec), false
 	}
 	if x.e.draining.Load() {
-		return outcome{kind: interrupted}, false // not even a retry starts
+		// The engine is stopping: the steps under way finish, no other
+		// starts (not even a retry), and the run goes back to the queue.
+		return outcome{kind: interrupted}, false
 	}
 	made, _, last := x.attempts(n, sc)
 	attempt := made + 1

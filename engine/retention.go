@@ -83,7 +83,7 @@ func (p *Pruner) Stop() {
 // prune runs a pass every interval until the leadership ends.
 func (p *Pruner) prune(lead context.Context) {
 	for {
-		p.Pass(lead)
+		p.pass(lead)
 		select {
 		case <-lead.Done():
 			return
@@ -92,9 +92,9 @@ func (p *Pruner) prune(lead context.Context) {
 	}
 }
 
-// Pass prunes until nothing is left to prune, or ctx ends, and returns what
-// it removed.
-func (p *Pruner) Pass(ctx context.Context) store.Pruned {
+// pass prunes until nothing is left to prune, or ctx ends, and logs what it
+// removed.
+func (p *Pruner) pass(ctx context.Context) {
 	var total store.Pruned
 	for ctx.Err() == nil {
 		policy := store.PrunePolicy{KeepPerFlow: p.retention.RunsPerFlow, Batch: p.retention.Batch}
@@ -121,5 +121,4 @@ func (p *Pruner) Pass(ctx context.Context) store.Pruned {
 	if total.Runs > 0 || total.Deliveries > 0 {
 		p.log.Info("pruned old records", "runs", total.Runs, "deliveries", total.Deliveries)
 	}
-	return total
 }

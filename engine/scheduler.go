@@ -60,8 +60,8 @@ func NewScheduler(st store.Store, e *Engine, log *slog.Logger) *Scheduler {
 // Start seeks the leadership, and while this process leads schedules every
 // active flow with a cron trigger and follows their changes. It returns at
 // once.
-func (s *Scheduler) Start(ctx context.Context) {
-	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+func (s *Scheduler) Start() {
+	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop, s.done = stop, make(chan struct{})
 	go func() {
 		defer close(s.done)

@@ -30,7 +30,7 @@ func TestSchedulerFollowsActivation(t *testing.T) {
 			flows := NewFlows(db, h.registry)
 			scheduler := NewScheduler(db, e, nil)
 			flows.OnChange(scheduler.Sync)
-			scheduler.Start(ctx)
+			scheduler.Start()
 			t.Cleanup(scheduler.Stop)
 
 			f, err := flows.Create(ctx, []byte(everySecond))

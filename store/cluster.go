@@ -37,25 +37,25 @@ func (db *DB) Lead(ctx context.Context, name string) (lead context.Context, rele
 		lead, cancel := context.WithCancel(ctx)
 		return lead, cancel, nil
 	}
-	var conn *pgx.Conn
+	var (
+		conn *pgx.Conn
+		key  int64
+	)
 	for {
 		if conn == nil {
-			conn, err = connectLeader(ctx, db.dsn, name)
-			if err != nil {
-				conn = nil
-			}
+			conn, key, err = connectLeader(ctx, db.dsn, name)
 		}
-		if conn != nil {
+		if err == nil {
 			var held bool
-			held, err = tryLock(ctx, conn, name)
-			if held {
+			err = conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&held)
+			if err == nil && held {
 				lead, release := holdLead(ctx, conn)
 				return lead, release, nil
 			}
-			if err != nil {
-				conn.Close(context.Background())
-				conn = nil
-			}
+		}
+		if err != nil && conn != nil {
+			conn.Close(context.Background()) // connect again next time
+			conn = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -69,35 +69,32 @@ func (db *DB) Lead(ctx context.Context, name string) (lead context.Context, rele
 }
 
 // connectLeader opens the connection a leader holds its lock on, named so
-// operators can tell the leader in pg_stat_activity.
-func connectLeader(ctx context.Context, dsn, name string) (*pgx.Conn, error) {
+// operators can tell the leader in pg_stat_activity, and returns the key of
+// name's advisory lock. The key covers the schema too, so separate schemas
+// (tests, tenants) elect separately.
+func connectLeader(ctx context.Context, dsn, name string) (*pgx.Conn, int64, error) {
 	config, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("lead %s: %w", name, err)
+		return nil, 0, fmt.Errorf("lead %s: %w", name, err)
 	}
 	config.RuntimeParams["application_name"] = LeaderApplicationName(name)
-	return pgx.ConnectConfig(ctx, config)
+	conn, err := pgx.ConnectConfig(ctx, config)
+	if err != nil {
+		return nil, 0, fmt.Errorf("lead %s: %w", name, err)
+	}
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		conn.Close(context.Background())
+		return nil, 0, fmt.Errorf("lead %s: %w", name, err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("hookflow leader\x00" + schema + "\x00" + name))
+	return conn, int64(h.Sum64() >> 1), nil
 }
 
 // LeaderApplicationName is the application_name of the connection that
 // holds the leadership of name, as pg_stat_activity shows it.
 func LeaderApplicationName(name string) string { return "hookflow leader: " + name }
-
-// tryLock takes the advisory lock of name without waiting. The lock is keyed
-// by schema too, so separate schemas (tests, tenants) elect separately.
-func tryLock(ctx context.Context, conn *pgx.Conn, name string) (bool, error) {
-	var schema string
-	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return false, fmt.Errorf("lead %s: %w", name, err)
-	}
-	h := fnv.New64a()
-	h.Write([]byte("hookflow leader\x00" + schema + "\x00" + name))
-	var held bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(h.Sum64()>>1)).Scan(&held); err != nil {
-		return false, fmt.Errorf("lead %s: %w", name, err)
-	}
-	return held, nil
-}
 
 // holdLead watches the connection holding a leader's lock until the
 // leadership ends; closing the connection gives the lock up.

@@ -43,15 +43,15 @@ type committer struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	// observe, if set, is told the size of each committed transaction
-	// (Options.OnCommitBatch). It is set before the first write.
+	// (Options.OnCommitBatch).
 	observe func(size int)
 
 	mu     sync.RWMutex
 	closed bool
 }
 
-func newCommitter(db *gorm.DB, workers int) *committer {
-	c := &committer{db: db, ops: make(chan *writeOp, 4*maxBatch), stop: make(chan struct{})}
+func newCommitter(db *gorm.DB, workers int, observe func(size int)) *committer {
+	c := &committer{db: db, ops: make(chan *writeOp, 4*maxBatch), stop: make(chan struct{}), observe: observe}
 	for range workers {
 		c.wg.Go(c.loop)
 	}

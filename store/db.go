@@ -86,7 +86,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		err error
 	)
 	if strings.HasPrefix(opts.URL, "postgres://") || strings.HasPrefix(opts.URL, "postgresql://") {
-		db, err = openPostgres(opts.URL, gormConfig)
+		db, err = openPostgres(opts.URL, gormConfig, opts.OnCommitBatch)
 	} else {
 		db, err = openSQLite(opts, gormConfig)
 	}
@@ -94,9 +94,6 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.deliveries = &opKind{apply: db.applyDeliveries}
-	// Nothing is written before Open returns, so the committer's workers
-	// see the hook before their first batch.
-	db.commits.observe = opts.OnCommitBatch
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -104,7 +101,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func openPostgres(dsn string, config *gorm.Config) (*DB, error) {
+func openPostgres(dsn string, config *gorm.Config, observe func(size int)) (*DB, error) {
 	g, err := gorm.Open(postgres.Open(dsn), config)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -118,7 +115,7 @@ func openPostgres(dsn string, config *gorm.Config) (*DB, error) {
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	// Several committers use several connections: Postgres commits in
 	// parallel, and each still batches.
-	return &DB{dialect: DialectPostgres, dsn: dsn, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, 4)}, nil
+	return &DB{dialect: DialectPostgres, dsn: dsn, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, 4, observe)}, nil
 }
 
 func openSQLite(opts Options, config *gorm.Config) (*DB, error) {
@@ -164,7 +161,7 @@ func openSQLite(opts Options, config *gorm.Config) (*DB, error) {
 	}
 	readDB.SetMaxOpenConns(8)
 	readDB.SetMaxIdleConns(8)
-	return &DB{dialect: DialectSQLite, write: write, read: read, sqlDBs: []*sql.DB{writeDB, readDB}, commits: newCommitter(write, 1)}, nil
+	return &DB{dialect: DialectSQLite, write: write, read: read, sqlDBs: []*sql.DB{writeDB, readDB}, commits: newCommitter(write, 1, opts.OnCommitBatch)}, nil
 }
 
 // Dialect implements Store.

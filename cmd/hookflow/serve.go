@@ -164,7 +164,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		go servePprof(cfg.PprofAddr, log)
 	}
 	runner.Start()
-	scheduler.Start(ctx)
+	scheduler.Start()
 	pruner.Start()
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()

@@ -36,6 +36,9 @@ const ariaLabels: Partial<AriaLabelConfig> = {
     "Press Enter or Space to select the node and open its settings and connections beside the canvas, and Enter again to go to them. Arrow keys then move it, Delete removes it and Escape unselects it.",
 };
 
+// Elements that take text, and keep their own keys (undo, Delete, Enter).
+const textEntry = "input, textarea, select, [contenteditable]";
+
 // Where the keyboard goes in a node's panel when the node is added.
 const focusable = 'input:not([type="hidden"]):not([readonly]), select, textarea, button, [contenteditable="true"], [tabindex="0"]';
 
@@ -176,7 +179,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     const onKey = (e: KeyboardEvent) => {
       const target = e.target as HTMLElement;
       // Text fields, code editors included, keep their own undo.
-      if (!(e.ctrlKey || e.metaKey) || target.closest("input, textarea, select, [contenteditable]")) return;
+      if (!(e.ctrlKey || e.metaKey) || target.closest(textEntry)) return;
       const key = e.key.toLowerCase();
       if (key === "z" && !e.shiftKey) {
         e.preventDefault();
@@ -264,7 +267,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   // panel, past the rest of the canvas (the first Enter selects it).
   function onCanvasKey(e: ReactKeyboardEvent<HTMLDivElement>) {
     const target = e.target as HTMLElement;
-    if (target.closest("input, textarea, select, [contenteditable]")) return;
+    if (target.closest(textEntry)) return;
     if (e.key === "Delete" || e.key === "Backspace") {
       e.preventDefault();
       void view?.deleteElements({ nodes: nodes.filter((n) => n.selected), edges: edges.filter((ed) => ed.selected) });
@@ -273,7 +276,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     const nodeId = target.closest(".react-flow__node")?.getAttribute("data-id");
     if (e.key === "Enter" && nodeId && nodeId === selected) {
       e.preventDefault();
-      side.current?.querySelector<HTMLElement>(`.node-panel :is(${focusable})`)?.focus();
+      focusPanel();
     }
   }
 
@@ -282,15 +285,16 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     onEdgesChange([{ type: "remove", id }]);
   }
 
-  // A node added from the palette takes the keyboard to its panel's first
-  // field once the panel is drawn.
+  // focusPanel takes the keyboard to the first control of the node's panel.
   const side = useRef<HTMLDivElement>(null);
-  const [focusPanel, setFocusPanel] = useState<string | null>(null);
+  const focusPanel = () => side.current?.querySelector<HTMLElement>(`.node-panel :is(${focusable})`)?.focus();
+  // A node added from the palette does so once its panel is drawn.
+  const [focusWhenShown, setFocusWhenShown] = useState<string | null>(null);
   useEffect(() => {
-    if (!focusPanel || selected !== focusPanel) return;
-    setFocusPanel(null);
-    side.current?.querySelector<HTMLElement>(`.node-panel :is(${focusable})`)?.focus();
-  }, [focusPanel, selected]);
+    if (!focusWhenShown || selected !== focusWhenShown) return;
+    setFocusWhenShown(null);
+    focusPanel();
+  }, [focusWhenShown, selected]);
 
   // addNode adds a node of a kind: where it was dropped, or after the
   // rightmost node when clicked in the palette.
@@ -300,7 +304,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     const added = named({ id, type: "flowNode", position, selected: true, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } });
     // The new node is the one selected, so its panel opens.
     setNodes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), added]);
-    if (!at) setFocusPanel(id);
+    if (!at) setFocusWhenShown(id);
     // Bring a clicked node into view once it is drawn.
     if (!at) setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
   }

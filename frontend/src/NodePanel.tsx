@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from "react";
 import { type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type PreviewScope, type Problem, type Step } from "./api";
-import { CodeField, JSONField, ValuePreview, type PreviewFn } from "./CodeField";
+import { CodeField, JSONField, ValuePreview, type CodeFieldProps, type PreviewFn } from "./CodeField";
 import { nextFirings } from "./cron";
 import { StepView } from "./StepView";
 
@@ -313,22 +313,18 @@ function FieldInput({
         break;
       }
       if (mode) {
-        const text = value === undefined ? "" : String(value);
         input = (
-          <>
-            <CodeField
-              mode={mode}
-              id={id}
-              labelledBy={labelId}
-              describedBy={code.preview ? `${id}-preview` : undefined}
-              value={text}
-              paths={code.paths}
-              placeholder={field.placeholder ?? (field.default === undefined ? "" : String(field.default))}
-              singleLine={mode === "template" && !field.multiline}
-              onChange={onChange}
-            />
-            {code.preview && <ValuePreview id={`${id}-preview`} source={text} mode={mode} scope={code.scope} preview={code.preview} />}
-          </>
+          <PreviewedCode
+            mode={mode}
+            id={id}
+            labelledBy={labelId}
+            previewId={`${id}-preview`}
+            value={value === undefined ? "" : String(value)}
+            code={code}
+            placeholder={field.placeholder ?? (field.default === undefined ? "" : String(field.default))}
+            singleLine={mode === "template" && !field.multiline}
+            onChange={onChange}
+          />
         );
         break;
       }
@@ -375,7 +371,7 @@ function Problems({ list }: { list: Problem[] }) {
 function MapInput({ id, value, onChange, items, code }: { id: string; value: Record<string, string>; onChange: (v: unknown) => void; items?: NodeField; code: CodeContext }) {
   const rows = Object.entries(value);
   const set = (next: [string, string][]) => onChange(next.length ? Object.fromEntries(next) : undefined);
-  const mode = items?.type === "expression" || items?.type === "template" ? items.type : undefined;
+  const mode = codeMode(items?.type);
   return (
     <div id={id} className="map-input">
       {rows.map(([k, v], i) => {
@@ -383,19 +379,18 @@ function MapInput({ id, value, onChange, items, code }: { id: string; value: Rec
         return (
           <div key={i} className="map-row">
             <input aria-label="Name" value={k} onChange={(e) => set(rows.map((r, j) => (j === i ? [e.target.value, r[1]] : r)))} />
-            {mode ? (
+            {mode === "expression" || mode === "template" ? (
               <div className="map-value">
-                <CodeField
+                <PreviewedCode
                   mode={mode}
                   label={`Value of ${k}`}
-                  describedBy={code.preview ? `${id}-${i}-preview` : undefined}
+                  previewId={`${id}-${i}-preview`}
                   value={v}
-                  paths={code.paths}
+                  code={code}
                   placeholder={items?.placeholder}
                   singleLine={mode === "template"}
                   onChange={setValue}
                 />
-                {code.preview && <ValuePreview id={`${id}-${i}-preview`} source={v} mode={mode} scope={code.scope} preview={code.preview} />}
               </div>
             ) : (
               <input aria-label={`Value of ${k}`} value={v} onChange={(e) => setValue(e.target.value)} />
@@ -410,6 +405,23 @@ function MapInput({ id, value, onChange, items, code }: { id: string; value: Rec
         Add
       </button>
     </div>
+  );
+}
+
+/** PreviewedCode is the code field of an expression or a template, with
+ * the preview of its value under it when the panel can preview. */
+function PreviewedCode({
+  mode,
+  previewId,
+  code,
+  value,
+  ...field
+}: Omit<CodeFieldProps, "mode" | "paths" | "describedBy"> & { mode: "expression" | "template"; previewId: string; code: CodeContext }) {
+  return (
+    <>
+      <CodeField {...field} mode={mode} value={value} paths={code.paths} describedBy={code.preview ? previewId : undefined} />
+      {code.preview && <ValuePreview id={previewId} source={value} mode={mode} scope={code.scope} preview={code.preview} />}
+    </>
   );
 }
 
