@@ -139,7 +139,8 @@ func (e *Engine) Start() {
 
 // Stop shuts the engine down in two phases: it stops claiming runs and lets
 // the steps under way finish until ctx ends, starting no further step, and
-// puts each run back in the queue once its steps are done; then it
+// puts each run back in the queue once its steps are done (a run with no
+// step left finishes); then it
 // interrupts what is left, which goes back to the queue too. The next start
 // goes on from there.
 func (e *Engine) Stop(ctx context.Context) {
