@@ -63,7 +63,9 @@ type stepJSON struct {
 	DurationMS  float64         `json:"duration_ms"`
 }
 
-func renderRun(r *store.Run, steps []*store.Step) runJSON {
+// renderRun renders a run; with its trigger data and steps when they are
+// given (a single run), without them in lists.
+func renderRun(r *store.Run, trigger []byte, steps []*store.Step) runJSON {
 	out := runJSON{
 		ID: r.ID, FlowID: r.FlowID, FlowVersion: r.FlowVersion, Status: r.Status,
 		Trigger: triggerInfo{Type: r.TriggerType, DeliveryID: r.DeliveryID},
@@ -74,7 +76,7 @@ func renderRun(r *store.Run, steps []*store.Step) runJSON {
 		out.DurationMS = &ms
 	}
 	if steps != nil {
-		out.Trigger.Data = engine.CapJSON(r.Trigger, maxShownValue)
+		out.Trigger.Data = engine.CapJSON(trigger, maxShownValue)
 		out.Steps = make([]stepJSON, len(steps))
 		for i, s := range steps {
 			out.Steps[i] = stepJSON{
@@ -88,16 +90,16 @@ func renderRun(r *store.Run, steps []*store.Step) runJSON {
 	return out
 }
 
-// runWithSteps loads a run's steps and renders both.
+// runWithSteps loads a run's trigger data and steps, and renders all.
 func (s *server) runWithSteps(ctx context.Context, r *store.Run) (runJSON, error) {
-	steps, err := s.store.ListSteps(ctx, r.ID)
+	trigger, steps, err := s.engine.RunSteps(ctx, r)
 	if err != nil {
 		return runJSON{}, err
 	}
 	if steps == nil {
 		steps = []*store.Step{}
 	}
-	return renderRun(r, steps), nil
+	return renderRun(r, trigger, steps), nil
 }
 
 func runNotFound(id string, err error) error {
@@ -214,7 +216,7 @@ func (s *server) listRuns(c *fiber.Ctx) error {
 	}
 	out := make([]runJSON, len(runs))
 	for i, r := range runs {
-		out[i] = renderRun(r, nil)
+		out[i] = renderRun(r, nil, nil)
 	}
 	var next *string
 	if len(runs) == f.Limit {
@@ -260,7 +262,7 @@ func (s *server) replayRun(c *fiber.Ctx) error {
 		return runNotFound(id, err)
 	}
 	c.Location("/api/v1/runs/" + run.ID)
-	return c.Status(fiber.StatusCreated).JSON(renderRun(run, nil))
+	return c.Status(fiber.StatusCreated).JSON(renderRun(run, nil, nil))
 }
 
 func (s *server) cancelRun(c *fiber.Ctx) error {
@@ -272,5 +274,5 @@ func (s *server) cancelRun(c *fiber.Ctx) error {
 	if err != nil {
 		return runNotFound(id, err)
 	}
-	return c.JSON(renderRun(run, nil))
+	return c.JSON(renderRun(run, nil, nil))
 }

@@ -51,11 +51,13 @@ func BenchmarkRuns(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			e := engine.New(engine.Options{Store: db, Registry: reg, Workers: benchWorkers, PollInterval: 10 * time.Millisecond})
+			e := engine.New(engine.Options{Store: db, Registry: reg, PollInterval: 10 * time.Millisecond})
 			b.ReportAllocs()
 			b.StartTimer()
 			began := time.Now()
-			e.Start()
+			if err := e.Start(); err != nil {
+				b.Fatal(err)
+			}
 			waitDrained(b, db)
 			elapsed := time.Since(began)
 			b.StopTimer()
@@ -104,6 +106,3 @@ func queuedRunID(b *testing.B, db store.Store) string {
 	}
 	return runs[0].ID
 }
-
-// benchWorkers is HOOKFLOW_WORKERS's default.
-const benchWorkers = 8

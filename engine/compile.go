@@ -86,6 +86,14 @@ type PlanEdge struct {
 	To   *PlanNode
 }
 
+// Concurrency is the flow's limit on its runs in flight; 0 is none.
+func (p *Plan) Concurrency() int {
+	if p.Flow.Settings == nil {
+		return 0
+	}
+	return p.Flow.Settings.Concurrency
+}
+
 // Node returns the plan node with the given id.
 func (p *Plan) Node(id string) (*PlanNode, bool) {
 	n, ok := p.byID[id]

@@ -18,6 +18,8 @@ const (
 	MaxEdges = 2000
 	// MaxTimeoutMS is the longest timeout_ms, backoff_ms or max_backoff_ms: a day.
 	MaxTimeoutMS = 24 * 60 * 60 * 1000
+	// MaxConcurrency is the largest settings.concurrency.
+	MaxConcurrency = 10000
 )
 
 // On-error modes of a node.
@@ -32,9 +34,18 @@ const ErrorPort = "error"
 
 // Flow is a flow document (contract v1): what users save, import and export.
 type Flow struct {
-	Name  string `json:"name"`
-	Nodes []Node `json:"nodes"`
-	Edges []Edge `json:"edges"`
+	Name     string    `json:"name"`
+	Settings *Settings `json:"settings,omitempty"`
+	Nodes    []Node    `json:"nodes"`
+	Edges    []Edge    `json:"edges"`
+}
+
+// Settings are a flow's own options, beside its nodes.
+type Settings struct {
+	// Concurrency is the most runs of the flow in flight at once, counted
+	// across every process sharing the database; further runs wait in the
+	// queue, in order. 0 or absent: no limit.
+	Concurrency int `json:"concurrency,omitempty"`
 }
 
 // Node is one node of a flow document.
@@ -79,7 +90,14 @@ func flowSchema() map[string]any {
 		"required":             []any{"name", "nodes"},
 		"additionalProperties": false,
 		"properties": map[string]any{
-			"name":  map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
+			"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
+			"settings": map[string]any{
+				"type":                 "object",
+				"additionalProperties": false,
+				"properties": map[string]any{
+					"concurrency": map[string]any{"type": "integer", "minimum": 0, "maximum": MaxConcurrency},
+				},
+			},
 			"nodes": map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
 			"edges": map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
 		},

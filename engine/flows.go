@@ -48,7 +48,7 @@ func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error
 	if err != nil {
 		return nil, err
 	}
-	return s.store.CreateFlow(ctx, plan.Flow.Name, definition)
+	return s.store.CreateFlow(ctx, storedDocument(plan, definition))
 }
 
 // Update validates a flow document and saves it as the flow's next version.
@@ -57,7 +57,7 @@ func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.UpdateFlow(ctx, id, plan.Flow.Name, definition)
+	f, err := s.store.UpdateFlow(ctx, id, storedDocument(plan, definition))
 	if err == nil {
 		s.changed(id)
 	}
@@ -91,6 +91,11 @@ func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.F
 		s.changed(id)
 	}
 	return f, err
+}
+
+// storedDocument is what the store keeps of a compiled flow.
+func storedDocument(plan *Plan, definition []byte) store.FlowDocument {
+	return store.FlowDocument{Name: plan.Flow.Name, Definition: definition, Concurrency: plan.Concurrency()}
 }
 
 func (s *Flows) compile(document []byte) (*Plan, []byte, error) {

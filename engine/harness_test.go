@@ -193,7 +193,7 @@ func (h *harness) engineFor(t testing.TB, db store.Store, opts Options) *Engine 
 		opts.PollInterval = 50 * time.Millisecond
 	}
 	e := New(opts)
-	e.Start()
+	require.NoError(t, e.Start())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

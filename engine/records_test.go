@@ -69,9 +69,12 @@ func TestStepRecordsCarryInputTimingAndLogs(t *testing.T) {
 		{"id": "a", "type": "transform", "params": {"fields": {"n": "trigger.body.n + 1"}}},
 		{"id": "b", "type": "test.effect", "params": {"log": "sending", "sleep_ms": 20, "output": {"got": "{{ input.n }}"}}}],
 		"edges": [{"from": "hook", "to": "a"}, {"from": "a", "to": "b"}]}`, `{"n": 1}`).ID)
-	steps, err := e.store.ListSteps(context.Background(), run.ID)
+	trigger, steps, err := e.RunSteps(context.Background(), run)
 	require.NoError(t, err)
 	require.Len(t, steps, 3)
+	assert.Equal(t, "a", steps[2].InputFrom, "the input is stored as a reference to the step whose output it was")
+	assert.JSONEq(t, string(trigger), string(steps[0].Output), "the trigger step's output is the run's trigger data")
+	assert.Contains(t, string(trigger), `"body":{"n":1}`)
 	b := steps[2]
 	assert.Equal(t, "b", b.NodeID)
 	assert.JSONEq(t, `{"n": 2}`, string(b.Input), "the input is the upstream output")

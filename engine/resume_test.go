@@ -23,18 +23,32 @@ type severable struct {
 
 var errSevered = errors.New("severed from the database")
 
-func (s *severable) ClaimRuns(ctx context.Context, owner string, limit int, until time.Time) ([]*store.Run, error) {
+func (s *severable) ClaimRuns(ctx context.Context, owner string, limit int) ([]*store.Run, error) {
 	if s.dead.Load() {
 		return nil, errSevered
 	}
-	return s.Store.ClaimRuns(ctx, owner, limit, until)
+	return s.Store.ClaimRuns(ctx, owner, limit)
 }
 
-func (s *severable) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) ([]string, []string, error) {
+func (s *severable) RenewWorker(ctx context.Context, id string, until time.Time) error {
 	if s.dead.Load() {
-		return nil, nil, errSevered
+		return errSevered
 	}
-	return s.Store.RenewLeases(ctx, owner, ids, until)
+	return s.Store.RenewWorker(ctx, id, until)
+}
+
+func (s *severable) ReclaimRuns(ctx context.Context) (int, error) {
+	if s.dead.Load() {
+		return 0, errSevered
+	}
+	return s.Store.ReclaimRuns(ctx)
+}
+
+func (s *severable) RetireWorker(ctx context.Context, id string) (int, error) {
+	if s.dead.Load() {
+		return 0, errSevered
+	}
+	return s.Store.RetireWorker(ctx, id)
 }
 
 func (s *severable) SaveSteps(ctx context.Context, owner, runID string, steps []*store.Step) error {
@@ -44,11 +58,16 @@ func (s *severable) SaveSteps(ctx context.Context, owner, runID string, steps []
 	return s.Store.SaveSteps(ctx, owner, runID, steps)
 }
 
+func (s *severable) SaveStepsAsync(owner, runID string, steps []*store.Step) <-chan error {
+	if s.dead.Load() {
+		return severed()
+	}
+	return s.Store.SaveStepsAsync(owner, runID, steps)
+}
+
 func (s *severable) FinishRun(owner, id, status, message string, steps []*store.Step) <-chan error {
 	if s.dead.Load() {
-		ch := make(chan error, 1)
-		ch <- errSevered
-		return ch
+		return severed()
 	}
 	return s.Store.FinishRun(owner, id, status, message, steps)
 }
@@ -58,6 +77,12 @@ func (s *severable) ReleaseRun(ctx context.Context, owner, id string, at time.Ti
 		return errSevered
 	}
 	return s.Store.ReleaseRun(ctx, owner, id, at, steps)
+}
+
+func severed() <-chan error {
+	ch := make(chan error, 1)
+	ch <- errSevered
+	return ch
 }
 
 // The flow: a pure step, a step with side effects, then one that blocks on
@@ -78,13 +103,15 @@ func TestARunWhoseWorkerDiesResumesElsewhere(t *testing.T) {
 			db := storetest.Open(t, dialect)
 			first := newHarness(t)
 			cut := &severable{Store: db}
-			dying := first.engineFor(t, cut, Options{LeaseTTL: 300 * time.Millisecond})
+			dying := first.engineFor(t, cut, Options{LeaseTTL: 300 * time.Millisecond, RunningRecordAfter: time.Millisecond})
 			// At the end the dead worker's step returns; it can write nothing.
 			t.Cleanup(func() { close(first.block) })
 
 			run := startRun(t, dying, resumeFlow, `{"n": 5}`)
 			require.Eventually(t, func() bool { return first.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond,
 				"the first worker reaches the blocking step")
+			require.Eventually(t, func() bool { return hasStep(t, db, run.ID, "wait", store.StepRunning) }, 10*time.Second,
+				5*time.Millisecond, "the step under way is recorded as running")
 			cut.dead.Store(true)
 
 			// A second worker, sharing the count of side effects.
@@ -109,6 +136,17 @@ steps:
 `, trace(t, survivor, finished))
 		})
 	}
+}
+
+func hasStep(t *testing.T, db store.Store, runID, node, status string) bool {
+	steps, err := db.ListSteps(context.Background(), runID)
+	require.NoError(t, err)
+	for _, s := range steps {
+		if s.NodeID == node && s.Status == status {
+			return true
+		}
+	}
+	return false
 }
 
 // TestShutdownLeavesRunsForTheNextStart stops an engine while a step runs:

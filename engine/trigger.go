@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -61,21 +60,4 @@ func DeliveryTrigger(d *store.Delivery) (map[string]any, error) {
 		"raw":         string(d.Body),
 		"received_at": d.ReceivedAt.UTC().Format(time.RFC3339Nano),
 	}, nil
-}
-
-// RunTrigger returns a run's trigger data as JSON: as stored, or for a
-// webhook run built from its delivery.
-func RunTrigger(ctx context.Context, st store.Store, run *store.Run) ([]byte, error) {
-	if len(run.Trigger) > 0 || run.DeliveryID == "" {
-		return run.Trigger, nil
-	}
-	d, err := st.GetDelivery(ctx, run.DeliveryID)
-	if err != nil {
-		return nil, err
-	}
-	trigger, err := DeliveryTrigger(d)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(trigger)
 }

@@ -114,7 +114,7 @@ func TestFlowsFingerprint(t *testing.T) {
 		_, err := db.SetFlowActive(ctx, id, true)
 		require.NoError(t, err)
 		check("a flow is activated")
-		_, err = db.UpdateFlow(ctx, id, "g", []byte(`{}`))
+		_, err = db.UpdateFlow(ctx, id, store.FlowDocument{Name: "g", Definition: []byte(`{}`)})
 		require.NoError(t, err)
 		check("a flow is saved")
 		_, err = db.SetFlowActive(ctx, id, false)

@@ -152,7 +152,7 @@ func (c *committer) commit(batch []*writeOp) {
 	if err == nil {
 		c.observed(len(batch))
 		for _, op := range batch {
-			op.done <- nil
+			op.done <- op.outcome()
 		}
 		return
 	}
@@ -165,6 +165,7 @@ func (c *committer) commit(batch []*writeOp) {
 		err := c.db.Transaction(op.applyAlone)
 		if err == nil {
 			c.observed(1)
+			err = op.outcome()
 		}
 		op.done <- err
 	}
@@ -175,6 +176,18 @@ func (c *committer) observed(size int) {
 	if c.observe != nil {
 		c.observe(size)
 	}
+}
+
+// outcomer is a batched payload whose write may succeed with the batch yet
+// be refused on its own (a run whose owner lost it).
+type outcomer interface{ outcome() error }
+
+// outcome is what the op's caller hears once its batch committed.
+func (op *writeOp) outcome() error {
+	if o, ok := op.payload.(outcomer); ok {
+		return o.outcome()
+	}
+	return nil
 }
 
 // applyAlone writes one op by itself.

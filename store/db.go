@@ -62,6 +62,9 @@ type DB struct {
 	commits *committer
 	// deliveries batches RecordDelivery calls into multi-row statements.
 	deliveries *opKind
+	// runWrites batches the writes of running runs (checkpoints, finishes,
+	// releases) likewise.
+	runWrites *opKind
 }
 
 var _ Store = (*DB)(nil)
@@ -94,6 +97,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.deliveries = &opKind{apply: db.applyDeliveries}
+	db.runWrites = &opKind{apply: db.applyRunWrites}
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -127,9 +131,11 @@ func openSQLite(opts Options, config *gorm.Config) (*DB, error) {
 		path = filepath.Join(opts.DataDir, "hookflow.db")
 	}
 	// WAL lets readers run beside the writer; synchronous(FULL) makes each
-	// commit durable, which is what a 2xx to a webhook promises.
+	// commit durable, which is what a 2xx to a webhook promises. The WAL
+	// file is cut back to 64 MiB after a checkpoint, so a burst does not
+	// leave it large.
 	pragmas := url.Values{"_pragma": {
-		"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)",
+		"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "journal_size_limit(67108864)",
 	}}
 	dsn := "file:" + path + "?" + pragmas.Encode()
 	// The writer keeps its statements prepared: it runs the same few for

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +49,9 @@ type NewDelivery struct {
 	FlowVersion int
 	// DedupeUntil is when DedupeKey may be accepted again.
 	DedupeUntil time.Time
+	// Owner, when set, is the worker that takes the run on at once: the
+	// run is stored already claimed by it (see NewRun.Owner).
+	Owner string
 }
 
 // DeliveryResult says what became of a recorded delivery.
@@ -55,6 +60,9 @@ type DeliveryResult struct {
 	// RunID is the run it started, or for a duplicate the first run.
 	RunID     string
 	Duplicate bool
+	// Run is the run the delivery started, as stored; nil for a duplicate,
+	// a refusal or a capture.
+	Run *Run
 }
 
 // DeliveryFilter selects deliveries, newest first.
@@ -87,12 +95,16 @@ type deliveryRow struct {
 
 func (deliveryRow) TableName() string { return "deliveries" }
 
-func (r *deliveryRow) record() *Delivery {
+func (r *deliveryRow) record() (*Delivery, error) {
+	body, err := decodeValue(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("body of delivery %s: %w", r.ID, err)
+	}
 	return &Delivery{
 		ID: r.ID, FlowID: r.FlowID, Status: r.Status, Reason: r.Reason, HTTPStatus: r.HTTPStatus,
 		Method: r.Method, Path: r.Path, Query: r.Query, Headers: []byte(r.Headers), ContentType: r.ContentType,
-		Body: r.Body, BodySize: r.BodySize, DedupeKey: deref(r.DedupeKey), RunID: deref(r.RunID), ReceivedAt: r.ReceivedAt.UTC(),
-	}
+		Body: body, BodySize: r.BodySize, DedupeKey: deref(r.DedupeKey), RunID: deref(r.RunID), ReceivedAt: r.ReceivedAt.UTC(),
+	}, nil
 }
 
 // deliveryOp is one delivery in a batch, with what became of it.
@@ -101,6 +113,8 @@ type deliveryOp struct {
 	deliveryID string
 	runID      string
 	received   time.Time
+	// body is the body as stored: compressed when large.
+	body []byte
 	// Set by the batch:
 	status string
 	runRef string
@@ -119,7 +133,8 @@ func (db *DB) RecordDelivery(ctx context.Context, d *NewDelivery) (*DeliveryResu
 	if err != nil {
 		return nil, fmt.Errorf("record delivery: %w", err)
 	}
-	op := &deliveryOp{d: d, deliveryID: deliveryID.String(), runID: runID.String(), received: d.ReceivedAt.UTC()}
+	op := &deliveryOp{d: d, deliveryID: deliveryID.String(), runID: runID.String(), received: d.ReceivedAt.UTC(),
+		body: encodeValue(d.Body)}
 	if op.received.IsZero() {
 		op.received = now()
 	}
@@ -187,6 +202,9 @@ func (db *DB) applyDeliveries(tx *gorm.DB, payloads []any) error {
 			continue
 		}
 		op.runRef, op.result.RunID = op.runID, op.runID
+		row := newRunRow(NewRun{FlowID: op.d.FlowID, FlowVersion: op.d.FlowVersion, TriggerType: TriggerWebhook,
+			DeliveryID: op.deliveryID, Owner: op.d.Owner}, op.runID, op.received)
+		op.result.Run = row.record()
 	}
 
 	var accepted []*deliveryOp
@@ -197,9 +215,11 @@ func (db *DB) applyDeliveries(tx *gorm.DB, payloads []any) error {
 	}
 	for _, c := range chunks(len(accepted)) {
 		m := newMultiRow(postgres, `INSERT INTO runs (id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id,
-			created_at, available_at) VALUES`)
+			created_at, available_at, started_at, lease_owner, claims) VALUES`)
 		for _, op := range accepted[c[0]:c[1]] {
-			m.add(op.runID, op.d.FlowID, op.d.FlowVersion, RunQueued, TriggerWebhook, "", op.deliveryID, op.received, op.received)
+			r := op.result.Run
+			m.add(r.ID, r.FlowID, r.FlowVersion, r.Status, r.TriggerType, "", op.deliveryID, op.received, op.received,
+				r.StartedAt, nonEmpty(op.d.Owner), r.Claims)
 		}
 		if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
 			return err
@@ -211,7 +231,7 @@ func (db *DB) applyDeliveries(tx *gorm.DB, payloads []any) error {
 		for _, op := range ops[c[0]:c[1]] {
 			d := op.d
 			m.add(op.deliveryID, d.FlowID, op.status, d.Reason, d.HTTPStatus, d.Method, d.Path, d.Query, string(d.Headers),
-				d.ContentType, d.Body, d.BodySize, nonEmpty(d.DedupeKey), nonEmpty(op.runRef), op.received)
+				d.ContentType, op.body, d.BodySize, nonEmpty(d.DedupeKey), nonEmpty(op.runRef), op.received)
 		}
 		if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
 			return err
@@ -291,6 +311,13 @@ func claimDedupeKeys(ctx context.Context, conn gorm.ConnPool, postgres bool, can
 		}
 	}
 	var fresh []*deliveryOp
+	// Keys are taken in the order of their hashes: concurrent batches on
+	// Postgres then wait for each other's keys in one order, never in a
+	// cycle (a deadlock).
+	candidates = slices.Clone(candidates)
+	slices.SortFunc(candidates, func(a, b *deliveryOp) int {
+		return cmp.Compare(dedupeHash(dedupeKey{a.d.FlowID, a.d.DedupeKey}), dedupeHash(dedupeKey{b.d.FlowID, b.d.DedupeKey}))
+	})
 	for _, op := range candidates {
 		k := dedupeKey{op.d.FlowID, op.d.DedupeKey}
 		if _, held := holders[k]; held || collided[k] {
@@ -368,7 +395,7 @@ func (db *DB) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get delivery %s: %w", id, err)
 	}
-	return row.record(), nil
+	return row.record()
 }
 
 // ListDeliveries implements Store.
@@ -407,7 +434,11 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery
 	}
 	out := make([]*Delivery, len(rows))
 	for i := range rows {
-		out[i] = rows[i].record()
+		d, err := rows[i].record()
+		if err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		out[i] = d
 	}
 	return out, nil
 }

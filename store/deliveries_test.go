@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -166,7 +167,7 @@ func TestTriggersAndListening(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f, err := db.CreateFlow(ctx, "hooked", []byte(`{"name":"hooked"}`))
+		f, err := db.CreateFlow(ctx, store.FlowDocument{Name: "hooked", Definition: []byte(`{"name":"hooked"}`)})
 		require.NoError(t, err)
 		found, err := db.FlowByHookKey(ctx, f.HookKey)
 		require.NoError(t, err)
@@ -219,5 +220,46 @@ func TestCredentialsStore(t *testing.T) {
 		assert.ErrorIs(t, db.DeleteCredential(ctx, "gh"), store.ErrNotFound)
 		_, err = db.UpdateCredential(ctx, &store.Credential{Name: "gh"})
 		assert.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
+// TestADeliveryItsWorkerTakesOnAtOnce: with Owner set, the delivery's run
+// is stored claimed already, so no claim takes it, and a large body is
+// read back whole.
+func TestADeliveryItsWorkerTakesOnAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		require.NoError(t, db.RegisterWorker(ctx, "w", time.Now().Add(time.Minute)))
+		d := delivery(flowID, store.DeliveryAccepted, "")
+		d.Body = []byte(`{"rows":[` + strings.Repeat(`{"a":1,"b":"two"},`, 2000) + `{}]}`)
+		d.BodySize, d.Owner = len(d.Body), "w"
+		res, err := db.RecordDelivery(ctx, d)
+		require.NoError(t, err)
+		require.NotNil(t, res.Run)
+		assert.Equal(t, res.RunID, res.Run.ID)
+		assert.Equal(t, store.RunRunning, res.Run.Status)
+		assert.Equal(t, res.DeliveryID, res.Run.DeliveryID)
+
+		stored, err := db.GetRun(ctx, res.RunID)
+		require.NoError(t, err)
+		assert.Equal(t, store.RunRunning, stored.Status)
+		assert.Equal(t, 1, stored.Claims)
+		claimed, err := db.ClaimRuns(ctx, "other", 10)
+		require.NoError(t, err)
+		assert.Empty(t, claimed, "nobody else claims it")
+		got, err := db.GetDelivery(ctx, res.DeliveryID)
+		require.NoError(t, err)
+		assert.Equal(t, d.Body, got.Body)
+
+		dup := delivery(flowID, store.DeliveryAccepted, "k")
+		first, err := db.RecordDelivery(ctx, dup)
+		require.NoError(t, err)
+		again, err := db.RecordDelivery(ctx, dup)
+		require.NoError(t, err)
+		assert.NotNil(t, first.Run)
+		assert.True(t, again.Duplicate)
+		assert.Nil(t, again.Run, "a duplicate starts no run")
 	})
 }

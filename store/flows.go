@@ -17,6 +17,7 @@ type flowRow struct {
 	Name        string
 	Version     int
 	Active      bool
+	Concurrency int
 	HookKey     string
 	ListenUntil *time.Time
 	CreatedAt   time.Time
@@ -43,7 +44,8 @@ type flowWithDefinition struct {
 
 func (r *flowRow) record(definition string) *Flow {
 	f := &Flow{
-		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, HookKey: r.HookKey, ListenUntil: utc(r.ListenUntil),
+		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, Concurrency: r.Concurrency, HookKey: r.HookKey,
+		ListenUntil: utc(r.ListenUntil),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if definition != "" {
@@ -57,13 +59,14 @@ func (r *flowRow) record(definition string) *Flow {
 func newHookKey() string { return strings.ToLower(rand.Text()) }
 
 // CreateFlow implements Store.
-func (db *DB) CreateFlow(ctx context.Context, name string, definition []byte) (*Flow, error) {
+func (db *DB) CreateFlow(ctx context.Context, doc FlowDocument) (*Flow, error) {
+	name, definition := doc.Name, doc.Definition
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("create flow: %w", err)
 	}
 	t := now()
-	row := flowRow{ID: id.String(), Name: name, Version: 1, HookKey: newHookKey(), CreatedAt: t, UpdatedAt: t}
+	row := flowRow{ID: id.String(), Name: name, Version: 1, Concurrency: doc.Concurrency, HookKey: newHookKey(), CreatedAt: t, UpdatedAt: t}
 	err = db.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -77,14 +80,16 @@ func (db *DB) CreateFlow(ctx context.Context, name string, definition []byte) (*
 }
 
 // UpdateFlow implements Store.
-func (db *DB) UpdateFlow(ctx context.Context, id, name string, definition []byte) (*Flow, error) {
+func (db *DB) UpdateFlow(ctx context.Context, id string, doc FlowDocument) (*Flow, error) {
+	name, definition := doc.Name, doc.Definition
 	var row flowRow
 	err := db.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Bumping the version first locks the row, so concurrent saves get
 		// consecutive versions instead of colliding.
 		t := now()
-		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, updated_at = ? WHERE id = ?
-			RETURNING id, name, version, active, hook_key, listen_until, created_at, updated_at`, name, t, id).Scan(&row)
+		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, concurrency = ?, updated_at = ? WHERE id = ?
+			RETURNING id, name, version, active, concurrency, hook_key, listen_until, created_at, updated_at`,
+			name, doc.Concurrency, t, id).Scan(&row)
 		if res.Error != nil {
 			return res.Error
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -88,7 +89,48 @@ func (db *DB) Prune(ctx context.Context, p PrunePolicy) (Pruned, error) {
 	if _, err := db.pruneBatch(ctx, "sessions", "id_hash", `expires_at < ?`, p.Batch, t); err != nil {
 		return out, err
 	}
+	if out.Runs+out.Deliveries > 0 {
+		if err := db.reclaimSpace(ctx); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// reclaimSpace gives the pages that pruning freed back to the file system,
+// so the SQLite file shrinks (incremental auto-vacuum, migration 00007):
+// a few thousand pages per write, so the writer is never held long. The
+// file is cut once the WAL is checkpointed, which this does too, cutting
+// the WAL back as well. Postgres's autovacuum reuses freed space by itself.
+func (db *DB) reclaimSpace(ctx context.Context) error {
+	if db.dialect != DialectSQLite {
+		return nil
+	}
+	const pages = 4096
+	for {
+		freed := 0
+		err := db.commits.write(ctx, func(tx *gorm.DB) error {
+			// The pragma frees one page per row it steps through.
+			rows, err := tx.Raw(`PRAGMA incremental_vacuum(` + strconv.Itoa(pages) + `)`).Rows()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for freed = 0; rows.Next(); freed++ {
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("reclaim freed space: %w", err)
+		}
+		if freed < pages {
+			break
+		}
+	}
+	if err := db.write.WithContext(ctx).Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error; err != nil {
+		return fmt.Errorf("checkpoint after pruning: %w", err)
+	}
+	return nil
 }
 
 // prunePerFlow removes, for each flow, a batch of the finished runs and the

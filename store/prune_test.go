@@ -2,6 +2,10 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +19,7 @@ import (
 // finish claims and finishes every queued run of the database.
 func finish(t *testing.T, db *store.DB) {
 	t.Helper()
-	claimed, err := db.ClaimRuns(context.Background(), "w", 1000, time.Now().Add(time.Minute))
+	claimed, err := db.ClaimRuns(context.Background(), "w", 1000)
 	require.NoError(t, err)
 	for _, r := range claimed {
 		require.NoError(t, <-db.FinishRun("w", r.ID, store.RunSucceeded, "", nil))
@@ -114,4 +118,52 @@ func TestPruneKeepsNewestPerFlow(t *testing.T) {
 			assert.Contains(t, kept, d.RunID)
 		}
 	})
+}
+
+// TestPruningShrinksTheSQLiteFile fills a database with runs whose steps
+// hold large outputs, prunes them all, and checks that the file (with its
+// WAL) ends smaller than a quarter of what it grew to.
+func TestPruningShrinksTheSQLiteFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	opts := storetest.Options(t, store.DialectSQLite)
+	db, err := store.Open(ctx, opts)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Migrate(ctx)
+	require.NoError(t, err)
+	path := strings.TrimPrefix(opts.URL, "sqlite:")
+	size := func() int64 {
+		var total int64
+		for _, suffix := range []string{"", "-wal"} {
+			if fi, err := os.Stat(path + suffix); err == nil {
+				total += fi.Size()
+			}
+		}
+		return total
+	}
+
+	flowID := newFlow(t, db)
+	// Outputs that do not compress: random text.
+	output := func() []byte {
+		b := make([]byte, 48<<10)
+		rand.Read(b)
+		return []byte(`"` + hex.EncodeToString(b) + `"`)
+	}
+	for range 4 {
+		runs := enqueue(t, db, flowID, 50)
+		claimed, err := db.ClaimRuns(ctx, "w", 100)
+		require.NoError(t, err)
+		require.Len(t, claimed, len(runs))
+		for _, r := range claimed {
+			step := &store.Step{RunID: r.ID, NodeID: "big", Attempt: 1, Seq: 1, Status: store.StepSucceeded, Output: output(), StartedAt: time.Now()}
+			require.NoError(t, <-db.FinishRun("w", r.ID, store.RunSucceeded, "", []*store.Step{step}))
+		}
+	}
+	grown := size()
+	require.Greater(t, grown, int64(15<<20), "the runs take room")
+
+	pruneAll(t, db, store.PrunePolicy{Before: time.Now().Add(time.Hour)})
+	assert.Empty(t, runIDs(t, db, flowID))
+	assert.Less(t, size(), grown/4, "the file gives the space back (%d bytes before)", grown)
 }

@@ -31,7 +31,7 @@ func TestQueueStats(t *testing.T) {
 		assert.Equal(t, 4, depth)
 		assert.Equal(t, first.AvailableAt, oldest, "the oldest is the run available first")
 
-		claimed, err := db.ClaimRuns(ctx, "w1", 2, time.Now().Add(time.Minute))
+		claimed, err := db.ClaimRuns(ctx, "w1", 2)
 		require.NoError(t, err)
 		require.Len(t, claimed, 2)
 		assert.Contains(t, []string{claimed[0].ID, claimed[1].ID}, first.ID, "claims take the oldest first")

@@ -2,14 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Run statuses.
@@ -78,6 +79,9 @@ type NewRun struct {
 	Trigger     []byte
 	DeliveryID  string
 	ReplayOf    string
+	// Owner, when set, is the worker that takes the run on at once: the
+	// run is stored already claimed by it, and no claim need be committed.
+	Owner string
 }
 
 // Step is one attempt of one node of a run.
@@ -91,9 +95,12 @@ type Step struct {
 	// Port is the port the step activated: "" for the unnamed output, nil
 	// for none.
 	Port   *string
-	Input  []byte
-	Output []byte
-	Error  string
+	Input []byte
+	// InputFrom, when set, names the node (in the same iteration) whose
+	// output was the step's input; Input is then empty: kept once.
+	InputFrom string
+	Output    []byte
+	Error     string
 	// Logs is the step's log lines as a JSON array.
 	Logs        []byte
 	Interrupted bool
@@ -151,8 +158,9 @@ type stepRow struct {
 	Seq         int
 	Status      string
 	Port        *string
-	Input       *string
-	Output      *string
+	Input       []byte
+	InputFrom   *string
+	Output      []byte
 	Error       string
 	Logs        *string
 	Interrupted bool
@@ -166,18 +174,27 @@ func (stepRow) TableName() string { return "run_steps" }
 func stepRowOf(s *Step) stepRow {
 	return stepRow{
 		RunID: s.RunID, NodeID: s.NodeID, Iteration: s.Iteration, Attempt: s.Attempt, Seq: s.Seq, Status: s.Status,
-		Port: s.Port, Input: text(s.Input), Output: text(s.Output), Error: s.Error, Logs: text(s.Logs),
-		Interrupted: s.Interrupted, ResumeAt: s.ResumeAt, StartedAt: s.StartedAt.UTC(), DurationUS: s.Duration.Microseconds(),
+		Port: s.Port, Input: encodeValue(s.Input), InputFrom: nonEmpty(s.InputFrom), Output: encodeValue(s.Output), Error: s.Error,
+		Logs: text(s.Logs), Interrupted: s.Interrupted, ResumeAt: utc(s.ResumeAt), StartedAt: s.StartedAt.UTC(),
+		DurationUS: s.Duration.Microseconds(),
 	}
 }
 
-func (r *stepRow) record() *Step {
+func (r *stepRow) record() (*Step, error) {
+	input, err := decodeValue(r.Input)
+	if err != nil {
+		return nil, fmt.Errorf("input of step %s: %w", r.NodeID, err)
+	}
+	output, err := decodeValue(r.Output)
+	if err != nil {
+		return nil, fmt.Errorf("output of step %s: %w", r.NodeID, err)
+	}
 	return &Step{
 		RunID: r.RunID, NodeID: r.NodeID, Iteration: r.Iteration, Attempt: r.Attempt, Seq: r.Seq, Status: r.Status,
-		Port: r.Port, Input: bytesOf(r.Input), Output: bytesOf(r.Output), Error: r.Error, Logs: bytesOf(r.Logs),
+		Port: r.Port, Input: input, InputFrom: deref(r.InputFrom), Output: output, Error: r.Error, Logs: bytesOf(r.Logs),
 		Interrupted: r.Interrupted, ResumeAt: utc(r.ResumeAt), StartedAt: r.StartedAt.UTC(),
 		Duration: time.Duration(r.DurationUS) * time.Microsecond,
-	}
+	}, nil
 }
 
 func deref(s *string) string {
@@ -220,6 +237,21 @@ func utc(t *time.Time) *time.Time {
 const runColumns = `id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id, replay_of, error,
 	created_at, started_at, finished_at, available_at, lease_owner, claims, cancel_requested`
 
+// newRunRow is the row of a run about to be inserted: queued, or when the
+// run names an owner, already claimed by it (a process that takes on at
+// once the run it made, with no claim to commit).
+func newRunRow(r NewRun, id string, t time.Time) runRow {
+	row := runRow{
+		ID: id, FlowID: r.FlowID, FlowVersion: r.FlowVersion, Status: RunQueued, TriggerType: r.TriggerType,
+		TriggerData: string(r.Trigger), DeliveryID: nonEmpty(r.DeliveryID), ReplayOf: nonEmpty(r.ReplayOf),
+		CreatedAt: t, AvailableAt: t,
+	}
+	if r.Owner != "" {
+		row.Status, row.LeaseOwner, row.StartedAt, row.Claims = RunRunning, &r.Owner, &t, 1
+	}
+	return row
+}
+
 // EnqueueRuns implements Store.
 func (db *DB) EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error) {
 	rows := make([]runRow, len(runs))
@@ -229,11 +261,7 @@ func (db *DB) EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("enqueue run: %w", err)
 		}
-		rows[i] = runRow{
-			ID: id.String(), FlowID: r.FlowID, FlowVersion: r.FlowVersion, Status: RunQueued, TriggerType: r.TriggerType,
-			TriggerData: string(r.Trigger), DeliveryID: nonEmpty(r.DeliveryID), ReplayOf: nonEmpty(r.ReplayOf),
-			CreatedAt: t, AvailableAt: t,
-		}
+		rows[i] = newRunRow(r, id.String(), t)
 	}
 	err := db.commits.write(ctx, func(tx *gorm.DB) error {
 		return tx.CreateInBatches(rows, 500).Error
@@ -248,38 +276,75 @@ func (db *DB) EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error) {
 	return out, nil
 }
 
-// ClaimRuns implements Store.
-func (db *DB) ClaimRuns(ctx context.Context, owner string, limit int, leaseUntil time.Time) ([]*Run, error) {
+// maxClaimRounds bounds the passes a claim makes over the flows with work.
+const maxClaimRounds = 3
+
+// ClaimRuns implements Store. The engine is shared fairly: each flow with
+// due runs gets an equal share of the claim, oldest runs first, and a flow
+// with a concurrency limit no more than the room it has left across every
+// process; what a flow leaves of its share goes to the others in a further
+// round. The flows with queued runs are found by skipping through the
+// queued-runs index, one probe per flow, so a long queue costs no scan.
+func (db *DB) ClaimRuns(ctx context.Context, owner string, limit int) ([]*Run, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	lock := ""
-	if db.dialect == DialectPostgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
+	postgres := db.dialect == DialectPostgres
 	var claimed []runRow
 	err := db.commits.write(ctx, func(tx *gorm.DB) error {
 		claimed = claimed[:0]
 		t := now()
-		// Runs whose worker died come first: they have waited longest.
-		for _, pick := range []string{
-			`SELECT id FROM runs WHERE status = 'running' AND available_at < ? ORDER BY available_at LIMIT ?`,
-			`SELECT id FROM runs WHERE status = 'queued' AND available_at <= ? ORDER BY available_at LIMIT ?`,
-		} {
-			want := limit - len(claimed)
-			if want == 0 {
+		flows, err := queuedFlows(tx)
+		if err != nil || len(flows) == 0 {
+			return err
+		}
+		room, err := flowRoom(tx, postgres, flows)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		taken := map[string]int{}
+		exhausted := map[string]bool{}
+		for round := 0; round < maxClaimRounds && len(ids) < limit; round++ {
+			var open []string
+			for _, f := range flows {
+				if r, limited := room[f]; !exhausted[f] && (!limited || r > taken[f]) {
+					open = append(open, f)
+				}
+			}
+			if len(open) == 0 {
 				break
 			}
-			var rows []runRow
-			err := tx.Raw(`UPDATE runs SET status = 'running', lease_owner = ?, available_at = ?,
-				started_at = COALESCE(started_at, ?), claims = claims + 1
-				WHERE id IN (`+pick+lock+`) RETURNING `+runColumns, owner, leaseUntil.UTC(), t, t, want).Scan(&rows).Error
-			if err != nil {
-				return err
+			share := (limit - len(ids) + len(open) - 1) / len(open)
+			progressed := false
+			for _, f := range open {
+				want := min(share, limit-len(ids))
+				if r, limited := room[f]; limited {
+					want = min(want, r-taken[f])
+				}
+				if want <= 0 {
+					continue
+				}
+				picked, err := dueRuns(tx, postgres, f, t, want, taken[f])
+				if err != nil {
+					return err
+				}
+				ids = append(ids, picked...)
+				taken[f] += len(picked)
+				progressed = progressed || len(picked) == want
+				exhausted[f] = len(picked) < want // it has no more due runs
+
 			}
-			claimed = append(claimed, rows...)
+			if !progressed {
+				break
+			}
 		}
-		return nil
+		if len(ids) == 0 {
+			return nil
+		}
+		return tx.Raw(`UPDATE runs SET status = 'running', lease_owner = ?, available_at = ?,
+			started_at = COALESCE(started_at, ?), claims = claims + 1
+			WHERE id IN ? AND status = 'queued' RETURNING `+runColumns, owner, t, t, ids).Scan(&claimed).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
@@ -291,118 +356,287 @@ func (db *DB) ClaimRuns(ctx context.Context, owner string, limit int, leaseUntil
 	return out, nil
 }
 
-// RenewLeases implements Store.
-func (db *DB) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (lost, cancel []string, err error) {
-	if len(ids) == 0 {
-		return nil, nil, nil
-	}
-	type leaseRow struct {
-		ID              string
-		LeaseOwner      *string
-		Status          string
-		CancelRequested bool
-	}
-	var rows []leaseRow
-	err = db.commits.write(ctx, func(tx *gorm.DB) error {
-		err := tx.Exec(`UPDATE runs SET available_at = ? WHERE lease_owner = ? AND status = 'running' AND id IN ?`,
-			until.UTC(), owner, ids).Error
-		if err != nil {
-			return err
-		}
-		return tx.Raw(`SELECT id, lease_owner, status, cancel_requested FROM runs WHERE id IN ?`, ids).Scan(&rows).Error
-	})
+// maxClaimFlows bounds how many flows one claim considers.
+const maxClaimFlows = 1000
+
+// queuedFlows lists the flows with queued runs, due or not, by skipping
+// through the runs_queued index from one flow to the next.
+func queuedFlows(tx *gorm.DB) ([]string, error) {
+	var flows []string
+	err := tx.Raw(`WITH RECURSIVE f(flow_id) AS (
+			SELECT (SELECT MIN(flow_id) FROM runs WHERE status = 'queued')
+			UNION ALL
+			SELECT (SELECT MIN(flow_id) FROM runs WHERE status = 'queued' AND flow_id > f.flow_id) FROM f WHERE f.flow_id IS NOT NULL
+		) SELECT flow_id FROM f WHERE flow_id IS NOT NULL LIMIT ?`, maxClaimFlows).Scan(&flows).Error
 	if err != nil {
-		return nil, nil, fmt.Errorf("renew leases: %w", err)
+		return nil, fmt.Errorf("flows with queued runs: %w", err)
 	}
-	held := make(map[string]bool, len(rows))
-	for _, r := range rows {
-		if r.Status == RunRunning && deref(r.LeaseOwner) == owner {
-			held[r.ID] = true
-			if r.CancelRequested {
-				cancel = append(cancel, r.ID)
+	return flows, nil
+}
+
+// flowRoom returns, for the flows with a concurrency limit, how many more
+// of their runs may run. On Postgres, where processes claim side by side,
+// each limited flow's claims take turns under a transaction lock, held
+// until the claim commits, so two claims never both see the same room.
+func flowRoom(tx *gorm.DB, postgres bool, flows []string) (map[string]int, error) {
+	var limits []struct {
+		ID          string
+		Concurrency int
+	}
+	if err := tx.Raw(`SELECT id, concurrency FROM flows WHERE concurrency > 0 AND id IN ?`, flows).Scan(&limits).Error; err != nil {
+		return nil, fmt.Errorf("flow concurrency limits: %w", err)
+	}
+	room := make(map[string]int, len(limits))
+	if len(limits) == 0 {
+		return room, nil
+	}
+	limited := make([]string, len(limits))
+	for i, l := range limits {
+		room[l.ID] = l.Concurrency
+		limited[i] = l.ID
+	}
+	if postgres {
+		sort.Strings(limited) // one order for every claim: no deadlock
+		for _, id := range limited {
+			if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('hookflow claim ' || ?, 0))`, id).Error; err != nil {
+				return nil, fmt.Errorf("lock flow %s for a claim: %w", id, err)
 			}
 		}
 	}
-	for _, id := range ids {
-		if !held[id] {
-			lost = append(lost, id)
-		}
+	var running []struct {
+		FlowID string
+		N      int
 	}
-	return lost, cancel, nil
+	err := tx.Raw(`SELECT flow_id, COUNT(*) AS n FROM runs WHERE status = 'running' AND flow_id IN ? GROUP BY flow_id`, limited).
+		Scan(&running).Error
+	if err != nil {
+		return nil, fmt.Errorf("count running runs: %w", err)
+	}
+	for _, r := range running {
+		room[r.FlowID] = max(0, room[r.FlowID]-r.N)
+	}
+	return room, nil
 }
 
-// upsertSteps writes step rows, replacing an attempt already written (a
-// running row that has since ended).
-func upsertSteps(tx *gorm.DB, steps []*Step) error {
-	if len(steps) == 0 {
-		return nil
+// dueRuns picks up to n of a flow's due queued runs, oldest first, past the
+// skip already taken by this claim.
+func dueRuns(tx *gorm.DB, postgres bool, flowID string, t time.Time, n, skip int) ([]string, error) {
+	lock := ""
+	if postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows := make([]stepRow, len(steps))
-	for i, s := range steps {
-		rows[i] = stepRowOf(s)
+	var ids []string
+	err := tx.Raw(`SELECT id FROM runs WHERE status = 'queued' AND flow_id = ? AND available_at <= ?
+		ORDER BY available_at LIMIT ? OFFSET ?`+lock, flowID, t, n, skip).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("due runs of flow %s: %w", flowID, err)
 	}
-	return tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "run_id"}, {Name: "node_id"}, {Name: "iteration"}, {Name: "attempt"}},
-		DoUpdates: clause.AssignmentColumns([]string{
-			"seq", "status", "port", "input", "output", "error", "logs", "interrupted", "resume_at", "started_at", "duration_us",
-		}),
-	}).CreateInBatches(rows, 200).Error
+	return ids, nil
 }
 
-// fenced runs an update of a run that only its lease holder may make.
-func fenced(tx *gorm.DB, query string, args ...any) error {
-	res := tx.Exec(query, args...)
-	if res.Error != nil {
-		return res.Error
-	}
-	if res.RowsAffected == 0 {
+// runWrite is one run's part of a batch: step records to upsert, and
+// perhaps the run's end (a finish) or its return to the queue (a release).
+// Every write is fenced: it lands only while owner holds the run.
+type runWrite struct {
+	owner, runID string
+	steps        []stepRow
+	// status is "" for steps alone, a finished status for a finish, or
+	// RunQueued for a release until at.
+	status  string
+	message string
+	at      time.Time
+	// lost is set by the batch when owner no longer held the run.
+	lost bool
+}
+
+// writeRun queues a run's write with the others of the next batch and
+// returns the channel its outcome arrives on: ErrLeaseLost when the owner
+// no longer held the run.
+func (db *DB) writeRun(w *runWrite) <-chan error {
+	return db.commits.submit(&writeOp{kind: db.runWrites, payload: w, done: make(chan error, 1)})
+}
+
+// outcome is what the batch made of the write (committer.outcomer).
+func (w *runWrite) outcome() error {
+	if w.lost {
 		return ErrLeaseLost
 	}
 	return nil
 }
 
-// SaveSteps implements Store.
-func (db *DB) SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error {
-	err := db.commits.write(ctx, func(tx *gorm.DB) error {
-		// Touching the lease proves the owner still holds the run, and
-		// locks its row until the steps are in.
-		if err := fenced(tx, `UPDATE runs SET lease_owner = lease_owner WHERE id = ? AND lease_owner = ? AND status = 'running'`,
-			runID, owner); err != nil {
+// applyRunWrites writes a batch of runs' writes: one query checks which
+// runs their owners still hold, multi-row statements upsert every step, and
+// each finish or release updates its run, fenced again on the owner.
+func (db *DB) applyRunWrites(tx *gorm.DB, payloads []any) error {
+	ctx := tx.Statement.Context
+	conn := tx.Statement.ConnPool
+	postgres := db.dialect == DialectPostgres
+	writes := make([]*runWrite, len(payloads))
+	ids := make([]string, len(payloads))
+	for i, p := range payloads {
+		writes[i] = p.(*runWrite)
+		writes[i].lost = false
+		ids[i] = writes[i].runID
+	}
+	holders, err := runHolders(ctx, conn, postgres, ids)
+	if err != nil {
+		return err
+	}
+	var steps []stepRow
+	for _, w := range writes {
+		if holders[w.runID] != w.owner {
+			w.lost = true
+			continue
+		}
+		steps = append(steps, w.steps...)
+	}
+	if err := upsertSteps(ctx, conn, postgres, steps); err != nil {
+		return err
+	}
+	for _, w := range writes {
+		if w.lost || w.status == "" {
+			continue
+		}
+		var res sql.Result
+		if w.status == RunQueued {
+			res, err = conn.ExecContext(ctx, rebind(postgres, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL
+				WHERE id = ? AND lease_owner = ? AND status = 'running'`), w.at, w.runID, w.owner)
+		} else {
+			res, err = conn.ExecContext(ctx, rebind(postgres, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL
+				WHERE id = ? AND lease_owner = ? AND status = 'running'`), w.status, w.message, w.at, w.runID, w.owner)
+		}
+		if err != nil {
 			return err
 		}
-		return upsertSteps(tx, steps)
-	})
-	if err != nil {
-		return fmt.Errorf("save steps of run %s: %w", runID, err)
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			w.lost = true
+		}
 	}
 	return nil
+}
+
+// runHolders returns the owner of each of the runs that is running.
+func runHolders(ctx context.Context, conn gorm.ConnPool, postgres bool, ids []string) (map[string]string, error) {
+	holders := make(map[string]string, len(ids))
+	for _, c := range chunks(len(ids)) {
+		m := newMultiRow(postgres, `SELECT id, lease_owner FROM runs WHERE status = 'running' AND id IN (`)
+		for i, id := range ids[c[0]:c[1]] {
+			if i > 0 {
+				m.sql.WriteString(", ")
+			}
+			m.sql.WriteString(m.param(id))
+		}
+		m.sql.WriteString(")")
+		rows, err := conn.QueryContext(ctx, m.sql.String(), m.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var owner sql.NullString
+			if err := rows.Scan(&id, &owner); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			holders[id] = owner.String
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return holders, nil
+}
+
+// upsertSteps writes step rows as multi-row statements, replacing an
+// attempt already written (a running record that has since ended). A key
+// given twice keeps its last row: one statement may not touch a row twice.
+func upsertSteps(ctx context.Context, conn gorm.ConnPool, postgres bool, steps []stepRow) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	type key struct {
+		run, node, iteration string
+		attempt              int
+	}
+	last := make(map[key]int, len(steps))
+	for i, s := range steps {
+		last[key{s.RunID, s.NodeID, s.Iteration, s.Attempt}] = i
+	}
+	if len(last) < len(steps) {
+		unique := make([]stepRow, 0, len(last))
+		for i, s := range steps {
+			if last[key{s.RunID, s.NodeID, s.Iteration, s.Attempt}] == i {
+				unique = append(unique, s)
+			}
+		}
+		steps = unique
+	}
+	for _, c := range chunks(len(steps)) {
+		m := newMultiRow(postgres, `INSERT INTO run_steps (run_id, node_id, iteration, attempt, seq, status, port, input, input_from,
+			output, error, logs, interrupted, resume_at, started_at, duration_us) VALUES`)
+		for _, s := range steps[c[0]:c[1]] {
+			m.add(s.RunID, s.NodeID, s.Iteration, s.Attempt, s.Seq, s.Status, s.Port, s.Input, s.InputFrom,
+				s.Output, s.Error, s.Logs, s.Interrupted, s.ResumeAt, s.StartedAt, s.DurationUS)
+		}
+		m.sql.WriteString(` ON CONFLICT (run_id, node_id, iteration, attempt) DO UPDATE SET seq = excluded.seq,
+			status = excluded.status, port = excluded.port, input = excluded.input, input_from = excluded.input_from,
+			output = excluded.output, error = excluded.error, logs = excluded.logs, interrupted = excluded.interrupted,
+			resume_at = excluded.resume_at, started_at = excluded.started_at, duration_us = excluded.duration_us`)
+		if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stepRows encodes step records for writing; large values are compressed
+// here, on the caller's goroutine.
+func stepRows(steps []*Step) []stepRow {
+	rows := make([]stepRow, len(steps))
+	for i, s := range steps {
+		rows[i] = stepRowOf(s)
+	}
+	return rows
+}
+
+// SaveSteps implements Store.
+func (db *DB) SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error {
+	select {
+	case err := <-db.writeRun(&runWrite{owner: owner, runID: runID, steps: stepRows(steps)}):
+		if err != nil {
+			return fmt.Errorf("save steps of run %s: %w", runID, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// SaveStepsAsync implements Store.
+func (db *DB) SaveStepsAsync(owner, runID string, steps []*Step) <-chan error {
+	return db.writeRun(&runWrite{owner: owner, runID: runID, steps: stepRows(steps)})
 }
 
 // FinishRun implements Store.
 func (db *DB) FinishRun(owner, id, status, message string, steps []*Step) <-chan error {
-	t := now()
-	return db.commits.writeAsync(func(tx *gorm.DB) error {
-		if err := upsertSteps(tx, steps); err != nil {
-			return err
-		}
-		return fenced(tx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL
-			WHERE id = ? AND lease_owner = ? AND status = 'running'`, status, message, t, id, owner)
-	})
+	return db.writeRun(&runWrite{owner: owner, runID: id, steps: stepRows(steps), status: status, message: message, at: now()})
 }
 
 // ReleaseRun implements Store.
 func (db *DB) ReleaseRun(ctx context.Context, owner, id string, availableAt time.Time, steps []*Step) error {
-	err := db.commits.write(ctx, func(tx *gorm.DB) error {
-		if err := upsertSteps(tx, steps); err != nil {
-			return err
+	w := &runWrite{owner: owner, runID: id, steps: stepRows(steps), status: RunQueued, at: availableAt.UTC()}
+	select {
+	case err := <-db.writeRun(w):
+		if err != nil {
+			return fmt.Errorf("release run %s: %w", id, err)
 		}
-		return fenced(tx, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL
-			WHERE id = ? AND lease_owner = ? AND status = 'running'`, availableAt.UTC(), id, owner)
-	})
-	if err != nil {
-		return fmt.Errorf("release run %s: %w", id, err)
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
-	return nil
 }
 
 // RequestCancel implements Store.
@@ -499,7 +733,11 @@ func (db *DB) ListSteps(ctx context.Context, runID string) ([]*Step, error) {
 	}
 	out := make([]*Step, len(rows))
 	for i := range rows {
-		out[i] = rows[i].record()
+		s, err := rows[i].record()
+		if err != nil {
+			return nil, fmt.Errorf("list steps of run %s: %w", runID, err)
+		}
+		out[i] = s
 	}
 	return out, nil
 }

@@ -16,7 +16,7 @@ import (
 
 func newFlow(t *testing.T, db *store.DB) string {
 	t.Helper()
-	f, err := db.CreateFlow(context.Background(), "f", []byte(`{}`))
+	f, err := db.CreateFlow(context.Background(), store.FlowDocument{Name: "f", Definition: []byte(`{}`)})
 	require.NoError(t, err)
 	return f.ID
 }
@@ -40,7 +40,7 @@ func TestRunLifecycle(t *testing.T) {
 		queued := enqueue(t, db, flowID, 1)[0]
 		assert.Equal(t, store.RunQueued, queued.Status)
 
-		claimed, err := db.ClaimRuns(ctx, "w1", 10, time.Now().Add(time.Minute))
+		claimed, err := db.ClaimRuns(ctx, "w1", 10)
 		require.NoError(t, err)
 		require.Len(t, claimed, 1)
 		run := claimed[0]
@@ -50,7 +50,7 @@ func TestRunLifecycle(t *testing.T) {
 		assert.NotNil(t, run.StartedAt)
 		assert.JSONEq(t, `{"n":0}`, string(run.Trigger))
 
-		again, err := db.ClaimRuns(ctx, "w2", 10, time.Now().Add(time.Minute))
+		again, err := db.ClaimRuns(ctx, "w2", 10)
 		require.NoError(t, err)
 		assert.Empty(t, again, "a held run is not claimed twice")
 
@@ -101,7 +101,7 @@ func TestClaimsAreExclusive(t *testing.T) {
 			wg.Go(func() {
 				owner := fmt.Sprintf("w%d", w)
 				for {
-					runs, err := db.ClaimRuns(ctx, owner, 7, time.Now().Add(time.Minute))
+					runs, err := db.ClaimRuns(ctx, owner, 7)
 					if !assert.NoError(t, err) || len(runs) == 0 {
 						return
 					}
@@ -119,30 +119,159 @@ func TestClaimsAreExclusive(t *testing.T) {
 	})
 }
 
-func TestLapsedLeasesAreReclaimedAndFenced(t *testing.T) {
+func TestDeadWorkersRunsAreReclaimedAndFenced(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		flowID := newFlow(t, db)
 		enqueue(t, db, flowID, 2)
-		first, err := db.ClaimRuns(ctx, "dead", 2, time.Now().Add(-time.Second))
+		require.NoError(t, db.RegisterWorker(ctx, "dead", time.Now().Add(time.Minute)))
+		require.NoError(t, db.RegisterWorker(ctx, "alive", time.Now().Add(time.Minute)))
+		first, err := db.ClaimRuns(ctx, "dead", 2)
 		require.NoError(t, err)
 		require.Len(t, first, 2)
 
-		// The second worker takes over the runs whose lease lapsed.
-		second, err := db.ClaimRuns(ctx, "alive", 1, time.Now().Add(time.Minute))
+		n, err := db.ReclaimRuns(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n, "a live worker keeps its runs")
+		require.NoError(t, db.RenewWorker(ctx, "dead", time.Now().Add(-time.Second)))
+		n, err = db.ReclaimRuns(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "a worker that stopped renewing loses its runs, all at once")
+		assert.ErrorIs(t, db.RenewWorker(ctx, "dead", time.Now().Add(time.Minute)), store.ErrLeaseLost,
+			"the dead worker learns it was given up")
+
+		second, err := db.ClaimRuns(ctx, "alive", 1)
 		require.NoError(t, err)
 		require.Len(t, second, 1)
 		assert.Equal(t, 2, second[0].Claims)
 
-		lost, cancel, err := db.RenewLeases(ctx, "dead", []string{first[0].ID, first[1].ID}, time.Now().Add(time.Minute))
-		require.NoError(t, err)
-		assert.Equal(t, []string{second[0].ID}, lost, "the old owner learns which run it lost")
-		assert.Empty(t, cancel)
-
+		step := []*store.Step{{RunID: second[0].ID, NodeID: "a", Attempt: 1, Seq: 1, Status: store.StepRunning, StartedAt: time.Now()}}
+		assert.ErrorIs(t, db.SaveSteps(ctx, "dead", second[0].ID, step), store.ErrLeaseLost)
 		assert.ErrorIs(t, <-db.FinishRun("dead", second[0].ID, store.RunSucceeded, "", nil), store.ErrLeaseLost)
 		assert.ErrorIs(t, db.ReleaseRun(ctx, "dead", second[0].ID, time.Now(), nil), store.ErrLeaseLost)
-		require.NoError(t, <-db.FinishRun("alive", second[0].ID, store.RunSucceeded, "", nil))
+		require.NoError(t, <-db.FinishRun("alive", second[0].ID, store.RunSucceeded, "", step))
+		steps, err := db.ListSteps(ctx, second[0].ID)
+		require.NoError(t, err)
+		assert.Len(t, steps, 1, "only the holder's steps were written")
+	})
+}
+
+// TestARunOfAnUnknownWorkerIsReclaimed: a run stored as claimed by a
+// worker that never registered, or has retired, goes back to the queue.
+func TestARunOfAnUnknownWorkerIsReclaimed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		runs, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerTest,
+			Trigger: []byte(`{}`), Owner: "gone"}})
+		require.NoError(t, err)
+		assert.Equal(t, store.RunRunning, runs[0].Status, "a run made for its worker is claimed already")
+		assert.Equal(t, 1, runs[0].Claims)
+		n, err := db.ReclaimRuns(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		got, err := db.GetRun(ctx, runs[0].ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.RunQueued, got.Status)
+	})
+}
+
+// TestRetireWorkerRequeuesAtOnce: a stopping worker's runs go back to the
+// queue at once, not when a lease would have lapsed.
+func TestRetireWorkerRequeuesAtOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		require.NoError(t, db.RegisterWorker(ctx, "stopping", time.Now().Add(time.Hour)))
+		enqueue(t, db, flowID, 3)
+		claimed, err := db.ClaimRuns(ctx, "stopping", 3)
+		require.NoError(t, err)
+		require.Len(t, claimed, 3)
+		require.NoError(t, <-db.FinishRun("stopping", claimed[0].ID, store.RunSucceeded, "", nil))
+		n, err := db.RetireWorker(ctx, "stopping")
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		again, err := db.ClaimRuns(ctx, "next", 5)
+		require.NoError(t, err)
+		assert.Len(t, again, 2, "claimable at once")
+	})
+}
+
+// TestClaimsShareTheEngineAcrossFlows: a flow with a long queue does not
+// take a whole claim while another flow waits, and a flow's concurrency
+// limit holds across workers.
+func TestClaimsShareTheEngineAcrossFlows(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		busy, quiet := newFlow(t, db), newFlow(t, db)
+		enqueue(t, db, busy, 50)
+		enqueue(t, db, quiet, 2)
+		claimed, err := db.ClaimRuns(ctx, "w1", 10)
+		require.NoError(t, err)
+		require.Len(t, claimed, 10)
+		perFlow := map[string]int{}
+		for _, r := range claimed {
+			perFlow[r.FlowID]++
+		}
+		assert.Equal(t, 2, perFlow[quiet], "the quiet flow's runs are taken beside the busy one's")
+		assert.Equal(t, 8, perFlow[busy], "the rest of the claim goes to the busy flow")
+
+		limited, err := db.CreateFlow(ctx, store.FlowDocument{Name: "limited", Definition: []byte(`{}`), Concurrency: 2})
+		require.NoError(t, err)
+		assert.Equal(t, 2, limited.Concurrency)
+		enqueue(t, db, limited.ID, 6)
+		count := func(runs []*store.Run) (n int) {
+			for _, r := range runs {
+				if r.FlowID == limited.ID {
+					n++
+				}
+			}
+			return n
+		}
+		first, err := db.ClaimRuns(ctx, "w1", 100)
+		require.NoError(t, err)
+		assert.Equal(t, 2, count(first), "no more than the limit")
+		second, err := db.ClaimRuns(ctx, "w2", 100)
+		require.NoError(t, err)
+		assert.Zero(t, count(second), "the limit counts every worker's runs")
+		for _, r := range first {
+			if r.FlowID == limited.ID {
+				require.NoError(t, <-db.FinishRun("w1", r.ID, store.RunSucceeded, "", nil))
+				break
+			}
+		}
+		third, err := db.ClaimRuns(ctx, "w2", 100)
+		require.NoError(t, err)
+		assert.Equal(t, 1, count(third), "a finished run makes room for one")
+	})
+}
+
+// TestConcurrentClaimsKeepTheLimit races workers claiming a limited flow.
+func TestConcurrentClaimsKeepTheLimit(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f, err := db.CreateFlow(ctx, store.FlowDocument{Name: "limited", Definition: []byte(`{}`), Concurrency: 3})
+		require.NoError(t, err)
+		enqueue(t, db, f.ID, 40)
+		var mu sync.Mutex
+		total := 0
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				runs, err := db.ClaimRuns(ctx, fmt.Sprintf("w%d", w), 10)
+				assert.NoError(t, err)
+				mu.Lock()
+				total += len(runs)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, 3, total)
 	})
 }
 
@@ -152,18 +281,18 @@ func TestReleaseMakesARunWait(t *testing.T) {
 		ctx := context.Background()
 		flowID := newFlow(t, db)
 		enqueue(t, db, flowID, 1)
-		runs, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+		runs, err := db.ClaimRuns(ctx, "w", 1)
 		require.NoError(t, err)
 		require.Len(t, runs, 1)
 
 		later := time.Now().Add(300 * time.Millisecond)
 		require.NoError(t, db.ReleaseRun(ctx, "w", runs[0].ID, later, nil))
-		none, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+		none, err := db.ClaimRuns(ctx, "w", 1)
 		require.NoError(t, err)
 		assert.Empty(t, none, "not before its time")
 
 		require.Eventually(t, func() bool {
-			runs, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+			runs, err := db.ClaimRuns(ctx, "w", 1)
 			return err == nil && len(runs) == 1 && runs[0].Claims == 2
 		}, 5*time.Second, 20*time.Millisecond)
 	})
@@ -178,7 +307,7 @@ func TestCancel(t *testing.T) {
 
 		// The first run waits on a delay: claimed, then released with a
 		// running step.
-		held, err := db.ClaimRuns(ctx, "w", 1, time.Now().Add(time.Minute))
+		held, err := db.ClaimRuns(ctx, "w", 1)
 		require.NoError(t, err)
 		require.Equal(t, runs[0].ID, held[0].ID)
 		waiting := time.Now().Add(time.Hour)
@@ -192,16 +321,19 @@ func TestCancel(t *testing.T) {
 		assert.Equal(t, store.StepFailed, steps[0].Status, "its waiting step is closed")
 		assert.Equal(t, "canceled", steps[0].Error)
 
-		claimed, err := db.ClaimRuns(ctx, "w", 5, time.Now().Add(time.Minute))
+		claimed, err := db.ClaimRuns(ctx, "w", 5)
 		require.NoError(t, err)
 		require.Len(t, claimed, 1, "a canceled run is not claimed")
 		marked, err := db.RequestCancel(ctx, claimed[0].ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.RunRunning, marked.Status)
 		assert.True(t, marked.CancelRequested)
-		_, cancel, err := db.RenewLeases(ctx, "w", []string{claimed[0].ID}, time.Now().Add(time.Minute))
+		cancel, err := db.CancelRequested(ctx, "w")
 		require.NoError(t, err)
-		assert.Equal(t, []string{claimed[0].ID}, cancel, "the worker hears of it with its lease")
+		assert.Equal(t, []string{claimed[0].ID}, cancel, "the worker hears of it")
+		none, err := db.CancelRequested(ctx, "other")
+		require.NoError(t, err)
+		assert.Empty(t, none)
 
 		_, err = db.RequestCancel(ctx, runs[0].ID)
 		assert.ErrorIs(t, err, store.ErrRunFinished)

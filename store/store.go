@@ -26,9 +26,9 @@ type Store interface {
 	SchemaVersion(ctx context.Context) (version int64, pending bool, err error)
 
 	// CreateFlow saves a new flow as version 1, inactive, with a new hook key.
-	CreateFlow(ctx context.Context, name string, definition []byte) (*Flow, error)
+	CreateFlow(ctx context.Context, doc FlowDocument) (*Flow, error)
 	// UpdateFlow saves a new version of a flow and makes it current.
-	UpdateFlow(ctx context.Context, id, name string, definition []byte) (*Flow, error)
+	UpdateFlow(ctx context.Context, id string, doc FlowDocument) (*Flow, error)
 	// GetFlow returns a flow with its current version's definition.
 	GetFlow(ctx context.Context, id string) (*Flow, error)
 	// ListFlows returns every flow with its current definition, most
@@ -47,24 +47,44 @@ type Store interface {
 	// GetFlowVersion returns one version with its definition.
 	GetFlowVersion(ctx context.Context, id string, version int) (*FlowVersion, error)
 
-	// EnqueueRuns adds queued runs, available now, in one transaction.
+	// EnqueueRuns adds runs in one transaction: queued and available now,
+	// or claimed already by the worker a run names as its Owner.
 	EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error)
-	// ClaimRuns gives up to limit runs to the worker owner, holding each
-	// until leaseUntil: runs whose worker's lease lapsed first, then queued
-	// runs that are available. A run is claimed by one worker at a time.
-	ClaimRuns(ctx context.Context, owner string, limit int, leaseUntil time.Time) ([]*Run, error)
-	// RenewLeases extends the owner's leases on the runs ids. It returns the
-	// runs the owner no longer holds, and those whose cancellation was asked.
-	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (lost, cancel []string, err error)
+	// ClaimRuns gives up to limit due queued runs to the worker owner,
+	// sharing the claim fairly between the flows with runs waiting and
+	// keeping each flow within its concurrency limit, counted across every
+	// worker. A run is claimed by one worker at a time.
+	ClaimRuns(ctx context.Context, owner string, limit int) ([]*Run, error)
+
+	// RegisterWorker records a worker (a process executing runs), alive
+	// until expires.
+	RegisterWorker(ctx context.Context, id string, expires time.Time) error
+	// RenewWorker keeps a worker alive until expires. ErrLeaseLost means it
+	// was given up for dead meanwhile, and its runs went back to the queue.
+	RenewWorker(ctx context.Context, id string, expires time.Time) error
+	// ReclaimRuns puts back in the queue the runs of workers that stopped
+	// renewing (their process died) and forgets those workers; it returns
+	// how many runs it put back.
+	ReclaimRuns(ctx context.Context) (int, error)
+	// RetireWorker puts a stopping worker's runs that are still running
+	// back in the queue, at once, and forgets the worker.
+	RetireWorker(ctx context.Context, id string) (int, error)
+	// CancelRequested lists the running runs of the worker whose
+	// cancellation someone asked for.
+	CancelRequested(ctx context.Context, owner string) ([]string, error)
+
 	// SaveSteps writes step records of a run the owner holds (a checkpoint)
 	// and waits until they are durable; ErrLeaseLost if it holds it no more.
 	SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error
+	// SaveStepsAsync is SaveSteps without the wait: the channel gets the
+	// outcome.
+	SaveStepsAsync(owner, runID string, steps []*Step) <-chan error
 	// FinishRun writes the last steps and ends a run the owner holds. It
 	// does not wait: the returned channel gets the outcome, ErrLeaseLost if
 	// the owner no longer held the run.
 	FinishRun(owner, id, status, message string, steps []*Step) <-chan error
 	// ReleaseRun writes steps and puts a run the owner holds back in the
-	// queue until availableAt: a retry's backoff, a delay, or a shutdown.
+	// queue until availableAt: a long wait, or a shutdown.
 	ReleaseRun(ctx context.Context, owner, id string, availableAt time.Time, steps []*Step) error
 	// RequestCancel cancels a queued run at once, or marks a running one for
 	// its worker to stop. A finished run gives ErrRunFinished.
@@ -135,12 +155,25 @@ type Store interface {
 	Prune(ctx context.Context, p PrunePolicy) (Pruned, error)
 }
 
+// FlowDocument is a version of a flow to save.
+type FlowDocument struct {
+	Name string
+	// Definition is the flow document.
+	Definition []byte
+	// Concurrency limits the flow's runs in flight at once, across every
+	// worker; 0 is no limit. It is the flow's as long as this version is
+	// current.
+	Concurrency int
+}
+
 // Flow is a flow with its current version.
 type Flow struct {
 	ID      string
 	Name    string
 	Version int
 	Active  bool
+	// Concurrency is the current version's limit on runs in flight.
+	Concurrency int
 	// HookKey is the random part of the webhook trigger URL.
 	HookKey string
 	// ListenUntil, while in the future, has the trigger capture requests

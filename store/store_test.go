@@ -23,7 +23,7 @@ func TestFlowLifecycle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		v1 := []byte(`{"name":"one","nodes":[],"edges":[]}`)
-		created, err := db.CreateFlow(ctx, "one", v1)
+		created, err := db.CreateFlow(ctx, store.FlowDocument{Name: "one", Definition: v1})
 		require.NoError(t, err)
 		assert.Equal(t, 1, created.Version)
 		assert.False(t, created.Active)
@@ -34,7 +34,7 @@ func TestFlowLifecycle(t *testing.T) {
 		assert.Equal(t, created, got, "a flow reads back as it was written")
 
 		v2 := []byte(`{"name":"two","nodes":[],"edges":[]}`)
-		updated, err := db.UpdateFlow(ctx, created.ID, "two", v2)
+		updated, err := db.UpdateFlow(ctx, created.ID, store.FlowDocument{Name: "two", Definition: v2})
 		require.NoError(t, err)
 		assert.Equal(t, 2, updated.Version)
 		assert.Equal(t, "two", updated.Name)
@@ -76,7 +76,7 @@ func TestUnknownFlow(t *testing.T) {
 		const id = "0190a4c8-0000-7000-8000-000000000000"
 		calls := map[string]func() error{
 			"get":     func() error { _, err := db.GetFlow(ctx, id); return err },
-			"update":  func() error { _, err := db.UpdateFlow(ctx, id, "x", []byte(`{}`)); return err },
+			"update":  func() error { _, err := db.UpdateFlow(ctx, id, store.FlowDocument{Name: "x", Definition: []byte(`{}`)}); return err },
 			"delete":  func() error { return db.DeleteFlow(ctx, id) },
 			"active":  func() error { _, err := db.SetFlowActive(ctx, id, true); return err },
 			"version": func() error { _, err := db.GetFlowVersion(ctx, id, 1); return err },
@@ -94,12 +94,12 @@ func TestListFlowsNewestFirst(t *testing.T) {
 		ctx := context.Background()
 		var ids []string
 		for i := range 3 {
-			f, err := db.CreateFlow(ctx, fmt.Sprintf("flow %d", i), []byte(`{}`))
+			f, err := db.CreateFlow(ctx, store.FlowDocument{Name: fmt.Sprintf("flow %d", i), Definition: []byte(`{}`)})
 			require.NoError(t, err)
 			ids = append(ids, f.ID)
 		}
 		// Editing the oldest makes it the most recently updated.
-		_, err := db.UpdateFlow(ctx, ids[0], "flow 0 edited", []byte(`{}`))
+		_, err := db.UpdateFlow(ctx, ids[0], store.FlowDocument{Name: "flow 0 edited", Definition: []byte(`{}`)})
 		require.NoError(t, err)
 
 		flows, err := db.ListFlows(ctx)
@@ -115,7 +115,7 @@ func TestConcurrentUpdatesGetConsecutiveVersions(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		f, err := db.CreateFlow(ctx, "busy", []byte(`{}`))
+		f, err := db.CreateFlow(ctx, store.FlowDocument{Name: "busy", Definition: []byte(`{}`)})
 		require.NoError(t, err)
 
 		const writers = 8
@@ -123,7 +123,7 @@ func TestConcurrentUpdatesGetConsecutiveVersions(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range writers {
 			wg.Go(func() {
-				updated, err := db.UpdateFlow(ctx, f.ID, fmt.Sprintf("v%d", i), []byte(`{}`))
+				updated, err := db.UpdateFlow(ctx, f.ID, store.FlowDocument{Name: fmt.Sprintf("v%d", i), Definition: []byte(`{}`)})
 				if assert.NoError(t, err) {
 					versions[i] = updated.Version
 				}
@@ -140,7 +140,7 @@ func TestHookKeysAreUnique(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seen := map[string]bool{}
 		for range 50 {
-			f, err := db.CreateFlow(context.Background(), "f", []byte(`{}`))
+			f, err := db.CreateFlow(context.Background(), store.FlowDocument{Name: "f", Definition: []byte(`{}`)})
 			require.NoError(t, err)
 			assert.False(t, seen[f.HookKey])
 			seen[f.HookKey] = true
@@ -194,7 +194,7 @@ func TestSurvivesReopen(t *testing.T) {
 			require.NoError(t, err)
 			_, err = db.Migrate(ctx)
 			require.NoError(t, err)
-			f, err := db.CreateFlow(ctx, "kept", []byte(`{"name":"kept"}`))
+			f, err := db.CreateFlow(ctx, store.FlowDocument{Name: "kept", Definition: []byte(`{"name":"kept"}`)})
 			require.NoError(t, err)
 			require.NoError(t, db.Close())
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -94,7 +95,8 @@ type serveConfig struct {
 	PublicURL            string
 	AdminToken           string
 	SecretKey            string
-	Workers              int
+	MaxInFlight          int
+	InFlightMemoryMiB    int
 	MaxBodyBytes         int
 	AllowPrivateNetworks bool
 	AllowedHosts         string
@@ -114,7 +116,9 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.String(&c.PublicURL, "public-url", "", "externally visible base URL, used in trigger URLs; empty means http://localhost and the port of -addr")
 	s.String(&c.AdminToken, "admin-token", "", "admin API token; empty generates one on first start and prints it once")
 	s.String(&c.SecretKey, "secret-key", "", "base64 of 32 bytes that encrypts credentials; empty uses a key file in the data dir, made on first start")
-	s.Int(&c.Workers, "workers", 8, "runs executed at once by this process")
+	s.Int(&c.MaxInFlight, "max-in-flight", engine.DefaultMaxInFlight, "most runs this process holds at once, those waiting on the network included")
+	s.Int(&c.InFlightMemoryMiB, "in-flight-memory", engine.DefaultInFlightMemory>>20,
+		"MiB the runs in flight may hold, estimated from their trigger data; beyond it, runs wait in the queue")
 	s.Int(&c.MaxBodyBytes, "max-body-bytes", 10<<20, "largest request body accepted; larger ones get 413")
 	s.Bool(&c.AllowPrivateNetworks, "allow-private-networks", false, "let actions reach private, loopback, link-local and metadata addresses")
 	s.String(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host names (*.example.internal) and CIDRs that actions may reach even though they are private")
@@ -153,8 +157,11 @@ func (c *serveConfig) check() error {
 			return fmt.Errorf("%s: must be base64 of 32 bytes (openssl rand -base64 32)", envName("secret-key"))
 		}
 	}
-	if c.Workers < 1 {
-		return fmt.Errorf("%s: must be at least 1", envName("workers"))
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("%s: must be at least 1", envName("max-in-flight"))
+	}
+	if c.InFlightMemoryMiB < 1 {
+		return fmt.Errorf("%s: must be at least 1 (MiB)", envName("in-flight-memory"))
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("%s: must be at least 1024", envName("max-body-bytes"))

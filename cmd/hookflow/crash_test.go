@@ -121,7 +121,7 @@ func TestNoAcceptedDeliveryIsLost(t *testing.T) {
 	for _, dialect := range storetest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"--data-dir", t.TempDir(), "--admin-token", crashToken, "--workers", "4", "--lease-ttl", "2s"}
+			args := []string{"--data-dir", t.TempDir(), "--admin-token", crashToken, "--lease-ttl", "2s"}
 			if dialect == store.DialectPostgres {
 				args = append(args, "--database-url", storetest.Options(t, dialect).URL)
 			}

@@ -219,7 +219,7 @@ func TestVersionAndHelp(t *testing.T) {
 	code, _, errOut := runCLI(t, "", "serve", "--help")
 	assert.Equal(t, 0, code)
 	for _, name := range []string{"HOOKFLOW_ADDR", "HOOKFLOW_DATA_DIR", "HOOKFLOW_DATABASE_URL", "HOOKFLOW_ADMIN_TOKEN",
-		"HOOKFLOW_SECRET_KEY", "HOOKFLOW_PUBLIC_URL", "HOOKFLOW_WORKERS", "HOOKFLOW_MAX_BODY_BYTES",
+		"HOOKFLOW_SECRET_KEY", "HOOKFLOW_PUBLIC_URL", "HOOKFLOW_MAX_IN_FLIGHT", "HOOKFLOW_MAX_BODY_BYTES",
 		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "HOOKFLOW_RUN_RETENTION", "HOOKFLOW_RUNS_PER_FLOW", "HOOKFLOW_SHUTDOWN_GRACE"} {
 		assert.Contains(t, errOut, name, "serve --help documents %s", name)
 	}
@@ -235,7 +235,8 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--addr", "nonsense"}, "HOOKFLOW_ADDR"},
 		{[]string{"--secret-key", "c2hvcnQ="}, "HOOKFLOW_SECRET_KEY: must be base64 of 32 bytes"},
 		{[]string{"--public-url", "ftp://x"}, "HOOKFLOW_PUBLIC_URL"},
-		{[]string{"--workers", "0"}, "HOOKFLOW_WORKERS"},
+		{[]string{"--max-in-flight", "0"}, "HOOKFLOW_MAX_IN_FLIGHT"},
+		{[]string{"--in-flight-memory", "0"}, "HOOKFLOW_IN_FLIGHT_MEMORY"},
 		{[]string{"--log-level", "loud"}, "HOOKFLOW_LOG_LEVEL"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 		{[]string{"extra-arg"}, "serve takes no arguments"},

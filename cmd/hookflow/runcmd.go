@@ -102,8 +102,10 @@ func runOnce(ctx context.Context, doc []byte, body any, headers map[string]strin
 		return err
 	}
 	defer services.Databases.Close()
-	runner := engine.New(engine.Options{Store: db, Registry: registry, Logger: log, Workers: 1, Services: services})
-	runner.Start()
+	runner := engine.New(engine.Options{Store: db, Registry: registry, Logger: log, Services: services})
+	if err := runner.Start(); err != nil {
+		return err
+	}
 	defer runner.Stop(context.Background())
 
 	trigger, err := json.Marshal(engine.TestTrigger(body, headers, time.Now()))
@@ -118,7 +120,7 @@ func runOnce(ctx context.Context, doc []byte, body any, headers map[string]strin
 	if err != nil {
 		return fmt.Errorf("wait for the run: %w", err)
 	}
-	steps, err := db.ListSteps(ctx, run.ID)
+	_, steps, err := runner.RunSteps(ctx, run)
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,8 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	// every address.
 	services.HTTP.Transport = m.Transport(services.HTTP.Transport)
 	runner := engine.New(engine.Options{
-		Store: db, Registry: registry, Logger: log, Workers: cfg.Workers, Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
+		Store: db, Registry: registry, Logger: log, MaxInFlight: cfg.MaxInFlight, InFlightMemory: int64(cfg.InFlightMemoryMiB) << 20,
+		Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
 		Services: services, Metrics: m,
 	})
 	flows := engine.NewFlows(db, registry)
@@ -163,7 +164,10 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, log)
 	}
-	runner.Start()
+	if err := runner.Start(); err != nil {
+		ln.Close()
+		return fmt.Errorf("start the engine: %w", err)
+	}
 	scheduler.Start()
 	pruner.Start()
 	served := make(chan error, 1)

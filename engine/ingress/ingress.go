@@ -5,6 +5,7 @@
 package ingress
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,6 +126,7 @@ func errorReply(status int, message string) *Reply {
 // trigger is a flow's webhook trigger as the ingress needs it.
 type trigger struct {
 	flow     *store.Flow
+	plan     *engine.Plan
 	webhook  *nodes.WebhookTrigger // nil when the flow's trigger is not a webhook
 	loadedAt time.Time
 }
@@ -153,7 +155,7 @@ func (in *Ingress) lookup(ctx context.Context, key string) (*trigger, error) {
 		if err != nil {
 			return nil, err
 		}
-		t = &trigger{flow: flow}
+		t = &trigger{flow: flow, plan: plan}
 		t.webhook, _ = plan.Trigger.Node.(*nodes.WebhookTrigger)
 	}
 	in.mu.Lock()
@@ -259,19 +261,37 @@ func (in *Ingress) Receive(ctx context.Context, req *Request) *Reply {
 		d.DedupeUntil = now.Add(time.Duration(t.webhook.DedupeWindowMS) * time.Millisecond)
 	}
 	d.HTTPStatus = http.StatusAccepted
+	// The run is stored as this process's own when its engine has room,
+	// and starts as soon as it is durable: no claim to commit first.
+	reservation := in.engine.Reserve(t.plan, len(req.Body))
+	d.Owner = reservation.Owner()
 	res, err := in.store.RecordDelivery(ctx, d)
 	if err != nil {
+		reservation.Cancel()
 		return in.unstored(ctx, err)
 	}
 	if listening {
 		in.notify(t.flow.ID, res.DeliveryID)
 	}
 	if res.Duplicate {
+		reservation.Cancel()
 		return taken(jsonReply(http.StatusOK, map[string]any{"duplicate": true, "run_id": res.RunID}), Duplicate)
 	}
-	in.engine.Nudge()
+	var answer *engine.Subscription
 	if t.webhook.Respond == nodes.RespondWhenDone {
-		return taken(in.answerWhenDone(ctx, t, res.RunID), Accepted)
+		answer = in.engine.Subscribe(res.RunID)
+		defer answer.Close()
+	}
+	if reservation != nil {
+		// The run outlives this request, whose body buffer the server
+		// reuses: it gets its own copy.
+		d.ID, d.Body = res.DeliveryID, bytes.Clone(d.Body)
+		in.engine.Adopt(reservation, res.Run, &d.Delivery)
+	} else {
+		in.engine.Nudge()
+	}
+	if answer != nil {
+		return taken(in.answerWhenDone(ctx, t, answer, res.RunID), Accepted)
 	}
 	return taken(jsonReply(http.StatusAccepted, map[string]any{"run_id": res.RunID}), Accepted)
 }
@@ -424,44 +444,27 @@ func (in *Ingress) unstored(ctx context.Context, err error) *Reply {
 	return errorReply(http.StatusServiceUnavailable, "the delivery could not be stored; try again")
 }
 
-// answerWhenDone waits for the run and answers with its respond step, or
-// its last output; after the trigger's timeout, 202 with the run id.
-func (in *Ingress) answerWhenDone(ctx context.Context, t *trigger, runID string) *Reply {
+// answerWhenDone waits for the run's answer: its respond node's output as
+// soon as that node has run, or once the run has ended its last output;
+// after the trigger's timeout, 202 with the run id.
+func (in *Ingress) answerWhenDone(ctx context.Context, t *trigger, answer *engine.Subscription, runID string) *Reply {
 	wait, cancel := context.WithTimeout(ctx, time.Duration(t.webhook.RespondTimeoutMS)*time.Millisecond)
 	defer cancel()
-	run, err := in.engine.Wait(wait, runID)
-	if err != nil {
-		return jsonReply(http.StatusAccepted, map[string]any{"run_id": runID})
-	}
-	steps, err := in.store.ListSteps(ctx, runID)
-	if err != nil {
-		in.log.ErrorContext(ctx, "read the run's answer", "run_id", runID, "error", err)
-		return jsonReply(http.StatusAccepted, map[string]any{"run_id": runID})
-	}
-	plan, err := in.engine.Plan(ctx, run.FlowID, run.FlowVersion)
-	if err != nil {
-		return jsonReply(http.StatusAccepted, map[string]any{"run_id": runID})
-	}
-	var last *store.Step
-	for i := len(steps) - 1; i >= 0; i-- {
-		s := steps[i]
-		if s.Status != store.StepSucceeded {
-			continue
+	a, err := answer.Await(wait)
+	switch {
+	case err != nil:
+		if wait.Err() == nil {
+			in.log.ErrorContext(ctx, "read the run's answer", "run_id", runID, "error", err)
 		}
-		if n, ok := plan.Node(s.NodeID); ok && n.Kind.Spec.Kind == nodes.KindRespond {
-			return respondReply(s.Output)
-		}
-		if last == nil || s.Seq > last.Seq {
-			last = s
-		}
-	}
-	if run.Status != store.RunSucceeded {
-		return jsonReply(http.StatusInternalServerError, map[string]any{"error": "the run " + run.Status, "run_id": runID})
-	}
-	if last == nil || last.NodeID == plan.Trigger.Def.ID {
+		return jsonReply(http.StatusAccepted, map[string]any{"run_id": runID})
+	case a.Respond != nil:
+		return respondReply(a.Respond)
+	case a.Status != store.RunSucceeded:
+		return jsonReply(http.StatusInternalServerError, map[string]any{"error": "the run " + a.Status, "run_id": runID})
+	case a.Last == nil:
 		return &Reply{Status: http.StatusNoContent, Headers: map[string]string{}}
 	}
-	return &Reply{Status: http.StatusOK, Headers: map[string]string{"Content-Type": "application/json"}, Body: last.Output}
+	return &Reply{Status: http.StatusOK, Headers: map[string]string{"Content-Type": "application/json"}, Body: a.Last}
 }
 
 // respondReply turns a respond step's output into the answer: a text body

@@ -1,0 +1,412 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookflow/hookflow/engine/expression"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/store"
+)
+
+// execution is one claim of one run, the engine's side of its walk: it
+// loads what the walk starts from (plan, trigger data, the records of
+// earlier claims), makes the walk's records durable (it is the walk's
+// journal), waits out short waits in memory, and writes how the run ended.
+type execution struct {
+	e      *Engine
+	run    *store.Run
+	owner  string
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// delivery is the request of a run handed over by the ingress: its
+	// trigger data need not be read back from the store.
+	delivery *store.Delivery
+	// memory is what the run is counted as holding of the in-flight budget.
+	memory atomic.Int64
+
+	plan    *Plan
+	trigger map[string]any
+	// history holds the records of earlier claims, by node and iteration,
+	// and, after a wait in memory, this claim's.
+	history map[stepKey][]*store.Step
+	seq     int
+	// secrets are the credential values the run's steps have opened; no
+	// record is written with them.
+	secrets nodes.Secrets
+
+	mu sync.Mutex
+	// pending are records not yet written.
+	pending []*store.Step
+	// records are every record of this claim, in order.
+	records []*store.Step
+	// writing serializes the run's writes, so they land in the order they
+	// were made.
+	writing sync.Mutex
+	// answered is set once a respond node's output went to the webhook.
+	answered bool
+}
+
+var _ journal = (*execution)(nil)
+
+func newExecution(e *Engine, run *store.Run, owner string, delivery *store.Delivery) *execution {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &execution{e: e, run: run, owner: owner, ctx: ctx, cancel: cancel, delivery: delivery}
+}
+
+// execute runs the run to its end, or until it must wait in the queue or
+// stop, and writes the result.
+func (x *execution) execute() {
+	defer x.cancel(nil)
+	if x.run.Claims == 1 {
+		// Later claims go on with a run already counted: it waited in the
+		// queue, or its worker died.
+		x.e.metrics.RunStarted(x.run.FlowID)
+	}
+	o := x.prepare()
+	for o.kind == completed {
+		w := x.walker()
+		o = w.walk()
+		x.seq = w.seq
+		if o.kind != suspended {
+			break
+		}
+		var resume bool
+		if o, resume = x.waitInMemory(o.until); !resume {
+			break
+		}
+	}
+	x.settleRun(o)
+}
+
+func (x *execution) walker() *walker {
+	e := x.e
+	return &walker{
+		ctx: x.ctx, plan: x.plan, run: x.run, trigger: x.trigger, history: x.history, seq: x.seq,
+		journal: x, clock: e.clock, cpu: e.cpu, env: e.env, services: e.services, secrets: &x.secrets,
+		timeout: e.timeout, metrics: e.metrics, stopping: e.draining.Load,
+	}
+}
+
+// prepare loads the plan, the trigger data and, for a run claimed before,
+// its records.
+func (x *execution) prepare() outcome {
+	plan, err := x.e.plans.get(x.ctx, x.run.FlowID, x.run.FlowVersion)
+	if err != nil {
+		return outcome{kind: failed, err: fmt.Errorf("load flow version %d: %w", x.run.FlowVersion, err)}
+	}
+	x.plan = plan
+	if o := x.loadTrigger(); o.kind != completed {
+		return o
+	}
+	x.history = map[stepKey][]*store.Step{}
+	if x.run.Claims > 1 {
+		steps, err := x.e.store.ListSteps(x.ctx, x.run.ID)
+		if err != nil {
+			return stoppedOutcome(x.ctx, fmt.Errorf("load steps: %w", err))
+		}
+		for _, s := range steps {
+			k := stepKey{s.NodeID, s.Iteration}
+			x.history[k] = append(x.history[k], s)
+			x.seq = max(x.seq, s.Seq)
+		}
+	}
+	return outcome{kind: completed}
+}
+
+// loadTrigger reads the trigger data, the one way a run's trigger data is
+// had (see RunTrigger), from the delivery in hand when there is one.
+func (x *execution) loadTrigger() outcome {
+	var (
+		trigger map[string]any
+		err     error
+	)
+	if x.delivery != nil {
+		trigger, err = DeliveryTrigger(x.delivery)
+	} else {
+		trigger, err = runTriggerData(x.ctx, x.e.store, x.run)
+	}
+	if err != nil {
+		if x.ctx.Err() != nil || !errors.Is(err, errBadTrigger) {
+			return stoppedOutcome(x.ctx, err)
+		}
+		return outcome{kind: failed, err: err}
+	}
+	x.trigger = trigger
+	// The trigger data is held for the whole run: count it against the
+	// in-flight memory budget, as decoded values take several times
+	// their JSON's size.
+	x.e.charge(x, int64(triggerSize(x.run, x.delivery))*decodedFactor)
+	return outcome{kind: completed}
+}
+
+// waitInMemory spends a short wait (a retry's backoff, a delay) holding the
+// run, rather than putting it back in the queue and claiming it again: it
+// costs no write. It reports whether the run goes on; if not, the outcome
+// says why: a long wait, or the run stopping meanwhile.
+func (x *execution) waitInMemory(until time.Time) (outcome, bool) {
+	e := x.e
+	wait := until.Sub(e.clock.Now())
+	if wait > e.maxMemoryWait || e.draining.Load() {
+		return outcome{kind: suspended, until: until}, false
+	}
+	if wait > 0 {
+		done := make(chan struct{})
+		timer := e.clock.AfterFunc(wait, func() { close(done) })
+		select {
+		case <-done:
+		case <-x.ctx.Done():
+			timer.Stop()
+			return stoppedOutcome(x.ctx, context.Cause(x.ctx)), false
+		case <-e.drain:
+			// Stopping: the wait goes on in the queue.
+			timer.Stop()
+			return outcome{kind: suspended, until: until}, false
+		}
+	}
+	// The walk starts again from every record so far, this claim's too.
+	x.mu.Lock()
+	records := x.records
+	x.mu.Unlock()
+	for _, s := range records {
+		k := stepKey{s.NodeID, s.Iteration}
+		hist := x.history[k]
+		replaced := false
+		for i, h := range hist {
+			if h.Attempt == s.Attempt {
+				hist[i], replaced = s, true
+			}
+		}
+		if !replaced {
+			x.history[k] = append(hist, s)
+		}
+	}
+	return outcome{kind: completed}, true
+}
+
+// record implements journal.
+func (x *execution) record(s *store.Step) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pending = append(x.pending, s)
+	x.records = append(x.records, s)
+}
+
+// takePending returns the pending records, redacted of every credential
+// secret the run has used so far (a record may show a secret that a later
+// step was the first to open), and clears them.
+func (x *execution) takePending() []*store.Step {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	steps := x.pending
+	x.pending = nil
+	for _, s := range steps {
+		x.redact(s)
+	}
+	return steps
+}
+
+// putBack returns records whose write failed to the pending ones, so the
+// run's last write still carries them.
+func (x *execution) putBack(steps []*store.Step) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pending = append(steps, x.pending...)
+}
+
+func (x *execution) redact(s *store.Step) {
+	s.Input = x.secrets.RedactJSON(s.Input)
+	s.Output = x.secrets.RedactJSON(s.Output)
+	s.Logs = x.secrets.RedactJSON(s.Logs)
+	s.Error = x.secrets.Redact(s.Error)
+}
+
+// checkpoint implements journal.
+func (x *execution) checkpoint(ctx context.Context) error {
+	x.writing.Lock()
+	defer x.writing.Unlock()
+	steps := x.takePending()
+	if len(steps) == 0 {
+		return nil
+	}
+	if err := x.e.store.SaveSteps(ctx, x.owner, x.run.ID, steps); err != nil {
+		x.putBack(steps)
+		return err
+	}
+	return nil
+}
+
+// started implements journal: an attempt still running after
+// runningRecordAfter gets its running record written, so the run's history
+// shows it under way, and a crash meanwhile leaves it recorded as
+// interrupted. Shorter attempts cost no write of their own.
+func (x *execution) started(s *store.Step) (ended func()) {
+	running := *s
+	x.mu.Lock()
+	x.redact(&running)
+	x.mu.Unlock()
+	var over atomic.Bool
+	timer := x.e.clock.AfterFunc(x.e.runningRecordAfter, func() {
+		x.writing.Lock()
+		defer x.writing.Unlock()
+		if over.Load() {
+			return // its end is recorded, or about to be
+		}
+		if err := <-x.e.store.SaveStepsAsync(x.owner, x.run.ID, []*store.Step{&running}); err != nil && x.ctx.Err() == nil {
+			x.e.log.Warn("record a running step", "run_id", x.run.ID, "node_id", running.NodeID, "error", err)
+		}
+	})
+	return func() {
+		over.Store(true)
+		timer.Stop()
+	}
+}
+
+// answer implements journal.
+func (x *execution) answer(output []byte) {
+	x.mu.Lock()
+	if x.answered {
+		x.mu.Unlock()
+		return
+	}
+	x.answered = true
+	output = x.secrets.RedactJSON(output)
+	x.mu.Unlock()
+	x.e.publish(x.run.ID, &Answer{Respond: output})
+}
+
+// settleRun writes how the run ended.
+func (x *execution) settleRun(o outcome) {
+	e := x.e
+	switch o.kind {
+	case completed, failed, canceled:
+		status, message := store.RunSucceeded, ""
+		if o.kind == failed {
+			status, message = store.RunFailed, o.err.Error()
+		} else if o.kind == canceled {
+			status, message = store.RunCanceled, "canceled"
+		}
+		message = x.secrets.Redact(message)
+		x.writing.Lock()
+		err := <-e.store.FinishRun(x.owner, x.run.ID, status, message, x.takePending())
+		x.writing.Unlock()
+		if err != nil {
+			if !errors.Is(err, store.ErrLeaseLost) {
+				// It goes back to the queue once the store answers, and
+				// its next claim goes on from its records.
+				e.log.Error("finish run", "run_id", x.run.ID, "error", err)
+				e.abandon(x.run.ID, x.owner)
+			}
+			e.finished(x.run.ID)
+			return
+		}
+		// Counted once durable: a worker that lost the run did not finish
+		// it; the one that holds it will.
+		e.metrics.RunFinished(x.run.FlowID, status)
+		if !x.answered {
+			e.publish(x.run.ID, &Answer{Status: status, Last: x.lastOutput()})
+		}
+		e.finished(x.run.ID)
+	case suspended, interrupted:
+		until := o.until
+		if o.kind == interrupted {
+			until = e.clock.Now()
+		}
+		// The release must land even though the run's context is canceled.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		x.writing.Lock()
+		err := e.store.ReleaseRun(ctx, x.owner, x.run.ID, until, x.takePending())
+		x.writing.Unlock()
+		if err != nil {
+			if !errors.Is(err, store.ErrLeaseLost) {
+				e.log.Error("release run", "run_id", x.run.ID, "error", err)
+				e.abandon(x.run.ID, x.owner)
+			}
+			return
+		}
+		if o.kind == suspended {
+			e.wakeAt(until)
+		}
+	case leaseLost:
+		// Another worker has the run; nothing here may write to it.
+	}
+}
+
+// lastOutput is the output of the run's last step that succeeded, other
+// than the trigger's: what a webhook waiting for a run without a respond
+// node is answered with.
+func (x *execution) lastOutput() []byte {
+	var last *store.Step
+	consider := func(s *store.Step) {
+		if s.Status == store.StepSucceeded && s.NodeID != x.plan.Trigger.Def.ID && (last == nil || s.Seq > last.Seq) {
+			last = s
+		}
+	}
+	for _, hist := range x.history {
+		for _, s := range hist {
+			consider(s)
+		}
+	}
+	x.mu.Lock()
+	for _, s := range x.records {
+		consider(s)
+	}
+	x.mu.Unlock()
+	if last == nil {
+		return nil
+	}
+	return last.Output
+}
+
+// errBadTrigger marks trigger data that cannot be read: the run fails.
+var errBadTrigger = errors.New("the run's trigger data cannot be read")
+
+// runTriggerData returns a run's trigger data: stored with the run, or for
+// a webhook run built from its delivery. It is the one way the engine and
+// the API get a run's trigger data.
+func runTriggerData(ctx context.Context, st store.Store, run *store.Run) (map[string]any, error) {
+	if len(run.Trigger) > 0 || run.DeliveryID == "" {
+		trigger, err := expression.DecodeJSON(run.Trigger)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadTrigger, err)
+		}
+		m, _ := trigger.(map[string]any)
+		return m, nil
+	}
+	d, err := st.GetDelivery(ctx, run.DeliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("load delivery %s: %w", run.DeliveryID, err)
+	}
+	trigger, err := DeliveryTrigger(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadTrigger, err)
+	}
+	return trigger, nil
+}
+
+// RunTrigger returns a run's trigger data as JSON: what expressions saw as
+// trigger, and the output of the run's trigger step.
+func RunTrigger(ctx context.Context, st store.Store, run *store.Run) ([]byte, error) {
+	if len(run.Trigger) > 0 || run.DeliveryID == "" {
+		return run.Trigger, nil
+	}
+	trigger, err := runTriggerData(ctx, st, run)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(trigger)
+}
+
+// triggerSize is the size of a run's trigger data as received.
+func triggerSize(run *store.Run, d *store.Delivery) int {
+	if d != nil {
+		return len(d.Body) + len(d.Headers)
+	}
+	return len(run.Trigger)
+}
