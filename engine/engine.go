@@ -345,7 +345,7 @@ func (e *Engine) Adopt(r *Reservation, run *store.Run, delivery *store.Delivery)
 		e.release(r.memory)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := e.store.ReleaseRun(ctx, r.owner, run.ID, e.clock.Now(), nil); err != nil && !errors.Is(err, store.ErrLeaseLost) {
+		if err := e.store.ReleaseRun(ctx, store.Write{Owner: r.owner, RunID: run.ID}, e.clock.Now()); err != nil && !errors.Is(err, store.ErrLeaseLost) {
 			e.log.Error("release a run taken while stopping", "run_id", run.ID, "error", err)
 		}
 	}
@@ -622,7 +622,7 @@ func (e *Engine) retryAbandoned(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	for id, owner := range abandoned {
-		err := e.store.ReleaseRun(ctx, owner, id, e.clock.Now(), nil)
+		err := e.store.ReleaseRun(ctx, store.Write{Owner: owner, RunID: id}, e.clock.Now())
 		if err != nil && !errors.Is(err, store.ErrLeaseLost) {
 			return // the store still fails; try again later
 		}

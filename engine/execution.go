@@ -46,10 +46,13 @@ type execution struct {
 	// records are every record of this claim, in order.
 	records []*store.Step
 	// writing serializes the run's writes, so they land in the order they
-	// were made.
+	// were made; writes counts them.
 	writing sync.Mutex
-	// answered is set once a respond node's output went to the webhook.
-	answered bool
+	writes  int
+	// answered is set once a respond node ran; its output waits in
+	// heldAnswer for the run's next durable write.
+	answered   bool
+	heldAnswer []byte
 }
 
 var _ journal = (*execution)(nil)
@@ -219,6 +222,12 @@ func (x *execution) putBack(steps []*store.Step) {
 	x.pending = append(steps, x.pending...)
 }
 
+// nextWrite is the run's next write of steps; the caller holds writing.
+func (x *execution) nextWrite(steps []*store.Step) store.Write {
+	x.writes++
+	return store.Write{Owner: x.owner, RunID: x.run.ID, N: store.WriteNumber(x.run.Claims, x.writes), Steps: steps}
+}
+
 func (x *execution) redact(s *store.Step) {
 	s.Input = x.secrets.RedactJSON(s.Input)
 	s.Output = x.secrets.RedactJSON(s.Output)
@@ -234,10 +243,11 @@ func (x *execution) checkpoint(ctx context.Context) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	if err := x.e.store.SaveSteps(ctx, x.owner, x.run.ID, steps); err != nil {
+	if err := x.e.store.SaveSteps(ctx, x.nextWrite(steps)); err != nil {
 		x.putBack(steps)
 		return err
 	}
+	x.sendHeldAnswer()
 	return nil
 }
 
@@ -257,7 +267,7 @@ func (x *execution) started(s *store.Step) (ended func()) {
 		if over.Load() {
 			return // its end is recorded, or about to be
 		}
-		if err := <-x.e.store.SaveStepsAsync(x.owner, x.run.ID, []*store.Step{&running}); err != nil && x.ctx.Err() == nil {
+		if err := <-x.e.store.SaveStepsAsync(x.nextWrite([]*store.Step{&running})); err != nil && x.ctx.Err() == nil {
 			x.e.log.Warn("record a running step", "run_id", x.run.ID, "node_id", running.NodeID, "error", err)
 		}
 	})
@@ -268,7 +278,7 @@ func (x *execution) started(s *store.Step) (ended func()) {
 }
 
 // answer implements journal.
-func (x *execution) answer(output []byte) {
+func (x *execution) answer(output []byte, now bool) {
 	x.mu.Lock()
 	if x.answered {
 		x.mu.Unlock()
@@ -276,8 +286,25 @@ func (x *execution) answer(output []byte) {
 	}
 	x.answered = true
 	output = x.secrets.RedactJSON(output)
+	if !now {
+		x.heldAnswer = output
+		x.mu.Unlock()
+		return
+	}
 	x.mu.Unlock()
 	x.e.publish(x.run.ID, &Answer{Respond: output})
+}
+
+// sendHeldAnswer sends a respond node's output held for a durable write,
+// once the write is done.
+func (x *execution) sendHeldAnswer() {
+	x.mu.Lock()
+	held := x.heldAnswer
+	x.heldAnswer = nil
+	x.mu.Unlock()
+	if held != nil {
+		x.e.publish(x.run.ID, &Answer{Respond: held})
+	}
 }
 
 // settleRun writes how the run ended.
@@ -293,7 +320,7 @@ func (x *execution) settleRun(o outcome) {
 		}
 		message = x.secrets.Redact(message)
 		x.writing.Lock()
-		err := <-e.store.FinishRun(x.owner, x.run.ID, status, message, x.takePending())
+		err := <-e.store.FinishRun(x.nextWrite(x.takePending()), status, message)
 		x.writing.Unlock()
 		if err != nil {
 			if !errors.Is(err, store.ErrLeaseLost) {
@@ -308,7 +335,9 @@ func (x *execution) settleRun(o outcome) {
 		// Counted once durable: a worker that lost the run did not finish
 		// it; the one that holds it will.
 		e.metrics.RunFinished(x.run.FlowID, status)
-		if !x.answered {
+		if x.answered {
+			x.sendHeldAnswer()
+		} else {
 			e.publish(x.run.ID, &Answer{Status: status, Last: x.lastOutput()})
 		}
 		e.finished(x.run.ID)
@@ -321,7 +350,7 @@ func (x *execution) settleRun(o outcome) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		x.writing.Lock()
-		err := e.store.ReleaseRun(ctx, x.owner, x.run.ID, until, x.takePending())
+		err := e.store.ReleaseRun(ctx, x.nextWrite(x.takePending()), until)
 		x.writing.Unlock()
 		if err != nil {
 			if !errors.Is(err, store.ErrLeaseLost) {
@@ -330,6 +359,7 @@ func (x *execution) settleRun(o outcome) {
 			}
 			return
 		}
+		x.sendHeldAnswer()
 		if o.kind == suspended {
 			e.wakeAt(until)
 		}

@@ -51,32 +51,32 @@ func (s *severable) RetireWorker(ctx context.Context, id string) (int, error) {
 	return s.Store.RetireWorker(ctx, id)
 }
 
-func (s *severable) SaveSteps(ctx context.Context, owner, runID string, steps []*store.Step) error {
+func (s *severable) SaveSteps(ctx context.Context, w store.Write) error {
 	if s.dead.Load() {
 		return errSevered
 	}
-	return s.Store.SaveSteps(ctx, owner, runID, steps)
+	return s.Store.SaveSteps(ctx, w)
 }
 
-func (s *severable) SaveStepsAsync(owner, runID string, steps []*store.Step) <-chan error {
+func (s *severable) SaveStepsAsync(w store.Write) <-chan error {
 	if s.dead.Load() {
 		return severed()
 	}
-	return s.Store.SaveStepsAsync(owner, runID, steps)
+	return s.Store.SaveStepsAsync(w)
 }
 
-func (s *severable) FinishRun(owner, id, status, message string, steps []*store.Step) <-chan error {
+func (s *severable) FinishRun(w store.Write, status, message string) <-chan error {
 	if s.dead.Load() {
 		return severed()
 	}
-	return s.Store.FinishRun(owner, id, status, message, steps)
+	return s.Store.FinishRun(w, status, message)
 }
 
-func (s *severable) ReleaseRun(ctx context.Context, owner, id string, at time.Time, steps []*store.Step) error {
+func (s *severable) ReleaseRun(ctx context.Context, w store.Write, at time.Time) error {
 	if s.dead.Load() {
 		return errSevered
 	}
-	return s.Store.ReleaseRun(ctx, owner, id, at, steps)
+	return s.Store.ReleaseRun(ctx, w, at)
 }
 
 func severed() <-chan error {

@@ -42,9 +42,11 @@ type journal interface {
 	// its running record; the journal may write that record if the attempt
 	// goes on long. The returned function is called when it ends.
 	started(s *store.Step) (ended func())
-	// answer hands over a respond node's output, once everything it may
-	// depend on is durable: the webhook waiting for the run gets it now.
-	answer(output []byte)
+	// answer hands over a respond node's output for the webhook waiting
+	// for the run: at once when now is set, otherwise after the run's next
+	// durable write (a checkpoint, or the run's finish or release), which
+	// makes the side effects it may report durable.
+	answer(output []byte, now bool)
 }
 
 // walker walks one claim of a run through its compiled plan: which node
@@ -573,19 +575,15 @@ func (w *walker) settle(sc *scope, r attemptResult, results chan<- attemptResult
 }
 
 // answer hands a respond node's output to the webhook waiting for it, once
-// the side effects it may report are durable. A run answers once.
+// the side effects it may report are durable: at once when none is
+// unsaved, otherwise with the run's next write, which comes before the next
+// side effect starts or when the run ends (a respond node is usually the
+// last, and its answer then rides on the run's finish). A run answers once.
 func (w *walker) answer(output []byte) outcome {
-	if w.answered {
-		return outcome{kind: completed}
+	if !w.answered {
+		w.answered = true
+		w.journal.answer(output, !w.unsaved)
 	}
-	if w.unsaved {
-		if err := w.journal.checkpoint(w.ctx); err != nil {
-			return w.stopped(err)
-		}
-		w.unsaved = false
-	}
-	w.answered = true
-	w.journal.answer(output)
 	return outcome{kind: completed}
 }
 

@@ -75,10 +75,10 @@ func TestLargeValuesAreStoredCompressed(t *testing.T) {
 	output := []byte(`[` + strings.Repeat(`"the same words again",`, 5000) + `""]`)
 	step := &Step{RunID: runs[0].ID, NodeID: "a", Attempt: 1, Seq: 1, Status: StepSucceeded, Output: output,
 		InputFrom: "hook", StartedAt: time.Now()}
-	require.NoError(t, <-db.FinishRun("w", runs[0].ID, RunSucceeded, "", []*Step{step}))
+	require.NoError(t, <-db.FinishRun(Write{Owner: "w", RunID: runs[0].ID, N: WriteNumber(1, 9), Steps: []*Step{step}}, RunSucceeded, ""))
 
 	var stored int
-	require.NoError(t, db.read.Raw(`SELECT length(output) FROM run_steps WHERE run_id = ?`, runs[0].ID).Scan(&stored).Error)
+	require.NoError(t, db.read.Raw(`SELECT length(steps) FROM run_records WHERE run_id = ?`, runs[0].ID).Scan(&stored).Error)
 	assert.Less(t, stored, len(output)/20, "kept compressed")
 	steps, err := db.ListSteps(ctx, runs[0].ID)
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -196,11 +197,17 @@ func (db *DB) Close() error {
 // Migrate applies the pending migrations of the database's dialect and
 // returns the versions it applied.
 func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
+	return db.MigrateTo(ctx, math.MaxInt64)
+}
+
+// MigrateTo applies the pending migrations up to version and returns the
+// versions it applied: for upgrades done in steps, and their tests.
+func (db *DB) MigrateTo(ctx context.Context, version int64) ([]int64, error) {
 	provider, err := db.migrations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	results, err := provider.Up(ctx)
+	results, err := provider.UpTo(ctx, version)
 	if err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", db.dialect, err)
 	}
@@ -237,7 +244,7 @@ func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {
 		return nil, fmt.Errorf("migrations for %s: %w", db.dialect, err)
 	}
 	dialect := goose.DialectSQLite3
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(recordsMigration(db.dialect == DialectPostgres))}
 	if db.dialect == DialectPostgres {
 		dialect = goose.DialectPostgres
 		// Instances starting together on one Postgres migrate one at a time.

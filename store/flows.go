@@ -46,7 +46,7 @@ func (r *flowRow) record(definition string) *Flow {
 	f := &Flow{
 		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, Concurrency: r.Concurrency, HookKey: r.HookKey,
 		ListenUntil: utc(r.ListenUntil),
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		CreatedAt:   r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if definition != "" {
 		f.Definition = []byte(definition)

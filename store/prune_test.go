@@ -22,7 +22,7 @@ func finish(t *testing.T, db *store.DB) {
 	claimed, err := db.ClaimRuns(context.Background(), "w", 1000)
 	require.NoError(t, err)
 	for _, r := range claimed {
-		require.NoError(t, <-db.FinishRun("w", r.ID, store.RunSucceeded, "", nil))
+		require.NoError(t, <-db.FinishRun(store.Write{Owner: "w", RunID: r.ID, N: store.WriteNumber(1, 9)}, store.RunSucceeded, ""))
 	}
 }
 
@@ -157,7 +157,7 @@ func TestPruningShrinksTheSQLiteFile(t *testing.T) {
 		require.Len(t, claimed, len(runs))
 		for _, r := range claimed {
 			step := &store.Step{RunID: r.ID, NodeID: "big", Attempt: 1, Seq: 1, Status: store.StepSucceeded, Output: output(), StartedAt: time.Now()}
-			require.NoError(t, <-db.FinishRun("w", r.ID, store.RunSucceeded, "", []*store.Step{step}))
+			require.NoError(t, <-db.FinishRun(store.Write{Owner: "w", RunID: r.ID, N: store.WriteNumber(1, 9), Steps: []*store.Step{step}}, store.RunSucceeded, ""))
 		}
 	}
 	grown := size()

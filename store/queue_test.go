@@ -42,9 +42,9 @@ func TestQueueStats(t *testing.T) {
 
 		// A run put back until later (a retry's backoff) is queued but not
 		// due: no worker could take it now.
-		require.NoError(t, db.ReleaseRun(ctx, "w1", claimed[0].ID, time.Now().Add(time.Hour), nil))
+		require.NoError(t, db.ReleaseRun(ctx, store.Write{Owner: "w1", RunID: claimed[0].ID, N: store.WriteNumber(1, 5)}, time.Now().Add(time.Hour)))
 		// One finished is not queued either.
-		require.NoError(t, <-db.FinishRun("w1", claimed[1].ID, store.RunSucceeded, "", nil))
+		require.NoError(t, <-db.FinishRun(store.Write{Owner: "w1", RunID: claimed[1].ID, N: store.WriteNumber(1, 9)}, store.RunSucceeded, ""))
 		depth, _, err = db.QueueStats(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, 2, depth)

@@ -94,7 +94,7 @@ type Step struct {
 	Status    string
 	// Port is the port the step activated: "" for the unnamed output, nil
 	// for none.
-	Port   *string
+	Port  *string
 	Input []byte
 	// InputFrom, when set, names the node (in the same iteration) whose
 	// output was the step's input; Input is then empty: kept once.
@@ -148,53 +148,6 @@ func (r *runRow) record() *Run {
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
 		AvailableAt: r.AvailableAt.UTC(), Claims: r.Claims, CancelRequested: r.CancelRequested,
 	}
-}
-
-type stepRow struct {
-	RunID       string `gorm:"primaryKey"`
-	NodeID      string `gorm:"primaryKey"`
-	Iteration   string `gorm:"primaryKey"`
-	Attempt     int    `gorm:"primaryKey"`
-	Seq         int
-	Status      string
-	Port        *string
-	Input       []byte
-	InputFrom   *string
-	Output      []byte
-	Error       string
-	Logs        *string
-	Interrupted bool
-	ResumeAt    *time.Time
-	StartedAt   time.Time
-	DurationUS  int64 `gorm:"column:duration_us"`
-}
-
-func (stepRow) TableName() string { return "run_steps" }
-
-func stepRowOf(s *Step) stepRow {
-	return stepRow{
-		RunID: s.RunID, NodeID: s.NodeID, Iteration: s.Iteration, Attempt: s.Attempt, Seq: s.Seq, Status: s.Status,
-		Port: s.Port, Input: encodeValue(s.Input), InputFrom: nonEmpty(s.InputFrom), Output: encodeValue(s.Output), Error: s.Error,
-		Logs: text(s.Logs), Interrupted: s.Interrupted, ResumeAt: utc(s.ResumeAt), StartedAt: s.StartedAt.UTC(),
-		DurationUS: s.Duration.Microseconds(),
-	}
-}
-
-func (r *stepRow) record() (*Step, error) {
-	input, err := decodeValue(r.Input)
-	if err != nil {
-		return nil, fmt.Errorf("input of step %s: %w", r.NodeID, err)
-	}
-	output, err := decodeValue(r.Output)
-	if err != nil {
-		return nil, fmt.Errorf("output of step %s: %w", r.NodeID, err)
-	}
-	return &Step{
-		RunID: r.RunID, NodeID: r.NodeID, Iteration: r.Iteration, Attempt: r.Attempt, Seq: r.Seq, Status: r.Status,
-		Port: r.Port, Input: input, InputFrom: deref(r.InputFrom), Output: output, Error: r.Error, Logs: bytesOf(r.Logs),
-		Interrupted: r.Interrupted, ResumeAt: utc(r.ResumeAt), StartedAt: r.StartedAt.UTC(),
-		Duration: time.Duration(r.DurationUS) * time.Microsecond,
-	}, nil
 }
 
 func deref(s *string) string {
@@ -434,13 +387,15 @@ func dueRuns(tx *gorm.DB, postgres bool, flowID string, t time.Time, n, skip int
 	return ids, nil
 }
 
-// runWrite is one run's part of a batch: step records to upsert, and
+// runWrite is one run's part of a batch: its step records, encoded, and
 // perhaps the run's end (a finish) or its return to the queue (a release).
 // Every write is fenced: it lands only while owner holds the run.
 type runWrite struct {
 	owner, runID string
-	steps        []stepRow
-	// status is "" for steps alone, a finished status for a finish, or
+	n            int64
+	// record is the write's step records as stored; nil when it has none.
+	record []byte
+	// status is "" for records alone, a finished status for a finish, or
 	// RunQueued for a release until at.
 	status  string
 	message string
@@ -449,11 +404,33 @@ type runWrite struct {
 	lost bool
 }
 
+// newRunWrite encodes a write's records, here on the caller's goroutine.
+func newRunWrite(w Write) (*runWrite, error) {
+	rw := &runWrite{owner: w.Owner, runID: w.RunID, n: w.N}
+	if len(w.Steps) > 0 {
+		record, err := encodeSteps(w.Steps)
+		if err != nil {
+			return nil, err
+		}
+		rw.record = record
+	}
+	return rw, nil
+}
+
 // writeRun queues a run's write with the others of the next batch and
 // returns the channel its outcome arrives on: ErrLeaseLost when the owner
 // no longer held the run.
-func (db *DB) writeRun(w *runWrite) <-chan error {
-	return db.commits.submit(&writeOp{kind: db.runWrites, payload: w, done: make(chan error, 1)})
+func (db *DB) writeRun(w Write, end func(*runWrite)) <-chan error {
+	rw, err := newRunWrite(w)
+	if err != nil {
+		done := make(chan error, 1)
+		done <- err
+		return done
+	}
+	if end != nil {
+		end(rw)
+	}
+	return db.commits.submit(&writeOp{kind: db.runWrites, payload: rw, done: make(chan error, 1)})
 }
 
 // outcome is what the batch made of the write (committer.outcomer).
@@ -464,55 +441,123 @@ func (w *runWrite) outcome() error {
 	return nil
 }
 
-// applyRunWrites writes a batch of runs' writes: one query checks which
-// runs their owners still hold, multi-row statements upsert every step, and
-// each finish or release updates its run, fenced again on the owner.
+// applyRunWrites writes a batch of runs' writes: the finishes and releases
+// as one update per few dozen runs, fenced on their owners (the runs it
+// did not change were lost); a query fencing the writes of records alone;
+// then one row per write into run_records.
 func (db *DB) applyRunWrites(tx *gorm.DB, payloads []any) error {
 	ctx := tx.Statement.Context
 	conn := tx.Statement.ConnPool
 	postgres := db.dialect == DialectPostgres
-	writes := make([]*runWrite, len(payloads))
-	ids := make([]string, len(payloads))
-	for i, p := range payloads {
-		writes[i] = p.(*runWrite)
-		writes[i].lost = false
-		ids[i] = writes[i].runID
-	}
-	holders, err := runHolders(ctx, conn, postgres, ids)
-	if err != nil {
-		return err
-	}
-	var steps []stepRow
-	for _, w := range writes {
-		if holders[w.runID] != w.owner {
-			w.lost = true
-			continue
-		}
-		steps = append(steps, w.steps...)
-	}
-	if err := upsertSteps(ctx, conn, postgres, steps); err != nil {
-		return err
-	}
-	for _, w := range writes {
-		if w.lost || w.status == "" {
-			continue
-		}
-		var res sql.Result
-		if w.status == RunQueued {
-			res, err = conn.ExecContext(ctx, rebind(postgres, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL
-				WHERE id = ? AND lease_owner = ? AND status = 'running'`), w.at, w.runID, w.owner)
+	var ends, checkpoints []*runWrite
+	for _, p := range payloads {
+		w := p.(*runWrite)
+		w.lost = false
+		if w.status == "" {
+			checkpoints = append(checkpoints, w)
 		} else {
-			res, err = conn.ExecContext(ctx, rebind(postgres, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL
-				WHERE id = ? AND lease_owner = ? AND status = 'running'`), w.status, w.message, w.at, w.runID, w.owner)
+			ends = append(ends, w)
+		}
+	}
+	if err := endRuns(ctx, conn, postgres, ends); err != nil {
+		return err
+	}
+	if len(checkpoints) > 0 {
+		ids := make([]string, len(checkpoints))
+		for i, w := range checkpoints {
+			ids[i] = w.runID
+		}
+		holders, err := runHolders(ctx, conn, postgres, ids)
+		if err != nil {
+			return err
+		}
+		for _, w := range checkpoints {
+			w.lost = holders[w.runID] != w.owner
+		}
+	}
+	var records []*runWrite
+	for _, p := range payloads {
+		if w := p.(*runWrite); !w.lost && w.record != nil {
+			records = append(records, w)
+		}
+	}
+	return insertRecords(ctx, conn, postgres, records)
+}
+
+// endRuns finishes or releases runs, marking lost those whose owner no
+// longer held them. On Postgres one statement updates a few dozen runs, in
+// the order of their ids, so concurrent batches lock rows in one order; on
+// SQLite, where such an update joins slowly, each run has its own, which
+// costs no round trip there.
+func endRuns(ctx context.Context, conn gorm.ConnPool, postgres bool, ends []*runWrite) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	if !postgres {
+		return endEachRun(ctx, conn, ends)
+	}
+	sort.Slice(ends, func(i, j int) bool { return ends[i].runID < ends[j].runID })
+	cast := func(typ string) string { return "::" + typ }
+	for _, c := range chunks(len(ends)) {
+		m := newMultiRow(postgres, `WITH v (id, owner, status, error, at) AS (VALUES`)
+		for i, w := range ends[c[0]:c[1]] {
+			if i > 0 {
+				m.sql.WriteByte(',')
+			}
+			m.sql.WriteString(" (" + m.param(w.runID) + cast("text") + ", " + m.param(w.owner) + cast("text") + ", " +
+				m.param(w.status) + cast("text") + ", " + m.param(w.message) + cast("text") + ", " + m.param(w.at) + cast("timestamptz") + ")")
+		}
+		// A release (status queued) keeps the run's error and finished_at
+		// and makes it available again at its time; a finish stamps it.
+		m.sql.WriteString(`) UPDATE runs SET status = v.status, lease_owner = NULL,
+			error = CASE WHEN v.status = 'queued' THEN runs.error ELSE v.error END,
+			finished_at = CASE WHEN v.status = 'queued' THEN runs.finished_at ELSE v.at END,
+			available_at = CASE WHEN v.status = 'queued' THEN v.at ELSE runs.available_at END
+			FROM v WHERE runs.id = v.id AND runs.lease_owner = v.owner AND runs.status = 'running' RETURNING runs.id`)
+		rows, err := conn.QueryContext(ctx, m.sql.String(), m.args...)
+		if err != nil {
+			return err
+		}
+		ended := map[string]bool{}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ended[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, w := range ends[c[0]:c[1]] {
+			w.lost = !ended[w.runID]
+		}
+	}
+	return nil
+}
+
+// endEachRun is endRuns with a statement per run.
+func endEachRun(ctx context.Context, conn gorm.ConnPool, ends []*runWrite) error {
+	for _, w := range ends {
+		var res sql.Result
+		var err error
+		if w.status == RunQueued {
+			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL
+				WHERE id = ? AND lease_owner = ? AND status = 'running'`, w.at, w.runID, w.owner)
+		} else {
+			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL
+				WHERE id = ? AND lease_owner = ? AND status = 'running'`, w.status, w.message, w.at, w.runID, w.owner)
 		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
 			return err
-		} else if n == 0 {
-			w.lost = true
 		}
+		w.lost = n == 0
 	}
 	return nil
 }
@@ -550,64 +595,12 @@ func runHolders(ctx context.Context, conn gorm.ConnPool, postgres bool, ids []st
 	return holders, nil
 }
 
-// upsertSteps writes step rows as multi-row statements, replacing an
-// attempt already written (a running record that has since ended). A key
-// given twice keeps its last row: one statement may not touch a row twice.
-func upsertSteps(ctx context.Context, conn gorm.ConnPool, postgres bool, steps []stepRow) error {
-	if len(steps) == 0 {
-		return nil
-	}
-	type key struct {
-		run, node, iteration string
-		attempt              int
-	}
-	last := make(map[key]int, len(steps))
-	for i, s := range steps {
-		last[key{s.RunID, s.NodeID, s.Iteration, s.Attempt}] = i
-	}
-	if len(last) < len(steps) {
-		unique := make([]stepRow, 0, len(last))
-		for i, s := range steps {
-			if last[key{s.RunID, s.NodeID, s.Iteration, s.Attempt}] == i {
-				unique = append(unique, s)
-			}
-		}
-		steps = unique
-	}
-	for _, c := range chunks(len(steps)) {
-		m := newMultiRow(postgres, `INSERT INTO run_steps (run_id, node_id, iteration, attempt, seq, status, port, input, input_from,
-			output, error, logs, interrupted, resume_at, started_at, duration_us) VALUES`)
-		for _, s := range steps[c[0]:c[1]] {
-			m.add(s.RunID, s.NodeID, s.Iteration, s.Attempt, s.Seq, s.Status, s.Port, s.Input, s.InputFrom,
-				s.Output, s.Error, s.Logs, s.Interrupted, s.ResumeAt, s.StartedAt, s.DurationUS)
-		}
-		m.sql.WriteString(` ON CONFLICT (run_id, node_id, iteration, attempt) DO UPDATE SET seq = excluded.seq,
-			status = excluded.status, port = excluded.port, input = excluded.input, input_from = excluded.input_from,
-			output = excluded.output, error = excluded.error, logs = excluded.logs, interrupted = excluded.interrupted,
-			resume_at = excluded.resume_at, started_at = excluded.started_at, duration_us = excluded.duration_us`)
-		if _, err := conn.ExecContext(ctx, m.sql.String(), m.args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// stepRows encodes step records for writing; large values are compressed
-// here, on the caller's goroutine.
-func stepRows(steps []*Step) []stepRow {
-	rows := make([]stepRow, len(steps))
-	for i, s := range steps {
-		rows[i] = stepRowOf(s)
-	}
-	return rows
-}
-
 // SaveSteps implements Store.
-func (db *DB) SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error {
+func (db *DB) SaveSteps(ctx context.Context, w Write) error {
 	select {
-	case err := <-db.writeRun(&runWrite{owner: owner, runID: runID, steps: stepRows(steps)}):
+	case err := <-db.writeRun(w, nil):
 		if err != nil {
-			return fmt.Errorf("save steps of run %s: %w", runID, err)
+			return fmt.Errorf("save steps of run %s: %w", w.RunID, err)
 		}
 		return nil
 	case <-ctx.Done():
@@ -616,22 +609,22 @@ func (db *DB) SaveSteps(ctx context.Context, owner, runID string, steps []*Step)
 }
 
 // SaveStepsAsync implements Store.
-func (db *DB) SaveStepsAsync(owner, runID string, steps []*Step) <-chan error {
-	return db.writeRun(&runWrite{owner: owner, runID: runID, steps: stepRows(steps)})
+func (db *DB) SaveStepsAsync(w Write) <-chan error {
+	return db.writeRun(w, nil)
 }
 
 // FinishRun implements Store.
-func (db *DB) FinishRun(owner, id, status, message string, steps []*Step) <-chan error {
-	return db.writeRun(&runWrite{owner: owner, runID: id, steps: stepRows(steps), status: status, message: message, at: now()})
+func (db *DB) FinishRun(w Write, status, message string) <-chan error {
+	return db.writeRun(w, func(rw *runWrite) { rw.status, rw.message, rw.at = status, message, now() })
 }
 
 // ReleaseRun implements Store.
-func (db *DB) ReleaseRun(ctx context.Context, owner, id string, availableAt time.Time, steps []*Step) error {
-	w := &runWrite{owner: owner, runID: id, steps: stepRows(steps), status: RunQueued, at: availableAt.UTC()}
+func (db *DB) ReleaseRun(ctx context.Context, w Write, availableAt time.Time) error {
+	done := db.writeRun(w, func(rw *runWrite) { rw.status, rw.at = RunQueued, availableAt.UTC().Truncate(time.Microsecond) })
 	select {
-	case err := <-db.writeRun(w):
+	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("release run %s: %w", id, err)
+			return fmt.Errorf("release run %s: %w", w.RunID, err)
 		}
 		return nil
 	case <-ctx.Done():
@@ -657,8 +650,7 @@ func (db *DB) RequestCancel(ctx context.Context, id string) (*Run, error) {
 			if err := tx.Exec(`UPDATE runs SET status = 'canceled', error = 'canceled', finished_at = ? WHERE id = ?`, t, id).Error; err != nil {
 				return err
 			}
-			return tx.Exec(`UPDATE run_steps SET status = 'failed', error = 'canceled', resume_at = NULL
-				WHERE run_id = ? AND status = 'running'`, id).Error
+			return closeWaitingSteps(tx, &r)
 		case RunRunning:
 			// Its worker notices when it renews the lease.
 			return tx.Exec(`UPDATE runs SET cancel_requested = ? WHERE id = ?`, true, id).Error
@@ -725,21 +717,28 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 	return out, nil
 }
 
-// ListSteps implements Store.
-func (db *DB) ListSteps(ctx context.Context, runID string) ([]*Step, error) {
-	var rows []stepRow
-	if err := db.read.WithContext(ctx).Where("run_id = ?", runID).Order("seq, attempt").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("list steps of run %s: %w", runID, err)
+// closeWaitingSteps records a canceled queued run's waiting steps (a
+// delay, say) as failed, in a write after every write of its last claim.
+func closeWaitingSteps(tx *gorm.DB, r *runRow) error {
+	steps, err := listSteps(tx, r.ID)
+	if err != nil {
+		return err
 	}
-	out := make([]*Step, len(rows))
-	for i := range rows {
-		s, err := rows[i].record()
-		if err != nil {
-			return nil, fmt.Errorf("list steps of run %s: %w", runID, err)
+	var closed []*Step
+	for _, s := range steps {
+		if s.Status == StepRunning {
+			s.Status, s.Error, s.ResumeAt = StepFailed, "canceled", nil
+			closed = append(closed, s)
 		}
-		out[i] = s
 	}
-	return out, nil
+	if len(closed) == 0 {
+		return nil
+	}
+	record, err := encodeSteps(closed)
+	if err != nil {
+		return err
+	}
+	return tx.Exec(`INSERT INTO run_records (run_id, n, steps) VALUES (?, ?, ?)`, r.ID, lastWriteOf(r.Claims), record).Error
 }
 
 // FlowStats implements Store. Run ids are UUIDv7, which sort by creation

@@ -57,12 +57,12 @@ func TestRunLifecycle(t *testing.T) {
 		port := ""
 		started := time.Now().UTC().Truncate(time.Microsecond)
 		running := &store.Step{RunID: run.ID, NodeID: "a", Attempt: 1, Seq: 1, Status: store.StepRunning, StartedAt: started}
-		require.NoError(t, db.SaveSteps(ctx, "w1", run.ID, []*store.Step{running}))
-		assert.ErrorIs(t, db.SaveSteps(ctx, "w2", run.ID, []*store.Step{running}), store.ErrLeaseLost, "only the holder writes steps")
+		require.NoError(t, db.SaveSteps(ctx, store.Write{Owner: "w1", RunID: run.ID, N: store.WriteNumber(1, 1), Steps: []*store.Step{running}}))
+		assert.ErrorIs(t, db.SaveSteps(ctx, store.Write{Owner: "w2", RunID: run.ID, N: store.WriteNumber(1, 1), Steps: []*store.Step{running}}), store.ErrLeaseLost, "only the holder writes steps")
 		done := *running
 		done.Status, done.Port, done.Output, done.Duration = store.StepSucceeded, &port, []byte(`{"x":1}`), 1500*time.Microsecond
 		skipped := &store.Step{RunID: run.ID, NodeID: "b", Seq: 2, Status: store.StepSkipped, StartedAt: started}
-		require.NoError(t, <-db.FinishRun("w1", run.ID, store.RunSucceeded, "", []*store.Step{&done, skipped}))
+		require.NoError(t, <-db.FinishRun(store.Write{Owner: "w1", RunID: run.ID, N: store.WriteNumber(1, 9), Steps: []*store.Step{&done, skipped}}, store.RunSucceeded, ""))
 
 		got, err := db.GetRun(ctx, run.ID)
 		require.NoError(t, err)
@@ -81,7 +81,7 @@ func TestRunLifecycle(t *testing.T) {
 		assert.Nil(t, steps[1].Port, "a skipped step activated no port")
 		assert.Nil(t, steps[1].Output)
 
-		assert.ErrorIs(t, <-db.FinishRun("w1", run.ID, store.RunFailed, "again", nil), store.ErrLeaseLost,
+		assert.ErrorIs(t, <-db.FinishRun(store.Write{Owner: "w1", RunID: run.ID, N: store.WriteNumber(1, 9)}, store.RunFailed, "again"), store.ErrLeaseLost,
 			"a finished run cannot be finished again")
 	})
 }
@@ -147,10 +147,10 @@ func TestDeadWorkersRunsAreReclaimedAndFenced(t *testing.T) {
 		assert.Equal(t, 2, second[0].Claims)
 
 		step := []*store.Step{{RunID: second[0].ID, NodeID: "a", Attempt: 1, Seq: 1, Status: store.StepRunning, StartedAt: time.Now()}}
-		assert.ErrorIs(t, db.SaveSteps(ctx, "dead", second[0].ID, step), store.ErrLeaseLost)
-		assert.ErrorIs(t, <-db.FinishRun("dead", second[0].ID, store.RunSucceeded, "", nil), store.ErrLeaseLost)
-		assert.ErrorIs(t, db.ReleaseRun(ctx, "dead", second[0].ID, time.Now(), nil), store.ErrLeaseLost)
-		require.NoError(t, <-db.FinishRun("alive", second[0].ID, store.RunSucceeded, "", step))
+		assert.ErrorIs(t, db.SaveSteps(ctx, store.Write{Owner: "dead", RunID: second[0].ID, N: store.WriteNumber(1, 1), Steps: step}), store.ErrLeaseLost)
+		assert.ErrorIs(t, <-db.FinishRun(store.Write{Owner: "dead", RunID: second[0].ID, N: store.WriteNumber(1, 9)}, store.RunSucceeded, ""), store.ErrLeaseLost)
+		assert.ErrorIs(t, db.ReleaseRun(ctx, store.Write{Owner: "dead", RunID: second[0].ID, N: store.WriteNumber(1, 5)}, time.Now()), store.ErrLeaseLost)
+		require.NoError(t, <-db.FinishRun(store.Write{Owner: "alive", RunID: second[0].ID, N: store.WriteNumber(1, 9), Steps: step}, store.RunSucceeded, ""))
 		steps, err := db.ListSteps(ctx, second[0].ID)
 		require.NoError(t, err)
 		assert.Len(t, steps, 1, "only the holder's steps were written")
@@ -190,7 +190,7 @@ func TestRetireWorkerRequeuesAtOnce(t *testing.T) {
 		claimed, err := db.ClaimRuns(ctx, "stopping", 3)
 		require.NoError(t, err)
 		require.Len(t, claimed, 3)
-		require.NoError(t, <-db.FinishRun("stopping", claimed[0].ID, store.RunSucceeded, "", nil))
+		require.NoError(t, <-db.FinishRun(store.Write{Owner: "stopping", RunID: claimed[0].ID, N: store.WriteNumber(1, 9)}, store.RunSucceeded, ""))
 		n, err := db.RetireWorker(ctx, "stopping")
 		require.NoError(t, err)
 		assert.Equal(t, 2, n)
@@ -240,7 +240,7 @@ func TestClaimsShareTheEngineAcrossFlows(t *testing.T) {
 		assert.Zero(t, count(second), "the limit counts every worker's runs")
 		for _, r := range first {
 			if r.FlowID == limited.ID {
-				require.NoError(t, <-db.FinishRun("w1", r.ID, store.RunSucceeded, "", nil))
+				require.NoError(t, <-db.FinishRun(store.Write{Owner: "w1", RunID: r.ID, N: store.WriteNumber(1, 9)}, store.RunSucceeded, ""))
 				break
 			}
 		}
@@ -286,7 +286,7 @@ func TestReleaseMakesARunWait(t *testing.T) {
 		require.Len(t, runs, 1)
 
 		later := time.Now().Add(300 * time.Millisecond)
-		require.NoError(t, db.ReleaseRun(ctx, "w", runs[0].ID, later, nil))
+		require.NoError(t, db.ReleaseRun(ctx, store.Write{Owner: "w", RunID: runs[0].ID, N: store.WriteNumber(1, 5)}, later))
 		none, err := db.ClaimRuns(ctx, "w", 1)
 		require.NoError(t, err)
 		assert.Empty(t, none, "not before its time")
@@ -311,8 +311,8 @@ func TestCancel(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, runs[0].ID, held[0].ID)
 		waiting := time.Now().Add(time.Hour)
-		require.NoError(t, db.ReleaseRun(ctx, "w", runs[0].ID, waiting, []*store.Step{{RunID: runs[0].ID, NodeID: "wait",
-			Attempt: 1, Seq: 1, Status: store.StepRunning, ResumeAt: &waiting, StartedAt: time.Now()}}))
+		require.NoError(t, db.ReleaseRun(ctx, store.Write{Owner: "w", RunID: runs[0].ID, N: store.WriteNumber(1, 5), Steps: []*store.Step{{RunID: runs[0].ID, NodeID: "wait",
+			Attempt: 1, Seq: 1, Status: store.StepRunning, ResumeAt: &waiting, StartedAt: time.Now()}}}, waiting))
 		canceled, err := db.RequestCancel(ctx, runs[0].ID)
 		require.NoError(t, err)
 		assert.Equal(t, store.RunCanceled, canceled.Status, "a queued run is canceled at once")

@@ -73,19 +73,20 @@ type Store interface {
 	// cancellation someone asked for.
 	CancelRequested(ctx context.Context, owner string) ([]string, error)
 
-	// SaveSteps writes step records of a run the owner holds (a checkpoint)
-	// and waits until they are durable; ErrLeaseLost if it holds it no more.
-	SaveSteps(ctx context.Context, owner, runID string, steps []*Step) error
+	// SaveSteps writes step records of a run the writer holds (a
+	// checkpoint) and waits until they are durable; ErrLeaseLost if it
+	// holds the run no more.
+	SaveSteps(ctx context.Context, w Write) error
 	// SaveStepsAsync is SaveSteps without the wait: the channel gets the
 	// outcome.
-	SaveStepsAsync(owner, runID string, steps []*Step) <-chan error
-	// FinishRun writes the last steps and ends a run the owner holds. It
-	// does not wait: the returned channel gets the outcome, ErrLeaseLost if
-	// the owner no longer held the run.
-	FinishRun(owner, id, status, message string, steps []*Step) <-chan error
-	// ReleaseRun writes steps and puts a run the owner holds back in the
-	// queue until availableAt: a long wait, or a shutdown.
-	ReleaseRun(ctx context.Context, owner, id string, availableAt time.Time, steps []*Step) error
+	SaveStepsAsync(w Write) <-chan error
+	// FinishRun writes the last step records and ends a run the writer
+	// holds. It does not wait: the returned channel gets the outcome,
+	// ErrLeaseLost if the writer no longer held the run.
+	FinishRun(w Write, status, message string) <-chan error
+	// ReleaseRun writes step records and puts a run the writer holds back
+	// in the queue until availableAt: a long wait, or a shutdown.
+	ReleaseRun(ctx context.Context, w Write, availableAt time.Time) error
 	// RequestCancel cancels a queued run at once, or marks a running one for
 	// its worker to stop. A finished run gives ErrRunFinished.
 	RequestCancel(ctx context.Context, id string) (*Run, error)

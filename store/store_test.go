@@ -75,8 +75,11 @@ func TestUnknownFlow(t *testing.T) {
 		ctx := context.Background()
 		const id = "0190a4c8-0000-7000-8000-000000000000"
 		calls := map[string]func() error{
-			"get":     func() error { _, err := db.GetFlow(ctx, id); return err },
-			"update":  func() error { _, err := db.UpdateFlow(ctx, id, store.FlowDocument{Name: "x", Definition: []byte(`{}`)}); return err },
+			"get": func() error { _, err := db.GetFlow(ctx, id); return err },
+			"update": func() error {
+				_, err := db.UpdateFlow(ctx, id, store.FlowDocument{Name: "x", Definition: []byte(`{}`)})
+				return err
+			},
 			"delete":  func() error { return db.DeleteFlow(ctx, id) },
 			"active":  func() error { _, err := db.SetFlowActive(ctx, id, true); return err },
 			"version": func() error { _, err := db.GetFlowVersion(ctx, id, 1); return err },

@@ -276,11 +276,13 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 // each hop's URL.
 func (g *Guard) Client(timeout time.Duration) *http.Client {
 	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           g.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
+		Proxy:             nil,
+		DialContext:       g.DialContext,
+		ForceAttemptHTTP2: true,
+		// Thousands of runs may call one API at once: keep their
+		// connections rather than dial anew for each call.
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -21,23 +21,27 @@ CREATE INDEX runs_queued ON runs (flow_id, available_at) WHERE status = 'queued'
 CREATE INDEX runs_running ON runs (flow_id, lease_owner) WHERE status = 'running';
 CREATE INDEX runs_cancel ON runs (lease_owner) WHERE cancel_requested AND status = 'running';
 
--- Step values become bytea: large ones are stored zstd-compressed (so
--- Postgres need not compress them again). A step's input is no longer a
--- copy: input_from names the node, in the same iteration, whose output it
--- was. The trigger step's output is the run's trigger data, kept once.
-ALTER TABLE run_steps
-    ALTER COLUMN input TYPE BYTEA USING convert_to(input, 'UTF8'),
-    ALTER COLUMN output TYPE BYTEA USING convert_to(output, 'UTF8'),
-    ADD COLUMN input_from TEXT;
-ALTER TABLE run_steps ALTER COLUMN input SET STORAGE EXTERNAL, ALTER COLUMN output SET STORAGE EXTERNAL;
+-- A run's step records, one row per write: a checkpoint, a finish, a
+-- release. steps holds every record of that write, encoded by the store
+-- (zstd-compressed when large); a later write's record of an attempt
+-- replaces an earlier one's. One row per write instead of one per step is
+-- what keeps the single SQLite writer, and Postgres, fast. n orders a
+-- run's writes. A step's input is not copied: it names the step whose
+-- output it was, and the trigger step's output is the run's trigger data,
+-- kept once. Migration 00007 moves run_steps here.
+CREATE TABLE run_records (
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    n       BIGINT NOT NULL,
+    steps   BYTEA NOT NULL,
+    PRIMARY KEY (run_id, n)
+);
+-- Large values are compressed already: Postgres need not try again.
+ALTER TABLE run_records ALTER COLUMN steps SET STORAGE EXTERNAL;
 ALTER TABLE deliveries ALTER COLUMN body SET STORAGE EXTERNAL;
 
 -- +goose Down
 ALTER TABLE deliveries ALTER COLUMN body SET STORAGE EXTENDED;
-ALTER TABLE run_steps
-    DROP COLUMN input_from,
-    ALTER COLUMN input TYPE TEXT USING convert_from(input, 'UTF8'),
-    ALTER COLUMN output TYPE TEXT USING convert_from(output, 'UTF8');
+DROP TABLE run_records;
 DROP INDEX runs_cancel;
 DROP INDEX runs_running;
 DROP INDEX runs_queued;

@@ -24,59 +24,23 @@ CREATE INDEX runs_running ON runs (flow_id, lease_owner) WHERE status = 'running
 -- A process asks which of its runs someone canceled.
 CREATE INDEX runs_cancel ON runs (lease_owner) WHERE cancel_requested AND status = 'running';
 
--- Step values become BLOBs: large ones are stored zstd-compressed. A step's
--- input is no longer a copy: input_from names the node, in the same
--- iteration, whose output it was (NULL when input holds it, as for a loop's
--- element). The trigger step's output is the run's trigger data, kept once.
-CREATE TABLE run_steps_new (
-    run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    node_id      TEXT NOT NULL,
-    iteration    TEXT NOT NULL DEFAULT '',
-    attempt      INTEGER NOT NULL,
-    seq          INTEGER NOT NULL,
-    status       TEXT NOT NULL,
-    port         TEXT,
-    input        BLOB,
-    input_from   TEXT,
-    output       BLOB,
-    error        TEXT NOT NULL DEFAULT '',
-    logs         TEXT,
-    interrupted  BOOLEAN NOT NULL DEFAULT FALSE,
-    resume_at    DATETIME,
-    started_at   DATETIME NOT NULL,
-    duration_us  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, node_id, iteration, attempt)
+-- A run's step records, one row per write: a checkpoint, a finish, a
+-- release. steps holds every record of that write, encoded by the store
+-- (zstd-compressed when large); a later write's record of an attempt
+-- replaces an earlier one's. One row per write instead of one per step is
+-- what keeps the single SQLite writer, and Postgres, fast. n orders a
+-- run's writes. A step's input is not copied: it names the step whose
+-- output it was, and the trigger step's output is the run's trigger data,
+-- kept once. Migration 00007 moves run_steps here.
+CREATE TABLE run_records (
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    n       BIGINT NOT NULL,
+    steps   BLOB NOT NULL,
+    PRIMARY KEY (run_id, n)
 );
-INSERT INTO run_steps_new (run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
-    interrupted, resume_at, started_at, duration_us)
-SELECT run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
-    interrupted, resume_at, started_at, duration_us FROM run_steps;
-DROP TABLE run_steps;
-ALTER TABLE run_steps_new RENAME TO run_steps;
 
 -- +goose Down
-CREATE TABLE run_steps_old (
-    run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    node_id      TEXT NOT NULL,
-    iteration    TEXT NOT NULL DEFAULT '',
-    attempt      INTEGER NOT NULL,
-    seq          INTEGER NOT NULL,
-    status       TEXT NOT NULL,
-    port         TEXT,
-    input        TEXT,
-    output       TEXT,
-    error        TEXT NOT NULL DEFAULT '',
-    logs         TEXT,
-    interrupted  BOOLEAN NOT NULL DEFAULT FALSE,
-    resume_at    DATETIME,
-    started_at   DATETIME NOT NULL,
-    duration_us  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, node_id, iteration, attempt)
-);
-INSERT INTO run_steps_old SELECT run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
-    interrupted, resume_at, started_at, duration_us FROM run_steps;
-DROP TABLE run_steps;
-ALTER TABLE run_steps_old RENAME TO run_steps;
+DROP TABLE run_records;
 DROP INDEX runs_cancel;
 DROP INDEX runs_running;
 DROP INDEX runs_queued;

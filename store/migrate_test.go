@@ -1,0 +1,97 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
+)
+
+// TestMigrationMovesRunStepsToRecords upgrades a database holding runs
+// recorded one row per attempt (run_steps, before migration 7) and reads
+// the same steps back, then goes on writing the run.
+func TestMigrationMovesRunStepsToRecords(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			opts := storetest.Options(t, dialect)
+			db, err := store.Open(ctx, opts)
+			require.NoError(t, err)
+			defer db.Close()
+			_, err = db.MigrateTo(ctx, 6)
+			require.NoError(t, err)
+
+			raw := rawDB(t, dialect, opts.URL)
+			f, err := db.CreateFlow(ctx, store.FlowDocument{Name: "old", Definition: []byte(`{}`)})
+			require.NoError(t, err)
+			runs, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: f.ID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`)}})
+			require.NoError(t, err)
+			id := runs[0].ID
+			started := time.Date(2026, 11, 30, 12, 0, 0, 123456000, time.UTC)
+			insert := `INSERT INTO run_steps (run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
+				interrupted, resume_at, started_at, duration_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+			if dialect == store.DialectSQLite {
+				insert = strings.NewReplacer("$10", "?", "$11", "?", "$12", "?", "$13", "?", "$14", "?", "$15", "?",
+					"$1", "?", "$2", "?", "$3", "?", "$4", "?", "$5", "?", "$6", "?", "$7", "?", "$8", "?", "$9", "?").Replace(insert)
+			}
+			empty := ""
+			_, err = raw.Exec(insert, id, "hook", "", 1, 1, "succeeded", &empty, nil, `{"body":{"n":1}}`, "", nil, false, nil, started, 10)
+			require.NoError(t, err)
+			_, err = raw.Exec(insert, id, "call", "", 1, 2, "failed", nil, `{"n":1}`, nil, "boom", `[{"msg":"x"}]`, false, started, started, 2500)
+			require.NoError(t, err)
+
+			applied, err := db.Migrate(ctx)
+			require.NoError(t, err)
+			assert.Contains(t, applied, int64(7))
+			steps, err := db.ListSteps(ctx, id)
+			require.NoError(t, err)
+			require.Len(t, steps, 2)
+			assert.Equal(t, "hook", steps[0].NodeID)
+			assert.Equal(t, "", *steps[0].Port)
+			assert.JSONEq(t, `{"body":{"n":1}}`, string(steps[0].Output))
+			assert.Equal(t, started, steps[0].StartedAt)
+			assert.Equal(t, "call", steps[1].NodeID)
+			assert.Nil(t, steps[1].Port)
+			assert.JSONEq(t, `{"n":1}`, string(steps[1].Input))
+			assert.Equal(t, "boom", steps[1].Error)
+			assert.JSONEq(t, `[{"msg":"x"}]`, string(steps[1].Logs))
+			require.NotNil(t, steps[1].ResumeAt)
+			assert.Equal(t, started, *steps[1].ResumeAt)
+			assert.Equal(t, 2500*time.Microsecond, steps[1].Duration)
+
+			// The run's next claim writes after the moved records.
+			claimed, err := db.ClaimRuns(ctx, "w", 1)
+			require.NoError(t, err)
+			require.Len(t, claimed, 1)
+			retry := &store.Step{RunID: id, NodeID: "call", Attempt: 2, Seq: 3, Status: store.StepSucceeded, StartedAt: time.Now()}
+			require.NoError(t, <-db.FinishRun(store.Write{Owner: "w", RunID: id, N: store.WriteNumber(claimed[0].Claims, 1),
+				Steps: []*store.Step{retry}}, store.RunSucceeded, ""))
+			steps, err = db.ListSteps(ctx, id)
+			require.NoError(t, err)
+			assert.Len(t, steps, 3)
+		})
+	}
+}
+
+// rawDB opens a plain connection to a test database, to write what an
+// older version would have.
+func rawDB(t *testing.T, dialect, url string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if dialect == store.DialectSQLite {
+		driver, dsn = "sqlite", strings.TrimPrefix(url, "sqlite:")
+	}
+	db, err := sql.Open(driver, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
