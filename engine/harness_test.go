@@ -54,6 +54,38 @@ type harness struct {
 	barriers *barriers
 	// block holds test.effect nodes with "block": true until it is closed.
 	block chan struct{}
+	// gate holds test.effect nodes with "gate": true until it gives them
+	// a token: one at a time.
+	gate chan struct{}
+	// inside counts test.effect attempts under way by counter id, and the
+	// most there ever were at once.
+	inside *concurrency
+}
+
+// concurrency tracks attempts under way at once.
+type concurrency struct {
+	mu   sync.Mutex
+	now  map[string]int
+	most map[string]int
+}
+
+func (c *concurrency) enter(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now[id]++
+	c.most[id] = max(c.most[id], c.now[id])
+}
+
+func (c *concurrency) leave(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now[id]--
+}
+
+func (c *concurrency) max(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.most[id]
 }
 
 func newHarness(t testing.TB) *harness {
@@ -63,6 +95,8 @@ func newHarness(t testing.TB) *harness {
 		calls:    &calls{count: map[string]int{}},
 		barriers: &barriers{arrived: map[string]int{}, open: map[string]chan struct{}{}},
 		block:    make(chan struct{}),
+		gate:     make(chan struct{}),
+		inside:   &concurrency{now: map[string]int{}, most: map[string]int{}},
 	}
 	require.NoError(t, h.registry.Register(nodes.Define(nodes.Spec{
 		Kind: "test.effect", Category: nodes.CategoryAction, Title: "Effect", Summary: "A step with side effects for tests.",
@@ -75,6 +109,7 @@ func newHarness(t testing.TB) *harness {
 			{Name: "sleep_ms", Type: nodes.TypeInteger, Label: "Sleep"},
 			{Name: "panic", Type: nodes.TypeBoolean, Label: "Panic"},
 			{Name: "block", Type: nodes.TypeBoolean, Label: "Block until released"},
+			{Name: "gate", Type: nodes.TypeBoolean, Label: "Wait for a token of the gate"},
 			{Name: "log", Type: nodes.TypeString, Label: "Log line"},
 		},
 	}, func(b *nodes.Builder, p *effectParams) nodes.Node {
@@ -99,6 +134,7 @@ type effectParams struct {
 	SleepMS      int    `json:"sleep_ms"`
 	Panic        bool   `json:"panic"`
 	Block        bool   `json:"block"`
+	Gate         bool   `json:"gate"`
 	Log          string `json:"log"`
 }
 
@@ -112,6 +148,8 @@ func (e *effect) Run(ctx context.Context, in *nodes.Input) (nodes.Result, error)
 	p := e.params
 	if p.ID != "" {
 		e.h.calls.add(p.ID)
+		e.h.inside.enter(p.ID)
+		defer e.h.inside.leave(p.ID)
 	}
 	if p.Log != "" {
 		in.Logger.Info(p.Log, "attempt", in.Scope.Run.Attempt)
@@ -122,6 +160,13 @@ func (e *effect) Run(ctx context.Context, in *nodes.Input) (nodes.Result, error)
 	if p.Block {
 		select {
 		case <-e.h.block:
+		case <-ctx.Done():
+			return nodes.Result{}, ctx.Err()
+		}
+	}
+	if p.Gate {
+		select {
+		case <-e.h.gate:
 		case <-ctx.Done():
 			return nodes.Result{}, ctx.Err()
 		}
