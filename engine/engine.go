@@ -373,6 +373,11 @@ func (e *Engine) launch(run *store.Run, owner string, delivery *store.Delivery, 
 			delete(e.running, run.ID)
 			e.mu.Unlock()
 			e.release(x.memory.Load())
+			if x.plan != nil && x.plan.Concurrency() > 0 {
+				// The flow has room for one more: its next queued run
+				// need not wait for the poll.
+				e.Nudge()
+			}
 		}()
 		x.execute()
 	}()

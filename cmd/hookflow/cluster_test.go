@@ -224,7 +224,11 @@ func TestSIGTERMMidRun(t *testing.T) {
 			release := make(chan struct{})
 			api.hold = release
 			dataDir, databaseURL := t.TempDir(), ""
-			args := []string{"--data-dir", dataDir, "--admin-token", crashToken, "--allowed-hosts", "127.0.0.1", "--shutdown-grace", "20s"}
+			// A lease of a minute: a run left claimed by the stopped process
+			// would wait that long after the restart. It goes back to the
+			// queue at the stop instead.
+			args := []string{"--data-dir", dataDir, "--admin-token", crashToken, "--allowed-hosts", "127.0.0.1", "--shutdown-grace", "20s",
+				"--lease-ttl", "1m"}
 			if dialect == store.DialectPostgres {
 				databaseURL = storetest.Options(t, dialect).URL
 				args = append(args, "--database-url", databaseURL)
@@ -299,7 +303,7 @@ func TestSIGTERMMidRun(t *testing.T) {
 				var status int
 				status, run = restarted.api(t, "GET", "/api/v1/runs/"+reply.RunID, "")
 				return status == http.StatusOK && run["status"] == "succeeded"
-			}, 30*time.Second, 20*time.Millisecond, "the run finishes after the restart")
+			}, 30*time.Second, 20*time.Millisecond, "the run finishes after the restart, without waiting for a lease to lapse")
 			assert.Equal(t, map[string]any{"status": float64(200)}, stepOutput(run, "after"))
 			counts, _ := api.snapshot()
 			assert.Equal(t, 1, counts[`{"n":1}`], "the step that finished before the stop did not run again")
@@ -314,5 +318,87 @@ func TestSIGTERMMidRun(t *testing.T) {
 			require.NoError(t, restarted.cmd.Process.Signal(syscall.SIGTERM))
 			assert.NoError(t, restarted.cmd.Wait())
 		})
+	}
+}
+
+// TestNoDeadlockUnderLoadOnPostgres drives two processes sharing one
+// Postgres with webhooks of three flows at once: answered when done, at
+// once, and limited to 4 runs in flight (which go through claims); with a
+// one-second lease, liveness is renewed often. No statement may deadlock
+// (each one stalled a request for a second) and every run must succeed.
+func TestNoDeadlockUnderLoadOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	t.Parallel()
+	opts := storetest.Options(t, store.DialectPostgres) // skips without TEST_DATABASE_URL
+	_, apiURL := newRecorder(t)
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	var servers []*process
+	for range 2 {
+		servers = append(servers, startProcess(t, "--data-dir", t.TempDir(), "--database-url", opts.URL, "--admin-token", crashToken,
+			"--secret-key", key, "--lease-ttl", "1s", "--allowed-hosts", "127.0.0.1"))
+	}
+	var paths []string
+	for i, respond := range []string{"when_done", "immediately", "immediately"} {
+		settings := ""
+		if i == 2 {
+			settings = `"settings": {"concurrency": 4},`
+		}
+		flow := createActive(t, servers[0], `{"name": "load `+respond+`", `+settings+` "nodes": [
+			{"id": "hook", "type": "trigger.webhook", "params": {"respond": "`+respond+`"}},
+			{"id": "shape", "type": "transform", "params": {"fields": {"n": "trigger.body.n"}}},
+			{"id": "call", "type": "http.request", "params": {"method": "POST", "url": "`+apiURL+`/load", "body": {"n": "{{ input.n }}"}}},
+			{"id": "reply", "type": "respond", "params": {"body": "{{ steps.call.body }}"}}],
+			"edges": [{"from": "hook", "to": "shape"}, {"from": "shape", "to": "call"}, {"from": "call", "to": "reply"}]}`)
+		paths = append(paths, hookPathOf(servers[0], flow))
+	}
+
+	var mu sync.Mutex
+	var runs []string
+	ctx, stop := context.WithTimeout(context.Background(), 6*time.Second)
+	defer stop()
+	client := &http.Client{Timeout: 30 * time.Second}
+	var senders sync.WaitGroup
+	for s := range 24 {
+		senders.Go(func() {
+			server := servers[s%2]
+			for i := 0; ctx.Err() == nil; i++ {
+				path := paths[(s+i)%2]
+				if i%10 == 9 {
+					path = paths[2] // the limited flow takes a tenth
+				}
+				res, err := client.Post(server.url+path, "application/json", strings.NewReader(fmt.Sprintf(`{"n": %d}`, s*100000+i)))
+				if !assert.NoError(t, err) {
+					return
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				var reply struct {
+					RunID string `json:"run_id"`
+				}
+				if res.StatusCode == http.StatusAccepted && json.Unmarshal(body, &reply) == nil {
+					mu.Lock()
+					runs = append(runs, reply.RunID)
+					mu.Unlock()
+				} else if !assert.Equal(t, http.StatusOK, res.StatusCode, "%s", body) {
+					return
+				}
+			}
+		})
+	}
+	senders.Wait()
+	t.Logf("%d runs answered at once, besides those answered when done", len(runs))
+	for _, id := range runs {
+		require.Eventually(t, func() bool {
+			status, run := servers[0].api(t, "GET", "/api/v1/runs/"+id, "")
+			return status == http.StatusOK && run["status"] == "succeeded"
+		}, 60*time.Second, 10*time.Millisecond, "run %s succeeds", id)
+	}
+	for i, p := range servers {
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		assert.NoError(t, p.cmd.Wait())
+		assert.NotContains(t, p.log.String(), "deadlock detected", "process %d's log", i)
+		assert.NotContains(t, p.log.String(), "40P01", "process %d's log", i)
 	}
 }

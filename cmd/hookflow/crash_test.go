@@ -52,7 +52,10 @@ func main2(args []string) int {
 type process struct {
 	cmd *exec.Cmd
 	url string
+	// log is what it wrote to stderr (it goes to the test's stderr too).
+	log *syncBuffer
 }
+
 
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
@@ -62,9 +65,10 @@ func startProcess(t *testing.T, args ...string) *process {
 	cmd.Env = append(os.Environ(), serveEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
+	log := &syncBuffer{}
+	cmd.Stderr = io.MultiWriter(os.Stderr, log)
 	require.NoError(t, cmd.Start())
-	p := &process{cmd: cmd}
+	p := &process{cmd: cmd, log: log}
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Kill()
@@ -121,16 +125,21 @@ func TestNoAcceptedDeliveryIsLost(t *testing.T) {
 	for _, dialect := range storetest.Dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"--data-dir", t.TempDir(), "--admin-token", crashToken, "--lease-ttl", "2s"}
+			api, apiURL := newRecorder(t)
+			dataDir := t.TempDir()
+			dbOpts := store.Options{DataDir: dataDir}
+			args := []string{"--data-dir", dataDir, "--admin-token", crashToken, "--lease-ttl", "2s", "--allowed-hosts", "127.0.0.1"}
 			if dialect == store.DialectPostgres {
-				args = append(args, "--database-url", storetest.Options(t, dialect).URL)
+				dbOpts = storetest.Options(t, dialect)
+				args = append(args, "--database-url", dbOpts.URL)
 			}
 			server := startProcess(t, args...)
 			status, flow := server.api(t, "POST", "/api/v1/flows", `{"name": "crash", "nodes": [
 				{"id": "hook", "type": "trigger.webhook"},
 				{"id": "work", "type": "transform", "params": {"fields": {"n": "trigger.body.n"}}},
-				{"id": "more", "type": "transform", "params": {"fields": {"twice": "input.n * 2"}}}],
-				"edges": [{"from": "hook", "to": "work"}, {"from": "work", "to": "more"}]}`)
+				{"id": "call", "type": "http.request", "params": {"method": "POST", "url": "`+apiURL+`/effect", "body": {"n": "{{ input.n }}"}}},
+				{"id": "more", "type": "transform", "params": {"fields": {"twice": "steps.work.n * 2"}}}],
+				"edges": [{"from": "hook", "to": "work"}, {"from": "work", "to": "call"}, {"from": "call", "to": "more"}]}`)
 			require.Equal(t, http.StatusCreated, status, "%v", flow)
 			status, _ = server.api(t, "POST", "/api/v1/flows/"+flow["id"].(string)+"/activate", "")
 			require.Equal(t, http.StatusOK, status)
@@ -188,6 +197,24 @@ func TestNoAcceptedDeliveryIsLost(t *testing.T) {
 			mu.Unlock()
 			t.Logf("%s: %d deliveries accepted before SIGKILL; %d requests failed on the dead server", dialect, total, failures)
 
+			// Which side effects were recorded as done when the process
+			// died: none of them may be done again.
+			calledBefore, _ := api.snapshot()
+			db, err := store.Open(context.Background(), dbOpts)
+			require.NoError(t, err)
+			done := map[int]bool{}
+			for runID, n := range accepted {
+				steps, err := db.ListSteps(context.Background(), runID)
+				require.NoError(t, err)
+				for _, st := range steps {
+					if st.NodeID == "call" && st.Status == store.StepSucceeded {
+						done[n] = true
+					}
+				}
+			}
+			require.NoError(t, db.Close())
+			t.Logf("%s: %d side effects recorded as done at the kill", dialect, len(done))
+
 			restarted := startProcess(t, args...)
 			for runID, n := range accepted {
 				var run map[string]any
@@ -198,6 +225,14 @@ func TestNoAcceptedDeliveryIsLost(t *testing.T) {
 				}, 60*time.Second, 20*time.Millisecond, "run %s of an accepted delivery", runID)
 				assert.Equal(t, "succeeded", run["status"], "run %s: %v", runID, run["error"])
 				assert.Equal(t, float64(n*2), stepOutput(run, "more").(map[string]any)["twice"], "run %s carries its own payload", runID)
+			}
+			calledAfter, _ := api.snapshot()
+			for n := range done {
+				body := fmt.Sprintf(`{"n":%d}`, n)
+				assert.Equal(t, calledBefore[body], calledAfter[body], "the side effect of %d, recorded as done, was not done again", n)
+			}
+			for _, n := range accepted {
+				assert.GreaterOrEqual(t, calledAfter[fmt.Sprintf(`{"n":%d}`, n)], 1, "every accepted delivery's side effect was done")
 			}
 			require.NoError(t, restarted.cmd.Process.Signal(syscall.SIGTERM))
 			assert.NoError(t, restarted.cmd.Wait(), "a SIGTERM ends the server cleanly")
