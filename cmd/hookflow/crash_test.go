@@ -56,7 +56,6 @@ type process struct {
 	log *syncBuffer
 }
 
-
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
 	exe, err := os.Executable()
