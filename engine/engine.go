@@ -404,6 +404,14 @@ func (e *Engine) release(memory int64) {
 	}
 }
 
+// InFlight reports the runs the engine holds now and the memory they are
+// counted as holding.
+func (e *Engine) InFlight() (runs int, memory int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inFlight, e.memory
+}
+
 // room is how many more runs the engine may take on now.
 func (e *Engine) room() int {
 	e.mu.Lock()

@@ -43,6 +43,10 @@ func TestRunsWaitingOnASlowEndpointDoNotDelayOtherFlows(t *testing.T) {
 			running, err := e.store.ListRuns(context.Background(), store.RunFilter{Status: store.RunRunning, Limit: 100})
 			require.NoError(t, err)
 			assert.Len(t, running, 20, "the slow runs are all still waiting")
+			require.Eventually(t, func() bool { n, _ := e.InFlight(); return n == 20 }, 10*time.Second, 5*time.Millisecond,
+				"in flight: the 20 waiting runs, once the other's finish is done")
+			_, memory := e.InFlight()
+			assert.GreaterOrEqual(t, memory, int64(20*runMemory))
 		})
 	}
 }

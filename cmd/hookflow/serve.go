@@ -128,6 +128,9 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
 		Services: services, Metrics: m,
 	})
+	if err := m.CollectInFlight(runner.InFlight); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	flows := engine.NewFlows(db, registry)
 	hooks := ingress.New(ingress.Options{Store: db, Engine: runner, Credentials: credentials, Logger: log, PublicURL: cfg.publicURL()})
 	flows.OnChange(hooks.Forget)

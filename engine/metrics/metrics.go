@@ -288,6 +288,34 @@ func (m *Metrics) CollectQueue(q QueueReader, log *slog.Logger) error {
 	return m.registry.Register(newQueueCollector(q, log, queueStatsTimeout))
 }
 
+// CollectInFlight adds the runs this instance's engine holds, and the
+// memory they are counted as holding, read from inFlight at every scrape.
+func (m *Metrics) CollectInFlight(inFlight func() (runs int, memory int64)) error {
+	if m == nil {
+		return nil
+	}
+	runs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "runs_in_flight",
+		Help: "Runs this instance executes now, those waiting on the network, a commit or a short wait included.",
+	}, func() float64 {
+		n, _ := inFlight()
+		return float64(n)
+	})
+	memory := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "runs_in_flight_memory_bytes",
+		Help: "The memory the runs in flight are counted as holding, estimated from their trigger data; at HOOKFLOW_IN_FLIGHT_MEMORY the instance takes on no more.",
+	}, func() float64 {
+		_, b := inFlight()
+		return float64(b)
+	})
+	for _, c := range []prometheus.Collector{runs, memory} {
+		if err := m.registry.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // nodeKindKey is the context key of the node kind an outbound request is
 // made for.
 type nodeKindKey struct{}

@@ -269,6 +269,7 @@ func TestDocsListEverySeries(t *testing.T) {
 	require.NoError(t, err)
 	m := metrics.New()
 	require.NoError(t, m.CollectQueue(fakeQueue{}, nil))
+	require.NoError(t, m.CollectInFlight(func() (int, int64) { return 3, 1 << 20 }))
 	m.RunStarted("f") // vectors show once they have a series
 	m.RunFinished("f", "succeeded")
 	m.StepSettled("transform", "succeeded", time.Millisecond)
