@@ -781,3 +781,22 @@ func uuidV7Floor(t time.Time) string {
 	ms := uint64(t.UnixMilli())
 	return fmt.Sprintf("%08x-%04x-7000-8000-000000000000", ms>>16, ms&0xffff)
 }
+
+// RunBytes is how many bytes a run's data takes in the database: its
+// trigger data (with the run, or the body of its delivery) and its step
+// records, as stored (compressed where large).
+func (db *DB) RunBytes(ctx context.Context, runID string) (int64, error) {
+	length := "length"
+	if db.dialect == DialectPostgres {
+		length = "octet_length"
+	}
+	var n int64
+	err := db.read.WithContext(ctx).Raw(`SELECT
+		COALESCE((SELECT `+length+`(trigger_data) FROM runs WHERE id = ?), 0) +
+		COALESCE((SELECT `+length+`(body) + `+length+`(headers) FROM deliveries WHERE run_id = ? AND status = 'accepted'), 0) +
+		COALESCE((SELECT SUM(`+length+`(steps)) FROM run_records WHERE run_id = ?), 0)`, runID, runID, runID).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("size of run %s: %w", runID, err)
+	}
+	return n, nil
+}
