@@ -678,3 +678,37 @@ func TestCredentialsAPI(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status)
 	})
 }
+
+// TestAWebhookRunShowsItsTriggerData: the run of a webhook shows what its
+// expressions saw as trigger, kept once with its delivery: as the run's
+// trigger data, as the trigger step's output, and as the input of the step
+// after it. (The run view once showed an empty trigger.)
+func TestAWebhookRunShowsItsTriggerData(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := hooks(t, db)
+		_, url := f.activeFlow(`{"name": "shown", "nodes": [{"id": "hook", "type": "trigger.webhook"},
+			{"id": "pick", "type": "transform", "params": {"fields": {"n": "trigger.body.n"}}}], "edges": [{"from": "hook", "to": "pick"}]}`)
+		status, _, body := f.post("POST", url+"/orders?src=shop", http.Header{"Content-Type": {"application/json"}, "X-Shop": {"one"}},
+			[]byte(`{"n": 7}`))
+		require.Equal(t, http.StatusAccepted, status, "%s", body)
+		var reply struct {
+			RunID string `json:"run_id"`
+		}
+		require.NoError(t, json.Unmarshal(body, &reply))
+		run := f.runOf(reply.RunID)
+		trigger := run["trigger"].(map[string]any)
+		assert.Equal(t, "webhook", trigger["type"])
+		data := trigger["data"].(map[string]any)
+		assert.Equal(t, map[string]any{"n": float64(7)}, data["body"])
+		assert.Equal(t, "/orders", data["path"])
+		assert.Equal(t, "one", data["headers"].(map[string]any)["x-shop"])
+		assert.Equal(t, map[string]any{"src": "shop"}, data["query"])
+		assert.Equal(t, data, stepOutput(run, "hook"), "the trigger step's output is the trigger data")
+		for _, s := range run["steps"].([]any) {
+			if step := s.(map[string]any); step["node_id"] == "pick" {
+				assert.Equal(t, data, step["input"], "the next step's input is the trigger step's output")
+			}
+		}
+	})
+}
