@@ -500,3 +500,38 @@ func TestWebAppIsServed(t *testing.T) {
 	assert.Contains(t, res.Header.Get("Content-Type"), "text/html")
 	assert.Contains(t, string(data), "Hookflow")
 }
+
+// TestFlowSettings: a flow's settings are saved with its version, shown
+// with the flow and its versions, and refused, on their field, when wrong.
+func TestFlowSettings(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		status, body := f.do("POST", "/api/v1/flows", `{"name": "limited", "settings": {"concurrency": 3},
+			"nodes": [{"id": "hook", "type": "trigger.webhook"}]}`)
+		require.Equal(t, http.StatusCreated, status, "%v", body)
+		assert.Equal(t, map[string]any{"concurrency": float64(3)}, body["settings"])
+		id := body["id"].(string)
+		_, got := f.do("GET", "/api/v1/flows/"+id, "")
+		assert.Equal(t, map[string]any{"concurrency": float64(3)}, got["settings"])
+		stored, err := db.GetFlow(context.Background(), id)
+		require.NoError(t, err)
+		assert.Equal(t, 3, stored.Concurrency, "the limit claims keep")
+
+		status, body = f.do("PUT", "/api/v1/flows/"+id, `{"name": "unlimited", "nodes": [{"id": "hook", "type": "trigger.webhook"}]}`)
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		assert.Nil(t, body["settings"])
+		stored, err = db.GetFlow(context.Background(), id)
+		require.NoError(t, err)
+		assert.Zero(t, stored.Concurrency, "a version without the setting has no limit")
+		_, version := f.do("GET", "/api/v1/flows/"+id+"/versions/1", "")
+		assert.Equal(t, map[string]any{"concurrency": float64(3)}, version["settings"])
+
+		for _, bad := range []string{`{"concurrency": -1}`, `{"concurrency": 1.5}`, `{"concurrency": 100000}`, `{"parallel": 2}`} {
+			status, body = f.do("POST", "/api/v1/flows", `{"name": "bad", "settings": `+bad+`, "nodes": [{"id": "hook", "type": "trigger.webhook"}]}`)
+			require.Equal(t, http.StatusUnprocessableEntity, status, "%s: %v", bad, body)
+			problem := body["problems"].([]any)[0].(map[string]any)
+			assert.Contains(t, problem["field"], "settings", "%s: %v", bad, problem)
+		}
+	})
+}

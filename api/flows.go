@@ -20,6 +20,7 @@ type flowJSON struct {
 	Name     string          `json:"name"`
 	Version  int             `json:"version"`
 	Active   bool            `json:"active"`
+	Settings json.RawMessage `json:"settings,omitempty"`
 	Nodes    json.RawMessage `json:"nodes,omitempty"`
 	Edges    json.RawMessage `json:"edges,omitempty"`
 	Triggers []triggerJSON   `json:"triggers"`
@@ -51,16 +52,18 @@ type flowVersionJSON struct {
 	FlowID    string          `json:"flow_id"`
 	Version   int             `json:"version"`
 	Name      string          `json:"name"`
+	Settings  json.RawMessage `json:"settings,omitempty"`
 	Nodes     json.RawMessage `json:"nodes,omitempty"`
 	Edges     json.RawMessage `json:"edges,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// graph holds the nodes and edges of a stored definition, passed through as
-// they are.
+// graph holds the settings, nodes and edges of a stored definition, passed
+// through as they are.
 type graph struct {
-	Nodes json.RawMessage `json:"nodes"`
-	Edges json.RawMessage `json:"edges"`
+	Settings json.RawMessage `json:"settings"`
+	Nodes    json.RawMessage `json:"nodes"`
+	Edges    json.RawMessage `json:"edges"`
 }
 
 func decodeGraph(definition []byte) (graph, error) {
@@ -89,7 +92,7 @@ func (s *server) flow(f *store.Flow, withGraph bool) (flowJSON, error) {
 		if err != nil {
 			return out, err
 		}
-		out.Nodes, out.Edges = g.Nodes, g.Edges
+		out.Settings, out.Nodes, out.Edges = g.Settings, g.Nodes, g.Edges
 	}
 	return out, nil
 }
@@ -211,6 +214,6 @@ func (s *server) getFlowVersion(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(flowVersionJSON{
-		FlowID: v.FlowID, Version: v.Version, Name: v.Name, Nodes: g.Nodes, Edges: g.Edges, CreatedAt: v.CreatedAt,
+		FlowID: v.FlowID, Version: v.Version, Name: v.Name, Settings: g.Settings, Nodes: g.Nodes, Edges: g.Edges, CreatedAt: v.CreatedAt,
 	})
 }
