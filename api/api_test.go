@@ -527,7 +527,7 @@ func TestFlowSettings(t *testing.T) {
 		_, version := f.do("GET", "/api/v1/flows/"+id+"/versions/1", "")
 		assert.Equal(t, map[string]any{"concurrency": float64(3)}, version["settings"])
 
-		for _, bad := range []string{`{"concurrency": -1}`, `{"concurrency": 1.5}`, `{"concurrency": 100000}`, `{"parallel": 2}`} {
+		for _, bad := range []string{`{"concurrency": 0}`, `{"concurrency": -1}`, `{"concurrency": 1.5}`, `{"concurrency": 100000}`, `{"parallel": 2}`} {
 			status, body = f.do("POST", "/api/v1/flows", `{"name": "bad", "settings": `+bad+`, "nodes": [{"id": "hook", "type": "trigger.webhook"}]}`)
 			require.Equal(t, http.StatusUnprocessableEntity, status, "%s: %v", bad, body)
 			problem := body["problems"].([]any)[0].(map[string]any)

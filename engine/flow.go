@@ -44,7 +44,7 @@ type Flow struct {
 type Settings struct {
 	// Concurrency is the most runs of the flow in flight at once, counted
 	// across every process sharing the database; further runs wait in the
-	// queue, in order. 0 or absent: no limit.
+	// queue, in order. Absent: no limit.
 	Concurrency int `json:"concurrency,omitempty"`
 }
 
@@ -95,7 +95,7 @@ func flowSchema() map[string]any {
 				"type":                 "object",
 				"additionalProperties": false,
 				"properties": map[string]any{
-					"concurrency": map[string]any{"type": "integer", "minimum": 0, "maximum": MaxConcurrency},
+					"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
 				},
 			},
 			"nodes": map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},

@@ -12,7 +12,21 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import { useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent as ReactKeyboardEvent } from "react";
-import { ApiError, errorMessage, type Client, type Delivery, type Flow, type FlowNode, type NodeType, type PreviewScope, type Problem, type Run } from "./api";
+import {
+  ApiError,
+  errorMessage,
+  type Client,
+  type Delivery,
+  type Flow,
+  type FlowDocument,
+  type FlowNode,
+  type FlowSettings,
+  type NodeType,
+  type PreviewScope,
+  type Problem,
+  type Run,
+} from "./api";
+import { exportable } from "./FlowsPage";
 import { edgeId, fromCanvas, layout, newNodeId, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NewCredential } from "./CredentialsPage";
 import { NodePanel } from "./NodePanel";
@@ -64,6 +78,55 @@ export function FlowEditor({ client, flowId, onClose }: { client: Client; flowId
   return <Canvas key={flow.data.version} client={client} flow={flow.data} types={types.data} onClose={onClose} />;
 }
 
+// FlowSettingsPanel edits the flow's own options; its problems show under
+// their fields.
+function FlowSettingsPanel({
+  settings,
+  onChange,
+  problems,
+}: {
+  settings: FlowSettings;
+  onChange: (s: FlowSettings) => void;
+  problems: Problem[];
+}) {
+  const limit = problems.filter((p) => p.node === "" && p.field.startsWith("settings"));
+  // Open while the user has it open, and whenever it shows a problem.
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (limit.length > 0) setOpen(true);
+  }, [limit.length]);
+  return (
+    <details className="flow-settings" open={open} onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary>Flow settings{settings.concurrency ? ` · at most ${settings.concurrency} at once` : ""}</summary>
+      <div className="settings-body">
+        <label htmlFor="flow-concurrency">Most runs at once</label>
+        <input
+          id="flow-concurrency"
+          type="number"
+          min={1}
+          step={1}
+          placeholder="No limit"
+          aria-describedby="flow-concurrency-help"
+          value={settings.concurrency ?? ""}
+          onChange={(e) => {
+            const { concurrency: _, ...rest } = settings;
+            const n = e.target.value === "" ? undefined : Number(e.target.value);
+            onChange(n === undefined ? rest : { ...rest, concurrency: n });
+          }}
+        />
+        <small id="flow-concurrency-help">
+          Runs of this flow in flight at once, counted across every instance; more wait in the queue, in order. Empty: no limit.
+        </small>
+        {limit.map((p, i) => (
+          <p key={i} role="alert" className="problem">
+            {p.message}
+          </p>
+        ))}
+      </div>
+    </details>
+  );
+}
+
 // Versions lists a flow's saved versions; restoring one saves it again as
 // the newest.
 function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow; current: number; dirty: boolean }) {
@@ -76,7 +139,7 @@ function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow
     if (dirty && !window.confirm("This flow has unsaved changes. Restore anyway and lose them?")) return;
     try {
       const old = await client.getVersion(flow.id, version);
-      await client.updateFlow(flow.id, { name: old.name, nodes: old.nodes, edges: old.edges });
+      await client.updateFlow(flow.id, exportable(old));
       await queries.invalidateQueries({ queryKey: ["flow", flow.id] });
       void queries.invalidateQueries({ queryKey: ["flows"] });
     } catch (err) {
@@ -115,6 +178,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const [problems, setProblems] = useState<Problem[]>([]);
   const [status, setStatus] = useState("");
   const [version, setVersion] = useState(flow.version);
+  const [settings, setSettings] = useState<FlowSettings>(flow.settings ?? {});
   // The panel shows the one selected node. React Flow keeps the selection:
   // a click, Enter or Space on a focused node, Escape, a click on the pane.
   const chosen = nodes.filter((n) => n.selected);
@@ -126,8 +190,8 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const credentialTypes = useQuery({ queryKey: ["credential-types"], queryFn: () => client.listCredentialTypes(), staleTime: Infinity });
 
   // Unsaved changes: the canvas no longer says what the last save said.
-  const doc = JSON.stringify(fromCanvas(flow.name, nodes, edges));
-  const [savedDoc, setSavedDoc] = useState(() => JSON.stringify(fromCanvas(flow.name, initial.nodes, initial.edges)));
+  const doc = JSON.stringify(fromCanvas(flow.name, nodes, edges, settings));
+  const [savedDoc, setSavedDoc] = useState(() => JSON.stringify(fromCanvas(flow.name, initial.nodes, initial.edges, flow.settings)));
   const dirty = doc !== savedDoc;
   useEffect(() => {
     if (!dirty) return;
@@ -155,7 +219,9 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     else if (nodes.some((n) => n.id === lastSelected.current)) lastSelected.current = null;
   }, [selected, nodes]);
   function restore(target: string) {
-    const next = canvasOf(JSON.parse(target), types, problems);
+    const parsed = JSON.parse(target) as FlowDocument;
+    const next = canvasOf(parsed, types, problems);
+    setSettings(parsed.settings ?? {});
     const kept = new Set(chosen.length ? chosen.map((n) => n.id) : lastSelected.current ? [lastSelected.current] : []);
     setNodes(next.nodes.map((n) => (kept.has(n.id) ? { ...n, selected: true } : n)));
     setEdges(next.edges);
@@ -359,7 +425,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
     }
   }
 
-  const flowProblems = problems.filter((p) => p.node === "");
+  const flowProblems = problems.filter((p) => p.node === "" && !p.field.startsWith("settings"));
   return (
     <section aria-label={`Flow ${flow.name}`} className="editor">
       <div className="editor-bar">
@@ -388,6 +454,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
         <span role="status">{status}</span>
       </div>
       <Versions client={client} flow={flow} current={version} dirty={dirty} />
+      <FlowSettingsPanel settings={settings} onChange={setSettings} problems={problems} />
       <details className="test-payload">
         <summary>Test payload</summary>
         <label htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>

@@ -48,8 +48,16 @@ export class ApiError extends Error {
 
 /** A flow at one version, with its document. */
 export interface Flow extends FlowSummary {
+  settings?: FlowSettings;
   nodes: FlowNode[];
   edges: FlowEdge[];
+}
+
+/** A flow's own options, beside its nodes. */
+export interface FlowSettings {
+  /** The most runs of the flow in flight at once, across every instance;
+   * absent or 0: no limit. */
+  concurrency?: number;
 }
 
 export interface FlowNode {
@@ -76,9 +84,10 @@ export interface FlowVersion {
   created_at: string;
 }
 
-/** A flow document as saved: name, nodes and edges. */
+/** A flow document as saved: name, settings, nodes and edges. */
 export interface FlowDocument {
   name: string;
+  settings?: FlowSettings;
   nodes: FlowNode[];
   edges: FlowEdge[];
 }

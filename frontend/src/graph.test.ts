@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FlowDocument, NodeType } from "./api";
 import { fromCanvas, layout, newNodeId, portsOf, toCanvas } from "./graph";
+import { exportable } from "./FlowsPage";
 
 const kind = (k: string, extra: Partial<NodeType> = {}): NodeType => ({
   kind: k, category: "flow", title: k, summary: "", fields: [], ports: null, pure: true, ...extra,
@@ -39,6 +40,9 @@ describe("graph", () => {
     expect(canvas.edges[1]).toMatchObject({ source: "big", target: "shape", sourceHandle: "true", label: "true" });
 
     const back = fromCanvas("f", canvas.nodes, canvas.edges);
+    expect(back).not.toHaveProperty("settings");
+    expect(fromCanvas("f", canvas.nodes, canvas.edges, {}), "no settings: none written").not.toHaveProperty("settings");
+    expect(fromCanvas("f", canvas.nodes, canvas.edges, { concurrency: 2 }).settings).toEqual({ concurrency: 2 });
     expect(back.edges).toEqual(doc.edges);
     expect(back.nodes[2]).toEqual({ ...doc.nodes[2], ui: { x: 520, y: 0 } });
     expect(back.nodes[0].ui).toEqual({ x: 10, y: 20 });
@@ -72,5 +76,11 @@ describe("layout", () => {
     const { nodes, edges } = toCanvas(doc, types);
     const placed = Object.fromEntries(layout(nodes, edges).map((n) => [n.id, n.position]));
     expect(placed).toEqual({ hook: { x: 0, y: 0 }, a: { x: 260, y: 0 }, b: { x: 260, y: 140 }, done: { x: 520, y: 0 } });
+  });
+
+  it("exports a flow with its settings, and without the server's fields", () => {
+    const flow = { id: "f1", version: 3, active: true, name: "f", settings: { concurrency: 2 }, nodes: [], edges: [] };
+    expect(exportable(flow)).toEqual({ name: "f", settings: { concurrency: 2 }, nodes: [], edges: [] });
+    expect(exportable({ name: "g", nodes: [], edges: [] })).not.toHaveProperty("settings");
   });
 });

@@ -1,7 +1,7 @@
 // Conversions between a flow document and the canvas's nodes and edges.
 // Pure functions, so the editor's rules are tested without a browser.
 import type { Edge, Node } from "@xyflow/react";
-import type { FlowDocument, FlowNode, NodeType, Problem, Run, Step } from "./api";
+import type { FlowDocument, FlowNode, FlowSettings, NodeType, Problem, Run, Step } from "./api";
 
 /** What a canvas node carries: the flow node itself, its kind, its problems
  * and, after a test run, its steps in that run. */
@@ -67,10 +67,11 @@ export function edgeId(from: string, to: string, port?: string | null): string {
 }
 
 /** fromCanvas writes the canvas back as a flow document, keeping each
- * node's place in ui. */
-export function fromCanvas(name: string, nodes: CanvasNode[], edges: Edge[]): FlowDocument {
+ * node's place in ui, with the flow's settings when it has any. */
+export function fromCanvas(name: string, nodes: CanvasNode[], edges: Edge[], settings?: FlowSettings): FlowDocument {
   return {
     name,
+    ...(settings && Object.keys(settings).length > 0 ? { settings } : {}),
     nodes: nodes.map((n) => ({ ...n.data.node, ui: { ...(n.data.node.ui ?? {}), x: Math.round(n.position.x), y: Math.round(n.position.y) } })),
     edges: edges.map((e) => ({ from: e.source, to: e.target, ...(e.sourceHandle ? { port: e.sourceHandle } : {}) })),
   };
