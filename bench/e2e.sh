@@ -37,8 +37,10 @@ NR_PORT=18093
 command -v wrk >/dev/null || { echo "e2e.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()
+schemas=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for schema in "${schemas[@]}"; do psql -q "${PG%%\?*}" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -141,6 +143,7 @@ start_hookflow() {
   if [ "$db" = postgres ]; then
     local schema="e2e_$RANDOM$RANDOM"
     psql -q "${PG%%\?*}" -c "CREATE SCHEMA $schema" >/dev/null
+    schemas+=("$schema")
     args+=(--database-url "${PG}&search_path=$schema")
   fi
   # shellcheck disable=SC2086

@@ -22,8 +22,10 @@ PORT=18091
 command -v wrk >/dev/null || { echo "load.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()
+schemas=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for schema in "${schemas[@]}"; do psql -q "${PG%%\?*}" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,6 +58,7 @@ serve() {
   if [ "$db" = postgres ]; then
     local schema="load_$RANDOM$RANDOM"
     psql -q "${PG%%\?*}" -c "CREATE SCHEMA $schema" >/dev/null
+    schemas+=("$schema")
     args+=(--database-url "${PG}&search_path=$schema")
   fi
   "$work/hookflow" serve "${args[@]}" >"$work/hookflow-$db.log" 2>&1 &

@@ -120,5 +120,9 @@ func (p *Pruner) pass(ctx context.Context) {
 	}
 	if total.Runs > 0 || total.Deliveries > 0 {
 		p.log.Info("pruned old records", "runs", total.Runs, "deliveries", total.Deliveries)
+		// Once per pass, not per batch: the database file shrinks.
+		if err := p.store.ReclaimSpace(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("reclaim the space pruning freed", "error", err)
+		}
 	}
 }

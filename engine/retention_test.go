@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ func TestPrunerKeepsTheNewestRuns(t *testing.T) {
 				runs = append(runs, waitRun(t, e, queued[0].ID))
 			}
 
-			pruner := NewPruner(db, nil, Retention{RunsPerFlow: 2, Interval: 20 * time.Millisecond, Batch: 1})
+			reclaiming := &reclaimCounter{Store: db}
+			pruner := NewPruner(reclaiming, nil, Retention{RunsPerFlow: 2, Interval: 20 * time.Millisecond, Batch: 1})
 			pruner.Start()
 			t.Cleanup(pruner.Stop)
 			require.Eventually(t, func() bool {
@@ -55,8 +57,21 @@ func TestPrunerKeepsTheNewestRuns(t *testing.T) {
 				_, err := db.GetRun(ctx, r.ID)
 				assert.NoError(t, err, "the newest two stay")
 			}
+			require.Eventually(t, func() bool { return reclaiming.calls.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+				"the pass that pruned gives the space back, once")
 		})
 	}
+}
+
+// reclaimCounter counts ReclaimSpace calls.
+type reclaimCounter struct {
+	store.Store
+	calls atomic.Int32
+}
+
+func (r *reclaimCounter) ReclaimSpace(ctx context.Context) error {
+	r.calls.Add(1)
+	return r.Store.ReclaimSpace(ctx)
 }
 
 // TestPrunerKeepingEverythingDoesNothing gives the pruner no store: a

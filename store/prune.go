@@ -89,24 +89,19 @@ func (db *DB) Prune(ctx context.Context, p PrunePolicy) (Pruned, error) {
 	if _, err := db.pruneBatch(ctx, "sessions", "id_hash", `expires_at < ?`, p.Batch, t); err != nil {
 		return out, err
 	}
-	if out.Runs+out.Deliveries > 0 {
-		if err := db.reclaimSpace(ctx); err != nil {
-			return out, err
-		}
-	}
 	return out, nil
 }
 
-// reclaimSpace gives the pages that pruning freed back to the file system,
-// so the SQLite file shrinks (incremental auto-vacuum, migration 00007):
-// a few thousand pages per write, so the writer is never held long. The
-// file is cut once the WAL is checkpointed, which this does too, cutting
-// the WAL back as well. Postgres's autovacuum reuses freed space by itself.
-func (db *DB) reclaimSpace(ctx context.Context) error {
+// ReclaimSpace implements Store. On SQLite it gives the pages that pruning
+// freed back to the file system (incremental auto-vacuum, migration 8), a
+// thousand pages per write so the writer is never held long, then
+// checkpoints the WAL without waiting for readers: the file is cut to its
+// new size then. Postgres's autovacuum reuses freed space by itself.
+func (db *DB) ReclaimSpace(ctx context.Context) error {
 	if db.dialect != DialectSQLite {
 		return nil
 	}
-	const pages = 4096
+	const pages = 1024
 	for {
 		freed := 0
 		err := db.commits.write(ctx, func(tx *gorm.DB) error {
@@ -127,7 +122,7 @@ func (db *DB) reclaimSpace(ctx context.Context) error {
 			break
 		}
 	}
-	if err := db.write.WithContext(ctx).Exec(`PRAGMA wal_checkpoint(TRUNCATE)`).Error; err != nil {
+	if err := db.write.WithContext(ctx).Exec(`PRAGMA wal_checkpoint(PASSIVE)`).Error; err != nil {
 		return fmt.Errorf("checkpoint after pruning: %w", err)
 	}
 	return nil

@@ -154,6 +154,9 @@ type Store interface {
 	FireSchedule(ctx context.Context, r NewRun, scheduledAt time.Time) (*Run, error)
 	// Prune removes one batch of old runs, deliveries and expired records.
 	Prune(ctx context.Context, p PrunePolicy) (Pruned, error)
+	// ReclaimSpace gives the space pruning freed back to the file system
+	// where the database does not do so by itself (SQLite).
+	ReclaimSpace(ctx context.Context) error
 }
 
 // FlowDocument is a version of a flow to save.
