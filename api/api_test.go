@@ -62,7 +62,7 @@ func buildApp(t *testing.T, st store.Store, m *metrics.Metrics, start bool) *fib
 	t.Cleanup(func() { _ = services.Databases.Close() })
 	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond, Services: services, Metrics: m})
 	if start {
-		runner.Start()
+		require.NoError(t, runner.Start())
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -708,6 +710,66 @@ func TestAWebhookRunShowsItsTriggerData(t *testing.T) {
 		for _, s := range run["steps"].([]any) {
 			if step := s.(map[string]any); step["node_id"] == "pick" {
 				assert.Equal(t, data, step["input"], "the next step's input is the trigger step's output")
+			}
+		}
+	})
+}
+
+// TestARespondNodeAnswersBeforeTheRunEnds: a webhook waiting for its run
+// gets the respond node's answer as soon as the node has run, and the side
+// effects before it are on disk, while the run goes on with a slow step.
+func TestARespondNodeAnswersBeforeTheRunEnds(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := hooks(t, db)
+		release := make(chan struct{})
+		var calls atomic.Int32
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			if r.URL.Path == "/slow" {
+				<-release
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok": true}`))
+		}))
+		t.Cleanup(slow.Close)
+		t.Cleanup(func() { close(release) })
+
+		for name, tc := range map[string]struct {
+			nodes, edges string
+			answer       string
+		}{
+			"answered first": {
+				nodes:  `{"id": "reply", "type": "respond", "params": {"status": 201, "body": {"got": "{{ trigger.body.n }}"}}}`,
+				edges:  `{"from": "hook", "to": "reply"}, {"from": "reply", "to": "slow"}`,
+				answer: `{"got": 1}`,
+			},
+			"answered after a side effect": {
+				nodes: `{"id": "fast", "type": "http.request", "params": {"method": "POST", "url": "` + slow.URL + `/fast"}},
+					{"id": "reply", "type": "respond", "params": {"status": 201, "body": {"fast": "{{ steps.fast.body.ok }}"}}}`,
+				edges:  `{"from": "hook", "to": "fast"}, {"from": "fast", "to": "reply"}, {"from": "reply", "to": "slow"}`,
+				answer: `{"fast": true}`,
+			},
+		} {
+			_, url := f.activeFlow(`{"name": "` + name + `", "nodes": [
+				{"id": "hook", "type": "trigger.webhook", "params": {"respond": "when_done", "respond_timeout_ms": 60000}},
+				` + tc.nodes + `,
+				{"id": "slow", "type": "http.request", "params": {"method": "POST", "url": "` + slow.URL + `/slow", "request_timeout_ms": 120000}}],
+				"edges": [` + tc.edges + `]}`)
+			status, _, answer := f.post("POST", url, http.Header{"Content-Type": {"application/json"}}, []byte(`{"n": 1}`))
+			require.Equal(t, http.StatusCreated, status, "%s: %s", name, answer)
+			assert.JSONEq(t, tc.answer, string(answer), name)
+			runs, err := db.ListRuns(context.Background(), store.RunFilter{Limit: 1})
+			require.NoError(t, err)
+			assert.Equal(t, store.RunRunning, runs[0].Status, "%s: the run goes on with its slow step", name)
+			if name == "answered after a side effect" {
+				steps, err := db.ListSteps(context.Background(), runs[0].ID)
+				require.NoError(t, err)
+				var durable []string
+				for _, s := range steps {
+					durable = append(durable, s.NodeID+" "+s.Status)
+				}
+				assert.Contains(t, durable, "fast succeeded", "the side effect the answer reports was on disk first")
 			}
 		}
 	})
