@@ -40,24 +40,8 @@ TOKEN=hf_e2e_benchmark
 SINK=127.0.0.1:9999
 NR_PORT=18093
 
-command -v wrk >/dev/null || { echo "e2e.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
-work=$(mktemp -d)
-pids=()
-schemas=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for schema in "${schemas[@]}"; do psql -q "${PG%%\?*}" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/common.sh
 
-wait_for() { for _ in $(seq 1 300); do curl -sf -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "not up: $1" >&2; return 1; }
-stop_last() {
-  local last=$(( ${#pids[@]} - 1 ))
-  kill "${pids[$last]}" 2>/dev/null || true
-  wait "${pids[$last]}" 2>/dev/null || true
-  pids=("${pids[@]:0:$last}")
-}
 
 # cpu_sample prints the steal and total jiffies of all CPUs (/proc/stat).
 cpu_sample() { awk '/^cpu / {t=0; for (i=2; i<=NF; i++) t+=$i; print $9, t}' /proc/stat; }

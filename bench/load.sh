@@ -19,21 +19,11 @@ PG=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 TOKEN=hf_load_benchmark
 PORT=18091
 
-command -v wrk >/dev/null || { echo "load.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
-work=$(mktemp -d)
-pids=()
-schemas=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for schema in "${schemas[@]}"; do psql -q "${PG%%\?*}" -c "DROP SCHEMA $schema CASCADE" >/dev/null 2>&1 || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/common.sh
 
 CGO_ENABLED=0 go build -o "$work/hookflow" ./cmd/hookflow
 CGO_ENABLED=0 go build -o "$work/bare" ./bench/bare
 
-wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "not up: $1" >&2; return 1; }
 
 # measure NAME URL: one line per concurrency: name, c, requests/s, p50, p99.
 measure() {
@@ -79,9 +69,7 @@ results="$work/results.tsv"
 for db in $DATABASES; do
   serve "$db"
   measure "hookflow ($db)" "$(cat "$work/url")" | tee -a "$results"
-  last=$(( ${#pids[@]} - 1 ))
-  kill "${pids[$last]}"; wait "${pids[$last]}" 2>/dev/null || true
-  pids=("${pids[@]:0:$last}")
+  stop_last
 done
 
 "$work/bare" -addr "127.0.0.1:$PORT" &
