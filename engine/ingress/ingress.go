@@ -386,7 +386,10 @@ func (in *Ingress) delivery(t *trigger, req *Request, status string) *store.NewD
 	return &store.NewDelivery{
 		Delivery: store.Delivery{
 			FlowID: t.flow.ID, Status: status, Method: req.Method, Path: req.Path, Query: req.Query,
-			Headers: encoded, ContentType: req.ContentType, Body: req.Body, BodySize: req.BodySize, ReceivedAt: req.ReceivedAt,
+			Headers: encoded, ContentType: req.ContentType, Body: req.Body, BodySize: req.BodySize,
+			// At the precision the databases keep: a run taken on at once
+			// sees the time its resumed self will read back.
+			ReceivedAt: req.ReceivedAt.UTC().Truncate(time.Microsecond),
 		},
 		FlowVersion: t.flow.Version,
 	}
