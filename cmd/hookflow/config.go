@@ -126,7 +126,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs and deliveries are kept; 0 keeps them forever")
 	s.Int(&c.RunsPerFlow, "runs-per-flow", 10000, "how many finished runs (and deliveries) each flow keeps at most; 0 keeps any number")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running steps may finish after SIGTERM")
-	s.Duration(&c.LeaseTTL, "lease-ttl", 30*time.Second, "how long a run stays with a worker that stopped renewing its lease (a dead process) before another takes it over")
+	s.Duration(&c.LeaseTTL, "lease-ttl", 30*time.Second, "how long the runs of a process that stopped renewing its registration (a dead one) stay its own before another takes them over")
 	s.String(&c.PprofAddr, "pprof-addr", "", "address for Go's pprof profiling endpoints, such as 127.0.0.1:6060; empty turns them off")
 	s.String(&c.ExpressionEnv, "expression-env", "", "comma-separated names of environment variables that expressions may read as env.NAME")
 }
