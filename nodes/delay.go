@@ -15,7 +15,7 @@ var delaySpec = Spec{
 	Kind:     "delay",
 	Category: CategoryFlow,
 	Title:    "Delay",
-	Summary:  "Waits for a while, or until a time, before the flow goes on; the wait holds no worker.",
+	Summary:  "Waits for a while, or until a time, before the flow goes on; the wait holds nothing scarce.",
 	Pure:     true,
 	Fields: []Field{
 		{

@@ -58,8 +58,8 @@ type PortLister interface {
 }
 
 // Suspender is implemented by nodes that wait before they complete, such as
-// delay. The executor asks once how long; it puts the run back in the queue
-// for that long, holding no worker, and then calls Run.
+// delay. The executor asks once how long, waits that long (in memory for a
+// short wait, in the queue for a long one), and then calls Run.
 type Suspender interface {
 	Suspend(ctx context.Context, in *Input) (time.Duration, error)
 }
