@@ -135,6 +135,7 @@ type Engine struct {
 
 	stopDispatch context.CancelFunc
 	stopKeeping  context.CancelFunc
+	stopOnce     sync.Once
 	dispatching  sync.WaitGroup
 	keeping      sync.WaitGroup
 	executions   sync.WaitGroup
@@ -235,10 +236,11 @@ func (e *Engine) Stop(ctx context.Context) {
 	if e.stopDispatch == nil {
 		return // never started
 	}
-	if !e.draining.CompareAndSwap(false, true) {
-		return // stopped already
-	}
-	close(e.drain)
+	e.stopOnce.Do(func() { e.stop(ctx) })
+}
+
+func (e *Engine) stop(ctx context.Context) {
+	e.Drain()
 	e.stopDispatch()
 	// Only once the dispatcher is gone can no claimed run start.
 	e.dispatching.Wait()
@@ -268,6 +270,15 @@ func (e *Engine) Stop(ctx context.Context) {
 		e.log.Error("retire worker", "error", err)
 	} else if n > 0 {
 		e.log.Info("runs put back in the queue", "runs", n)
+	}
+}
+
+// Drain starts the stop without waiting for it: no further step starts,
+// and the runs go back to the queue as their steps under way end. Stop
+// drains too; a server calls Drain first, as soon as it is told to stop.
+func (e *Engine) Drain() {
+	if e.draining.CompareAndSwap(false, true) {
+		close(e.drain)
 	}
 }
 

@@ -190,6 +190,9 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	// The engine first: once webhooks and /readyz answer 503, no further
+	// step starts.
+	runner.Drain()
 	hooks.Drain()
 	scheduler.Stop()
 	pruner.Stop()
