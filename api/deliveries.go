@@ -20,6 +20,8 @@ const maxShownBody = 64 << 10
 type deliveryJSON struct {
 	ID          string          `json:"id"`
 	FlowID      string          `json:"flow_id"`
+	FlowName    string          `json:"flow_name"`
+	FlowDeleted bool            `json:"flow_deleted,omitempty"`
 	Status      string          `json:"status"`
 	Reason      string          `json:"reason,omitempty"`
 	HTTPStatus  int             `json:"http_status"`
@@ -45,7 +47,7 @@ type deliveryJSON struct {
 
 func renderDelivery(d *store.Delivery, withBody bool) deliveryJSON {
 	out := deliveryJSON{
-		ID: d.ID, FlowID: d.FlowID, Status: d.Status, Reason: d.Reason, HTTPStatus: d.HTTPStatus, Method: d.Method,
+		ID: d.ID, FlowID: d.FlowID, FlowName: d.FlowName, FlowDeleted: d.FlowDeleted, Status: d.Status, Reason: d.Reason, HTTPStatus: d.HTTPStatus, Method: d.Method,
 		Path: d.Path, Query: d.Query, Headers: d.Headers, ContentType: d.ContentType, BodySize: d.BodySize,
 		DedupeKey: d.DedupeKey, RunID: d.RunID, ReceivedAt: d.ReceivedAt,
 	}

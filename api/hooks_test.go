@@ -774,3 +774,49 @@ func TestARespondNodeAnswersBeforeTheRunEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestADeletedFlowsRunsAndDeliveriesStay: deleting a flow keeps its runs
+// and deliveries readable, with the flow's name and flow_deleted, refuses
+// to replay them, and closes the flow's trigger URL.
+func TestADeletedFlowsRunsAndDeliveriesStay(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := hooks(t, db)
+		id, url := f.activeFlow(`{"name": "soon gone", "nodes": [{"id": "hook", "type": "trigger.webhook"},
+			{"id": "pick", "type": "transform", "params": {"fields": {"n": "trigger.body.n"}}}], "edges": [{"from": "hook", "to": "pick"}]}`)
+		status, _, body := f.post("POST", url, http.Header{"Content-Type": {"application/json"}}, []byte(`{"n": 3}`))
+		require.Equal(t, http.StatusAccepted, status, "%s", body)
+		var reply struct {
+			RunID string `json:"run_id"`
+		}
+		require.NoError(t, json.Unmarshal(body, &reply))
+		f.runOf(reply.RunID)
+
+		status, _ = f.do("DELETE", "/api/v1/flows/"+id, "")
+		require.Equal(t, http.StatusNoContent, status)
+
+		run := f.runOf(reply.RunID)
+		assert.Equal(t, "succeeded", run["status"])
+		assert.Equal(t, "soon gone", run["flow_name"])
+		assert.Equal(t, true, run["flow_deleted"])
+		assert.Equal(t, map[string]any{"n": float64(3)}, stepOutput(run, "pick"), "its steps stay readable")
+		_, version := f.do("GET", "/api/v1/flows/"+id+"/versions/1", "")
+		assert.NotEmpty(t, version["nodes"], "the version it ran can still be drawn")
+
+		_, list := f.do("GET", "/api/v1/runs?flow_id="+id, "")
+		require.Len(t, list["runs"], 1)
+		assert.Equal(t, true, list["runs"].([]any)[0].(map[string]any)["flow_deleted"])
+		_, deliveries := f.do("GET", "/api/v1/deliveries?flow_id="+id, "")
+		require.Len(t, deliveries["deliveries"], 1)
+		assert.Equal(t, "soon gone", deliveries["deliveries"].([]any)[0].(map[string]any)["flow_name"])
+
+		status, replay := f.do("POST", "/api/v1/runs/"+reply.RunID+"/replay", "")
+		assert.Equal(t, http.StatusConflict, status)
+		assert.Contains(t, replay["error"], "its flow was deleted")
+
+		status, _, _ = f.post("POST", url, http.Header{"Content-Type": {"application/json"}}, []byte(`{"n": 4}`))
+		assert.Equal(t, http.StatusNotFound, status, "the trigger URL is closed")
+		_, flows := f.do("GET", "/api/v1/flows", "")
+		assert.Empty(t, flows["flows"])
+	})
+}

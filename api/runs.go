@@ -28,6 +28,8 @@ const (
 type runJSON struct {
 	ID          string      `json:"id"`
 	FlowID      string      `json:"flow_id"`
+	FlowName    string      `json:"flow_name"`
+	FlowDeleted bool        `json:"flow_deleted,omitempty"`
 	FlowVersion int         `json:"flow_version"`
 	Status      string      `json:"status"`
 	Trigger     triggerInfo `json:"trigger"`
@@ -67,7 +69,7 @@ type stepJSON struct {
 // given (a single run), without them in lists.
 func renderRun(r *store.Run, trigger []byte, steps []*store.Step) runJSON {
 	out := runJSON{
-		ID: r.ID, FlowID: r.FlowID, FlowVersion: r.FlowVersion, Status: r.Status,
+		ID: r.ID, FlowID: r.FlowID, FlowName: r.FlowName, FlowDeleted: r.FlowDeleted, FlowVersion: r.FlowVersion, Status: r.Status,
 		Trigger: triggerInfo{Type: r.TriggerType, DeliveryID: r.DeliveryID},
 		Error:   r.Error, ReplayOf: r.ReplayOf, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 	}
@@ -253,6 +255,9 @@ func (s *server) replayRun(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "flow_version must be positive")
 	}
 	run, err := s.engine.Replay(c.UserContext(), id, req.FlowVersion)
+	if errors.Is(err, engine.ErrFlowDeleted) {
+		return errorf(fiber.StatusConflict, "run %q cannot be replayed: its flow was deleted (its runs are kept, readable, until retention prunes them)", id)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) && req.FlowVersion > 0 {
 			if _, getErr := s.store.GetRun(c.UserContext(), id); getErr == nil {

@@ -466,6 +466,9 @@ func (e *Engine) Enqueue(ctx context.Context, runs ...store.NewRun) ([]*store.Ru
 	return out, nil
 }
 
+// ErrFlowDeleted refuses to replay a run whose flow was deleted.
+var ErrFlowDeleted = errors.New("the run's flow was deleted")
+
 // Replay enqueues a new run of a finished or running run's flow with the
 // same trigger data. version 0 uses the flow's current version, so a flow
 // fixed since can be replayed; any other picks that version.
@@ -473,6 +476,9 @@ func (e *Engine) Replay(ctx context.Context, id string, version int) (*store.Run
 	original, err := e.store.GetRun(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if original.FlowDeleted {
+		return nil, fmt.Errorf("replay run %s: %w", id, ErrFlowDeleted)
 	}
 	if version == 0 {
 		f, err := e.store.GetFlow(ctx, original.FlowID)

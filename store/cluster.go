@@ -133,11 +133,11 @@ func holdLead(ctx context.Context, conn *pgx.Conn) (context.Context, func()) {
 func (db *DB) FlowsFingerprint(ctx context.Context) (string, error) {
 	// The newest updated_at is read as whatever the driver gives: it only
 	// has to differ when a flow changed.
-	var count int64
+	var deleted, count int64
 	var updated any
-	row := db.read.WithContext(ctx).Raw(`SELECT COUNT(*), MAX(updated_at) FROM flows`).Row()
-	if err := row.Scan(&count, &updated); err != nil {
+	row := db.read.WithContext(ctx).Raw(`SELECT COUNT(deleted_at), COUNT(*), MAX(updated_at) FROM flows`).Row()
+	if err := row.Scan(&deleted, &count, &updated); err != nil {
 		return "", fmt.Errorf("flows fingerprint: %w", err)
 	}
-	return fmt.Sprintf("%d@%v", count, updated), nil
+	return fmt.Sprintf("%d-%d@%v", count, deleted, updated), nil
 }

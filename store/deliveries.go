@@ -39,6 +39,10 @@ type Delivery struct {
 	DedupeKey   string
 	RunID       string
 	ReceivedAt  time.Time
+	// FlowName is the flow's name now; FlowDeleted is set when the flow was
+	// deleted since. Only deliveries read back carry them.
+	FlowName    string
+	FlowDeleted bool
 }
 
 // NewDelivery is a delivery to record. An accepted one also enqueues a run
@@ -91,6 +95,8 @@ type deliveryRow struct {
 	DedupeKey   *string
 	RunID       *string
 	ReceivedAt  time.Time
+	FlowName    string `gorm:"->"`
+	FlowDeleted bool   `gorm:"->"`
 }
 
 func (deliveryRow) TableName() string { return "deliveries" }
@@ -104,6 +110,7 @@ func (r *deliveryRow) record() (*Delivery, error) {
 		ID: r.ID, FlowID: r.FlowID, Status: r.Status, Reason: r.Reason, HTTPStatus: r.HTTPStatus,
 		Method: r.Method, Path: r.Path, Query: r.Query, Headers: []byte(r.Headers), ContentType: r.ContentType,
 		Body: body, BodySize: r.BodySize, DedupeKey: deref(r.DedupeKey), RunID: deref(r.RunID), ReceivedAt: r.ReceivedAt.UTC(),
+		FlowName: r.FlowName, FlowDeleted: r.FlowDeleted,
 	}, nil
 }
 
@@ -388,7 +395,7 @@ func claimDedupeKeys(ctx context.Context, conn gorm.ConnPool, postgres bool, can
 // GetDelivery implements Store.
 func (db *DB) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
 	var row deliveryRow
-	err := db.read.WithContext(ctx).Where("id = ?", id).Take(&row).Error
+	err := db.deliveriesWithFlows(ctx).Where("deliveries.id = ?", id).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("get delivery %s: %w", id, ErrNotFound)
 	}
@@ -407,29 +414,29 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery
 		args = append(args, arg)
 	}
 	if f.FlowID != "" {
-		add("flow_id = ?", f.FlowID)
+		add("deliveries.flow_id = ?", f.FlowID)
 	}
 	if f.Status != "" {
-		add("status = ?", f.Status)
+		add("deliveries.status = ?", f.Status)
 	}
 	if !f.Since.IsZero() {
-		add("received_at >= ?", f.Since.UTC())
+		add("deliveries.received_at >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		add("received_at < ?", f.Until.UTC())
+		add("deliveries.received_at < ?", f.Until.UTC())
 	}
 	if f.Before != "" {
-		add("id < ?", f.Before)
+		add("deliveries.id < ?", f.Before)
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	q := db.read.WithContext(ctx).Model(&deliveryRow{})
+	q := db.deliveriesWithFlows(ctx)
 	if len(where) > 0 {
 		q = q.Where(strings.Join(where, " AND "), args...)
 	}
 	var rows []deliveryRow
-	if err := q.Order("id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+	if err := q.Order("deliveries.id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	out := make([]*Delivery, len(rows))
@@ -441,6 +448,14 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery
 		out[i] = d
 	}
 	return out, nil
+}
+
+// deliveriesWithFlows selects deliveries with their flow's name, and
+// whether the flow was deleted.
+func (db *DB) deliveriesWithFlows(ctx context.Context) *gorm.DB {
+	return db.read.WithContext(ctx).Table("deliveries").
+		Select("deliveries.*, flows.name AS flow_name, flows.deleted_at IS NOT NULL AS flow_deleted").
+		Joins("LEFT JOIN flows ON flows.id = deliveries.flow_id")
 }
 
 // FlowByHookKey implements Store.
@@ -462,7 +477,7 @@ func (db *DB) SetFlowListening(ctx context.Context, id string, until *time.Time)
 	if until != nil {
 		value = until.UTC()
 	}
-	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ?", id).Update("listen_until", value)
+	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id).Update("listen_until", value)
 	if res.Error != nil {
 		return fmt.Errorf("set flow %s listening: %w", id, res.Error)
 	}

@@ -22,6 +22,8 @@ type flowRow struct {
 	ListenUntil *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// DeletedAt is set on a deleted flow, kept while its runs are.
+	DeletedAt *time.Time
 }
 
 func (flowRow) TableName() string { return "flows" }
@@ -87,7 +89,7 @@ func (db *DB) UpdateFlow(ctx context.Context, id string, doc FlowDocument) (*Flo
 		// Bumping the version first locks the row, so concurrent saves get
 		// consecutive versions instead of colliding.
 		t := now()
-		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, concurrency = ?, updated_at = ? WHERE id = ?
+		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, concurrency = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL
 			RETURNING id, name, version, active, concurrency, hook_key, listen_until, created_at, updated_at`,
 			name, doc.Concurrency, t, id).Scan(&row)
 		if res.Error != nil {
@@ -104,11 +106,13 @@ func (db *DB) UpdateFlow(ctx context.Context, id string, doc FlowDocument) (*Flo
 	return row.record(string(definition)), nil
 }
 
-// currentFlows selects flows joined with their current version.
+// currentFlows selects the flows not deleted, joined with their current
+// version.
 func (db *DB) currentFlows(ctx context.Context) *gorm.DB {
 	return db.read.WithContext(ctx).Table("flows").
 		Select("flows.*, flow_versions.definition").
-		Joins("JOIN flow_versions ON flow_versions.flow_id = flows.id AND flow_versions.version = flows.version")
+		Joins("JOIN flow_versions ON flow_versions.flow_id = flows.id AND flow_versions.version = flows.version").
+		Where("flows.deleted_at IS NULL")
 }
 
 // GetFlow implements Store.
@@ -138,9 +142,13 @@ func (db *DB) ListFlows(ctx context.Context) ([]*Flow, error) {
 	return out, nil
 }
 
-// DeleteFlow implements Store.
+// DeleteFlow implements Store. The flow is marked deleted and deactivated,
+// not removed: its runs and deliveries stay readable until retention prunes
+// them, and the pruner then removes it.
 func (db *DB) DeleteFlow(ctx context.Context, id string) error {
-	res := db.write.WithContext(ctx).Delete(&flowRow{}, "id = ?", id)
+	t := now()
+	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id).
+		Updates(map[string]any{"deleted_at": t, "active": false, "listen_until": nil, "updated_at": t})
 	if res.Error != nil {
 		return fmt.Errorf("delete flow %s: %w", id, res.Error)
 	}
@@ -152,7 +160,7 @@ func (db *DB) DeleteFlow(ctx context.Context, id string) error {
 
 // SetFlowActive implements Store.
 func (db *DB) SetFlowActive(ctx context.Context, id string, active bool) (*Flow, error) {
-	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ?", id).
+	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id).
 		Updates(map[string]any{"active": active, "updated_at": now()})
 	if res.Error != nil {
 		return nil, fmt.Errorf("set flow %s active: %w", id, res.Error)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"database/sql"
 	"strings"
 	"testing"
@@ -31,18 +32,21 @@ func TestMigrationMovesRunStepsToRecords(t *testing.T) {
 			require.NoError(t, err)
 
 			raw := rawDB(t, dialect, opts.URL)
-			f, err := db.CreateFlow(ctx, store.FlowDocument{Name: "old", Definition: []byte(`{}`)})
+			// The flow as version 6 stored it.
+			const flowID = "01a23cf0-0000-7000-8000-000000000001"
+			now := time.Now().UTC()
+			_, err = raw.Exec(rebind(dialect, `INSERT INTO flows (id, name, version, active, hook_key, created_at, updated_at, concurrency)
+				VALUES (?, 'old', 1, FALSE, 'key-old', ?, ?, 0)`), flowID, now, now)
 			require.NoError(t, err)
-			runs, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: f.ID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`)}})
+			_, err = raw.Exec(rebind(dialect, `INSERT INTO flow_versions (flow_id, version, name, definition, created_at) VALUES (?, 1, 'old', '{}', ?)`),
+				flowID, now)
+			require.NoError(t, err)
+			runs, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`)}})
 			require.NoError(t, err)
 			id := runs[0].ID
 			started := time.Date(2026, 11, 30, 12, 0, 0, 123456000, time.UTC)
-			insert := `INSERT INTO run_steps (run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
-				interrupted, resume_at, started_at, duration_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
-			if dialect == store.DialectSQLite {
-				insert = strings.NewReplacer("$10", "?", "$11", "?", "$12", "?", "$13", "?", "$14", "?", "$15", "?",
-					"$1", "?", "$2", "?", "$3", "?", "$4", "?", "$5", "?", "$6", "?", "$7", "?", "$8", "?", "$9", "?").Replace(insert)
-			}
+			insert := rebind(dialect, `INSERT INTO run_steps (run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
+				interrupted, resume_at, started_at, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			empty := ""
 			_, err = raw.Exec(insert, id, "hook", "", 1, 1, "succeeded", &empty, nil, `{"body":{"n":1}}`, "", nil, false, nil, started, 10)
 			require.NoError(t, err)
@@ -80,6 +84,24 @@ func TestMigrationMovesRunStepsToRecords(t *testing.T) {
 			assert.Len(t, steps, 3)
 		})
 	}
+}
+
+// rebind writes a statement's ? placeholders as the dialect wants them.
+func rebind(dialect, query string) string {
+	if dialect == store.DialectSQLite {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // rawDB opens a plain connection to a test database, to write what an

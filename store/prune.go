@@ -40,8 +40,9 @@ const finishedRun = `status IN ('succeeded', 'failed', 'canceled')`
 const unreferencedDelivery = `(run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = deliveries.run_id))`
 
 // Prune removes one batch of old records of each kind: runs (with their
-// steps), then deliveries, cron firings and expired dedupe keys and
-// sessions. Callers repeat it while More is set.
+// steps), then deliveries, cron firings, deleted flows of which nothing is
+// left, and expired dedupe keys and sessions. Callers repeat it while More
+// is set.
 func (db *DB) Prune(ctx context.Context, p PrunePolicy) (Pruned, error) {
 	if p.Batch <= 0 {
 		p.Batch = 500
@@ -80,8 +81,16 @@ func (db *DB) Prune(ctx context.Context, p PrunePolicy) (Pruned, error) {
 		out.Deliveries += deliveries
 		out.More = out.More || more
 	}
+	// A deleted flow goes, with its versions, once nothing of it is kept.
+	n, err := db.pruneBatch(ctx, "flows", "id", `deleted_at IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM runs WHERE runs.flow_id = flows.id)
+		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.flow_id = flows.id)`, p.Batch)
+	if err != nil {
+		return out, err
+	}
+	out.More = out.More || n >= int64(p.Batch)
 	t := now()
-	n, err := db.pruneBatch(ctx, "dedupe_keys", "hash", `expires_at < ?`, p.Batch, t)
+	n, err = db.pruneBatch(ctx, "dedupe_keys", "hash", `expires_at < ?`, p.Batch, t)
 	if err != nil {
 		return out, err
 	}

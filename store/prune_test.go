@@ -173,3 +173,36 @@ func TestPruningShrinksTheSQLiteFile(t *testing.T) {
 	assert.Less(t, file.Size(), grown/10, "the database file gives the space back (%d bytes before)", grown)
 	assert.LessOrEqual(t, size()-file.Size(), int64(64<<20), "the WAL stays within its limit")
 }
+
+// TestADeletedFlowGoesWithItsLastRun: a deleted flow stays while its runs
+// and deliveries are kept, and goes, with its versions, once retention has
+// pruned them.
+func TestADeletedFlowGoesWithItsLastRun(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		runs := enqueue(t, db, flowID, 2)
+		_, err := db.RecordDelivery(ctx, delivery(flowID, store.DeliveryRejected, ""))
+		require.NoError(t, err)
+		finish(t, db)
+		require.NoError(t, db.DeleteFlow(ctx, flowID))
+
+		got, err := db.GetRun(ctx, runs[0].ID)
+		require.NoError(t, err, "a deleted flow's run stays readable")
+		assert.True(t, got.FlowDeleted)
+		deliveries, err := db.ListDeliveries(ctx, store.DeliveryFilter{FlowID: flowID})
+		require.NoError(t, err)
+		require.Len(t, deliveries, 1, "and so do its deliveries")
+		assert.True(t, deliveries[0].FlowDeleted)
+		assert.Equal(t, "f", deliveries[0].FlowName)
+
+		pruneAll(t, db, store.PrunePolicy{KeepPerFlow: 1})
+		_, err = db.GetFlowVersion(ctx, flowID, 1)
+		require.NoError(t, err, "kept while one of its runs is")
+
+		pruneAll(t, db, store.PrunePolicy{Before: time.Now().Add(time.Hour)})
+		_, err = db.GetFlowVersion(ctx, flowID, 1)
+		assert.ErrorIs(t, err, store.ErrNotFound, "gone, with its versions, once nothing of it is left")
+	})
+}

@@ -64,6 +64,10 @@ type Run struct {
 	AvailableAt     time.Time
 	Claims          int
 	CancelRequested bool
+	// FlowName is the flow's name now; FlowDeleted is set when the flow was
+	// deleted since (its runs are kept). Only runs read back carry them.
+	FlowName    string
+	FlowDeleted bool
 }
 
 // Finished reports whether the run has ended.
@@ -137,6 +141,8 @@ type runRow struct {
 	LeaseOwner      *string
 	Claims          int
 	CancelRequested bool
+	FlowName        string `gorm:"->"`
+	FlowDeleted     bool   `gorm:"->"`
 }
 
 func (runRow) TableName() string { return "runs" }
@@ -147,6 +153,7 @@ func (r *runRow) record() *Run {
 		Trigger: []byte(r.TriggerData), DeliveryID: deref(r.DeliveryID), ReplayOf: deref(r.ReplayOf), Error: r.Error,
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
 		AvailableAt: r.AvailableAt.UTC(), Claims: r.Claims, CancelRequested: r.CancelRequested,
+		FlowName: r.FlowName, FlowDeleted: r.FlowDeleted,
 	}
 }
 
@@ -669,10 +676,18 @@ func (db *DB) RequestCancel(ctx context.Context, id string) (*Run, error) {
 	return db.GetRun(ctx, id)
 }
 
+// runsWithFlows selects runs with their flow's name, and whether the flow
+// was deleted.
+func (db *DB) runsWithFlows(ctx context.Context) *gorm.DB {
+	return db.read.WithContext(ctx).Table("runs").
+		Select("runs.*, flows.name AS flow_name, flows.deleted_at IS NOT NULL AS flow_deleted").
+		Joins("LEFT JOIN flows ON flows.id = runs.flow_id")
+}
+
 // GetRun implements Store.
 func (db *DB) GetRun(ctx context.Context, id string) (*Run, error) {
 	var r runRow
-	err := db.read.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	err := db.runsWithFlows(ctx).Where("runs.id = ?", id).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("get run %s: %w", id, ErrNotFound)
 	}
@@ -684,7 +699,7 @@ func (db *DB) GetRun(ctx context.Context, id string) (*Run, error) {
 
 // ListRuns implements Store.
 func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
-	q := db.read.WithContext(ctx).Model(&runRow{})
+	q := db.runsWithFlows(ctx)
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {
@@ -692,19 +707,19 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 		args = append(args, arg)
 	}
 	if f.FlowID != "" {
-		add("flow_id = ?", f.FlowID)
+		add("runs.flow_id = ?", f.FlowID)
 	}
 	if f.Status != "" {
-		add("status = ?", f.Status)
+		add("runs.status = ?", f.Status)
 	}
 	if !f.Since.IsZero() {
-		add("created_at >= ?", f.Since.UTC())
+		add("runs.created_at >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		add("created_at < ?", f.Until.UTC())
+		add("runs.created_at < ?", f.Until.UTC())
 	}
 	if f.Before != "" {
-		add("id < ?", f.Before)
+		add("runs.id < ?", f.Before)
 	}
 	if len(where) > 0 {
 		q = q.Where(strings.Join(where, " AND "), args...)
@@ -713,7 +728,7 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
-	if err := q.Order("id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+	if err := q.Order("runs.id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	out := make([]*Run, len(rows))

@@ -376,7 +376,14 @@ func TestListRunsNewestFirstWithCursor(t *testing.T) {
 		require.NoError(t, db.DeleteFlow(ctx, flowA))
 		all, err := db.ListRuns(ctx, store.RunFilter{})
 		require.NoError(t, err)
-		assert.Len(t, all, 2, "a flow's runs go with it")
+		assert.Len(t, all, 5, "a deleted flow's runs are kept")
+		for _, r := range all {
+			assert.Equal(t, "f", r.FlowName)
+			assert.Equal(t, r.FlowID == flowA, r.FlowDeleted, "run %s says whether its flow was deleted", r.ID)
+		}
+		one, err := db.GetRun(ctx, onlyA[0].ID)
+		require.NoError(t, err)
+		assert.True(t, one.FlowDeleted)
 	})
 }
 

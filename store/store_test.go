@@ -63,9 +63,20 @@ func TestFlowLifecycle(t *testing.T) {
 
 		require.NoError(t, db.DeleteFlow(ctx, created.ID))
 		_, err = db.GetFlow(ctx, created.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted flow is out of sight")
+		assert.ErrorIs(t, db.DeleteFlow(ctx, created.ID), store.ErrNotFound, "and cannot be deleted twice")
+		_, err = db.SetFlowActive(ctx, created.ID, true)
 		assert.ErrorIs(t, err, store.ErrNotFound)
-		_, err = db.ListFlowVersions(ctx, created.ID)
-		assert.ErrorIs(t, err, store.ErrNotFound, "versions go with their flow")
+		_, err = db.UpdateFlow(ctx, created.ID, store.FlowDocument{Name: "back", Definition: v2})
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		flows, err := db.ListFlows(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, flows)
+		_, err = db.FlowByHookKey(ctx, created.HookKey)
+		assert.ErrorIs(t, err, store.ErrNotFound, "its trigger URL answers no more")
+		kept, err := db.GetFlowVersion(ctx, created.ID, 1)
+		require.NoError(t, err, "its versions stay for the runs that ran them")
+		assert.JSONEq(t, string(v1), string(kept.Definition))
 	})
 }
 
