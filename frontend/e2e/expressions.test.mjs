@@ -62,7 +62,7 @@ test("expression and template fields complete paths of the test run's data and p
   assert.equal(created.status, 201, await created.clone().text());
 
   const page = await env.login(t);
-  await page.getByRole("button", { name: "Preview orders" }).click();
+  await page.getByRole("link", { name: "Preview orders" }).click();
   await page.locator('[data-node="transform"]').waitFor();
 
   // Before any test there is no sample data to preview with.

@@ -65,7 +65,7 @@ test("build webhook → transform → if with the keyboard alone, connect throug
   const page = await env.login(t);
 
   // Open the flow from the list.
-  await tabTo(page, button("Keyboard build"));
+  await tabTo(page, (f) => f.tag === "a" && f.text === "Keyboard build");
   await page.keyboard.press("Enter");
   await page.locator('[data-node="webhook"]').waitFor();
 
@@ -175,8 +175,8 @@ test("choosing a node on a run's canvas shows only that node's steps", async (t)
   assert.equal(run.status, "succeeded");
 
   const page = await env.login(t);
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Runs" }).click();
-  await page.getByRole("button", { name: `Open run ${run.id}` }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" }).click();
+  await page.getByRole("link", { name: `Open run ${run.id}` }).click();
   const canvas = page.locator('[aria-label="Flow version 1 as it ran"]');
   await canvas.locator('[data-node="amount"][data-result="succeeded"]').waitFor();
   const steps = page.locator("li.step");
@@ -232,10 +232,10 @@ test("the runs' From and To times hide the runs outside them", async (t) => {
   assert.ok(Date.parse(second.created_at) >= between, "the runs are a second boundary apart");
 
   const page = await env.login(t);
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Runs" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" }).click();
   const filter = page.getByRole("form", { name: "Filter runs" });
   await filter.getByLabel("Flow").selectOption({ label: "Time filter" });
-  const row = (run) => page.getByRole("button", { name: `Open run ${run.id}` });
+  const row = (run) => page.getByRole("link", { name: `Open run ${run.id}` });
   await row(first).waitFor();
   await row(second).waitFor();
 
@@ -274,7 +274,7 @@ test("an edited credential's new token is what the flow sends", async (t) => {
   assert.equal((await testRun()).status, "succeeded");
 
   const page = await env.login(t);
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Credentials" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Credentials" }).click();
   await page.getByRole("button", { name: "Edit rotating-token" }).click();
   const form = page.getByRole("form", { name: "Edit credential rotating-token" });
   await form.getByText("credential data is write-only").waitFor();
@@ -312,7 +312,7 @@ test("the login screen and the flows list load without the canvas; the run pages
   await page.getByRole("heading", { name: "Flows" }).first().waitFor();
   assert.equal(scripts.length, 1, `one script for the shell: ${scripts}`);
 
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Runs" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" }).click();
   await page.getByRole("form", { name: "Filter runs" }).waitFor();
   const loaded = scripts.slice(1).join(" ");
   assert.match(loaded, /RunsPage-/, "the run pages came when opened");

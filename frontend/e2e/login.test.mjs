@@ -44,6 +44,9 @@ test("log in with the admin token, see the flows, log out", async (t) => {
   // Create a flow and activate it from the list; the server agrees.
   await page.getByRole("textbox", { name: "New flow" }).fill("Orders to Postgres");
   await page.getByRole("button", { name: "Create" }).click();
+  // A new flow opens on its canvas; back to the list.
+  await page.locator('[data-node="webhook"]').waitFor();
+  await page.getByRole("button", { name: "← Flows" }).click();
   const toggle = page.getByRole("switch", { name: "Active: Orders to Postgres" });
   await toggle.waitFor();
   await toggle.click(); // Checked once the server has it: the switch shows what is stored.
@@ -63,7 +66,7 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.goto(env.baseURL + "/");
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("button", { name: "Payments to Slack" }).click();
+  await page.getByRole("link", { name: "Payments to Slack" }).click();
   await page.locator('[data-node="hook"]').waitFor();
 
   // An if without its condition: the server refuses it on that field.
@@ -142,7 +145,6 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("textbox", { name: "New flow" }).fill("Order pipeline");
   await page.getByRole("button", { name: "Create" }).click();
-  await page.getByRole("button", { name: "Order pipeline" }).click();
   await page.locator('[data-node="webhook"]').waitFor();
   const palette = page.getByRole("complementary", { name: "Node palette" });
 
@@ -235,12 +237,12 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   const delivered = await fetch(hook, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ amount: 21 }) });
   assert.equal(delivered.status, 202);
 
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Runs" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Runs" }).click();
   const runs = page.getByRole("table", { name: "Runs" });
   const delivery = runs.locator('tr:has-text("Order pipeline"):has([data-trigger="webhook"])');
   await delivery.locator('[data-status="succeeded"]').waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(shots, "runs.png") });
-  await delivery.getByRole("button").click();
+  await delivery.getByRole("link", { name: /Open run/ }).click();
   // The run shows the version it ran on a canvas, each node with its status.
   await page.locator('[aria-label="Flow version 2 as it ran"] [data-node="transform"][data-result="succeeded"]').waitFor();
   const output = page.getByLabel("Output of transform");
@@ -252,7 +254,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
 
   // A refused request is in the deliveries, with its reason.
   assert.equal((await fetch(hook, { method: "GET" })).status, 405);
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Deliveries" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Deliveries" }).click();
   const rejected = page.getByRole("table", { name: "Deliveries" }).locator(`tr:has(span:text-is("rejected"))`);
   await rejected.getByText("method GET is not accepted").waitFor();
   assert.equal(await page.getByRole("table", { name: "Deliveries" }).locator(`tr:has(span:text-is("accepted"))`).count(), 1);
@@ -264,7 +266,7 @@ test("store credentials through the credentials page; their data never comes bac
   await page.goto(env.baseURL + "/");
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Credentials" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Credentials" }).click();
   const form = page.getByRole("form", { name: "New credential" });
 
   // A Slack credential needs a webhook URL or a token: the problem shows under the field.
@@ -282,7 +284,7 @@ test("store credentials through the credentials page; their data never comes bac
   await page.getByRole("table", { name: "Credentials" }).getByText("orders-api").waitFor();
   await page.screenshot({ path: join(shots, "credentials.png") });
   await page.reload();
-  await page.getByRole("navigation", { name: "Main" }).getByRole("button", { name: "Credentials" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Credentials" }).click();
   await page.getByRole("table", { name: "Credentials" }).getByText("orders-api").waitFor();
   assert.ok(!(await page.content()).includes(secret), "the page never shows the secret again");
 });

@@ -17,7 +17,7 @@ test("a flow's concurrency limit is set, refused when wrong, and saved with the 
   const flow = await created.json();
 
   const page = await env.login(t);
-  await page.getByRole("button", { name: "Limited orders" }).click();
+  await page.getByRole("link", { name: "Limited orders" }).click();
   await page.locator('[data-node="hook"]').waitFor();
 
   await page.locator("summary", { hasText: "Flow settings" }).click();

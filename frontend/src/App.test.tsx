@@ -129,6 +129,10 @@ describe("App", () => {
 
     await type(ctx.container, "#new-flow-name", "Orders to Postgres");
     await submit(ctx.container, "Create a flow");
+    expect(window.location.pathname, "a new flow opens on its canvas").toBe("/flows/f2");
+    const flows = [...ctx.container.querySelectorAll<HTMLAnchorElement>('nav[aria-label="Main"] a')].find((a) => a.textContent === "Flows")!;
+    await act(async () => flows.click());
+    await settle();
     expect(ctx.container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
 
     const confirm = vi.fn(() => false);
@@ -183,7 +187,22 @@ describe("App", () => {
     const sent = JSON.parse(bodies[0]) as { name: string; nodes: { type: string }[] };
     expect(sent.name).toBe("Orders to Postgres");
     expect(sent.nodes.map((n) => n.type)).toEqual(["trigger.webhook", "db.write"]);
-    expect(ctx.container.querySelector("tbody")?.textContent).toContain("Orders to Postgres");
+    expect(window.location.pathname, "the flow made from the example opens").toBe("/flows/f1");
+  });
+
+  it("keeps the examples reachable once there are flows", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    vi.stubGlobal("fetch", server.fetch);
+    await act(async () => ctx.root.render(<App />));
+    await settle();
+    expect(ctx.container.querySelector("details.examples summary")?.textContent).toBe("New from example");
+    const buttons = [...ctx.container.querySelectorAll<HTMLButtonElement>('details.examples [aria-label="Examples"] button')];
+    expect(buttons).toHaveLength(3);
+    await act(async () => buttons[0].click());
+    await settle();
+    expect(server.state.flows.map((f) => f.name)).toContain("Pushes to Discord");
+    expect(window.location.pathname).toBe("/flows/f2");
   });
 
   it("loads the run history page when it is first opened", async () => {
@@ -192,11 +211,25 @@ describe("App", () => {
     vi.stubGlobal("fetch", server.fetch);
     await act(async () => ctx.root.render(<App />));
     await settle();
-    const runs = [...ctx.container.querySelectorAll<HTMLButtonElement>('nav[aria-label="Main"] button')].find((b) => b.textContent === "Runs")!;
+    const runs = [...ctx.container.querySelectorAll<HTMLAnchorElement>('nav[aria-label="Main"] a')].find((a) => a.textContent === "Runs")!;
+    expect(runs.getAttribute("href")).toBe("/runs");
     await act(async () => runs.click());
     await until(() => ctx.container.querySelector("#runs-title"));
+    expect(window.location.pathname).toBe("/runs");
     expect(ctx.container.querySelector('form[aria-label="Filter runs"]')).not.toBeNull();
     expect(server.state.calls.some((c) => c.startsWith("GET /api/v1/runs"))).toBe(true);
+  });
+
+  it("opens the page its address names, with its filters", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    vi.stubGlobal("fetch", server.fetch);
+    window.history.replaceState(null, "", "/runs?flow=f1&status=failed");
+    await act(async () => ctx.root.render(<App />));
+    await until(() => ctx.container.querySelector("#runs-title"));
+    await settle();
+    expect(ctx.container.querySelector<HTMLSelectElement>("#runs-status")?.value).toBe("failed");
+    expect(server.state.calls).toContain("GET /api/v1/runs?flow_id=f1&status=failed");
   });
 
   it("shows an error it can retry when the server fails", async () => {

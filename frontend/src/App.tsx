@@ -1,5 +1,6 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { Component, lazy, Suspense, useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { BrowserRouter, Navigate, NavLink, Route, Routes, useNavigate, useParams, useSearchParams } from "react-router";
 import { ApiError, Client, errorMessage } from "./api";
 import { FlowsPage } from "./FlowsPage";
 import { CredentialsPage } from "./CredentialsPage";
@@ -11,19 +12,26 @@ const FlowEditor = lazy(() => import("./FlowEditor").then((m) => ({ default: m.F
 const RunsPage = lazy(() => import("./RunsPage").then((m) => ({ default: m.RunsPage })));
 const RunView = lazy(() => import("./RunsPage").then((m) => ({ default: m.RunView })));
 const DeliveriesPage = lazy(() => import("./RunsPage").then((m) => ({ default: m.DeliveriesPage })));
-
-/** What the signed-in user looks at. */
-type View = { page: "flows" } | { page: "flow"; id: string } | { page: "runs" } | { page: "run"; id: string } | { page: "credentials" } | { page: "deliveries" };
+const DeliveryView = lazy(() => import("./RunsPage").then((m) => ({ default: m.DeliveryView })));
 
 type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
 
 // The editor's shell: log in with the admin token (the server keeps the
 // session in an HttpOnly cookie), then the flows, runs, deliveries and
-// credentials; log out.
+// credentials, each page (and what is chosen on it) at its own URL, so a
+// reload, Back and a link all come back to it; log out.
 export function App({ client = new Client() }: { client?: Client }) {
+  return (
+    <BrowserRouter>
+      <Shell client={client} />
+    </BrowserRouter>
+  );
+}
+
+function Shell({ client }: { client: Client }) {
   const [state, setState] = useState<State>({ kind: "loading" });
-  const [view, setView] = useState<View>({ page: "flows" });
   const [queries] = useState(() => new QueryClient({ defaultOptions: { queries: { retry: false } } }));
+  const navigate = useNavigate();
 
   async function checkSession() {
     try {
@@ -48,7 +56,7 @@ export function App({ client = new Client() }: { client?: Client }) {
       await client.logout();
     } finally {
       queries.clear();
-      setView({ page: "flows" });
+      navigate("/flows");
       setState({ kind: "signed-out" });
     }
   }
@@ -60,18 +68,18 @@ export function App({ client = new Client() }: { client?: Client }) {
           <h1>Hookflow</h1>
           {state.kind === "signed-in" && (
             <nav aria-label="Main">
-              <button type="button" aria-current={view.page.startsWith("flow") ? "page" : undefined} onClick={() => setView({ page: "flows" })}>
+              <NavLink to="/flows" className="nav">
                 Flows
-              </button>{" "}
-              <button type="button" aria-current={view.page.startsWith("run") ? "page" : undefined} onClick={() => setView({ page: "runs" })}>
+              </NavLink>{" "}
+              <NavLink to="/runs" className="nav">
                 Runs
-              </button>{" "}
-              <button type="button" aria-current={view.page === "deliveries" ? "page" : undefined} onClick={() => setView({ page: "deliveries" })}>
+              </NavLink>{" "}
+              <NavLink to="/deliveries" className="nav">
                 Deliveries
-              </button>{" "}
-              <button type="button" aria-current={view.page === "credentials" ? "page" : undefined} onClick={() => setView({ page: "credentials" })}>
+              </NavLink>{" "}
+              <NavLink to="/credentials" className="nav">
                 Credentials
-              </button>{" "}
+              </NavLink>{" "}
               <button type="button" onClick={() => void logout()}>
                 Log out
               </button>
@@ -90,30 +98,112 @@ export function App({ client = new Client() }: { client?: Client }) {
         {state.kind === "signed-out" && (
           <Login client={client} error={state.error} onDone={checkSession} onError={(error) => setState({ kind: "signed-out", error })} />
         )}
-        {state.kind === "signed-in" && view.page === "flows" && <FlowsPage client={client} onOpen={(id) => setView({ page: "flow", id })} />}
-        {state.kind === "signed-in" && view.page === "credentials" && <CredentialsPage client={client} />}
-        {state.kind === "signed-in" && (
-          <PageBoundary key={view.page}>
-            <Suspense fallback={<p aria-busy="true">Loading…</p>}>
-              {view.page === "flow" && <FlowEditor client={client} flowId={view.id} onClose={() => setView({ page: "flows" })} />}
-              {view.page === "runs" && <RunsPage client={client} onOpen={(id) => setView({ page: "run", id })} />}
-              {view.page === "deliveries" && <DeliveriesPage client={client} onOpenRun={(id) => setView({ page: "run", id })} />}
-              {view.page === "run" && (
-                // Keyed by the run, so a replay opens with nothing chosen on its canvas.
-                <RunView
-                  key={view.id}
-                  client={client}
-                  runId={view.id}
-                  onOpen={(id) => setView({ page: "run", id })}
-                  onClose={() => setView({ page: "runs" })}
-                />
-              )}
-            </Suspense>
-          </PageBoundary>
-        )}
+        {state.kind === "signed-in" && <Pages client={client} />}
       </main>
     </QueryClientProvider>
   );
+}
+
+// Pages maps the URL to a page; pages tell where to go through navigate.
+function Pages({ client }: { client: Client }) {
+  const navigate = useNavigate();
+  return (
+    <Routes>
+      <Route path="/flows" element={<FlowsPage client={client} onOpen={(id) => navigate(`/flows/${id}`)} />} />
+      <Route path="/credentials" element={<CredentialsPage client={client} />} />
+      <Route path="/flows/:id" element={<Lazy page={<FlowRoute client={client} />} />} />
+      <Route path="/runs" element={<Lazy page={<RunsRoute client={client} />} />} />
+      <Route path="/runs/:id" element={<Lazy page={<RunRoute client={client} />} />} />
+      <Route path="/deliveries" element={<Lazy page={<DeliveriesRoute client={client} />} />} />
+      <Route path="/deliveries/:id" element={<Lazy page={<DeliveryRoute client={client} />} />} />
+      <Route path="*" element={<Navigate to="/flows" replace />} />
+    </Routes>
+  );
+}
+
+/** Lazy shows a page loaded when first opened. */
+function Lazy({ page }: { page: ReactNode }) {
+  return (
+    <PageBoundary>
+      <Suspense fallback={<p aria-busy="true">Loading…</p>}>{page}</Suspense>
+    </PageBoundary>
+  );
+}
+
+/** useQueryParams reads the page's search parameters ("" when absent) and
+ * sets them. */
+function useQueryParams() {
+  const [params, setParams] = useSearchParams();
+  const get = (name: string) => params.get(name) ?? "";
+  // set replaces the parameters in the URL (empty ones are left out), as
+  // a filter changes, without a step in the history for each keystroke.
+  const set = (values: Record<string, string>) => {
+    const next = new URLSearchParams(Object.entries(values).filter(([, v]) => v !== ""));
+    if (next.toString() !== params.toString()) setParams(next, { replace: true });
+  };
+  return { get, set };
+}
+
+function FlowRoute({ client }: { client: Client }) {
+  const { id = "" } = useParams();
+  const navigate = useNavigate();
+  const q = useQueryParams();
+  return (
+    <FlowEditor
+      key={id}
+      client={client}
+      flowId={id}
+      node={q.get("node") || null}
+      onNode={(node) => q.set({ node: node ?? "" })}
+      onClose={() => navigate("/flows")}
+    />
+  );
+}
+
+function RunsRoute({ client }: { client: Client }) {
+  const navigate = useNavigate();
+  const q = useQueryParams();
+  const filters = { flow: q.get("flow"), status: q.get("status"), from: q.get("from"), to: q.get("to") };
+  return <RunsPage client={client} filters={filters} onFilters={q.set} onOpen={(id) => navigate(`/runs/${id}`)} />;
+}
+
+function RunRoute({ client }: { client: Client }) {
+  const { id = "" } = useParams();
+  const navigate = useNavigate();
+  const q = useQueryParams();
+  return (
+    // Keyed by the run, so a replay opens with nothing chosen on its canvas.
+    <RunView
+      key={id}
+      client={client}
+      runId={id}
+      node={q.get("node") || null}
+      onNode={(node) => q.set({ node: node ?? "" })}
+      onOpen={(run) => navigate(`/runs/${run}`)}
+      onClose={() => navigate("/runs")}
+    />
+  );
+}
+
+function DeliveriesRoute({ client }: { client: Client }) {
+  const navigate = useNavigate();
+  const q = useQueryParams();
+  const filters = { flow: q.get("flow"), status: q.get("status"), from: q.get("from"), to: q.get("to") };
+  return (
+    <DeliveriesPage
+      client={client}
+      filters={filters}
+      onFilters={q.set}
+      onOpen={(id) => navigate(`/deliveries/${id}`)}
+      onOpenRun={(id) => navigate(`/runs/${id}`)}
+    />
+  );
+}
+
+function DeliveryRoute({ client }: { client: Client }) {
+  const { id = "" } = useParams();
+  const navigate = useNavigate();
+  return <DeliveryView client={client} deliveryId={id} onOpenRun={(run) => navigate(`/runs/${run}`)} onClose={() => navigate("/deliveries")} />;
 }
 
 /** PageBoundary shows a page that failed to load (such as a lazily loaded

@@ -62,7 +62,21 @@ const dragKind = "application/x-hookflow-kind";
 // FlowEditor shows a flow on the canvas: add nodes from the palette,
 // connect them from their ports, move and delete them, and save a new
 // version. Problems the server finds are shown on their nodes.
-export function FlowEditor({ client, flowId, onClose }: { client: Client; flowId: string; onClose: () => void }) {
+export function FlowEditor({
+  client,
+  flowId,
+  node = null,
+  onNode = () => {},
+  onClose,
+}: {
+  client: Client;
+  flowId: string;
+  /** The node selected on the canvas when the flow opens (the URL's ?node=). */
+  node?: string | null;
+  /** Told of the node selected, so the URL follows it. */
+  onNode?: (node: string | null) => void;
+  onClose: () => void;
+}) {
   const flow = useQuery({ queryKey: ["flow", flowId], queryFn: () => client.getFlow(flowId) });
   const types = useQuery({ queryKey: ["node-types"], queryFn: () => client.listNodeTypes(), staleTime: Infinity });
 
@@ -75,7 +89,7 @@ export function FlowEditor({ client, flowId, onClose }: { client: Client; flowId
     );
   }
   // A restored version remounts the canvas with that document.
-  return <Canvas key={flow.data.version} client={client} flow={flow.data} types={types.data} onClose={onClose} />;
+  return <Canvas key={flow.data.version} client={client} flow={flow.data} types={types.data} node={node} onNode={onNode} onClose={onClose} />;
 }
 
 // FlowSettingsPanel edits the flow's own options; its problems show under
@@ -170,9 +184,27 @@ function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow
   );
 }
 
-function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; types: NodeType[]; onClose: () => void }) {
+function Canvas({
+  client,
+  flow,
+  types,
+  node,
+  onNode,
+  onClose,
+}: {
+  client: Client;
+  flow: Flow;
+  types: NodeType[];
+  node: string | null;
+  onNode: (node: string | null) => void;
+  onClose: () => void;
+}) {
   const queries = useQueryClient();
-  const initial = useMemo(() => canvasOf(flow, types), [flow, types]);
+  const initial = useMemo(() => {
+    const drawn = canvasOf(flow, types);
+    return { ...drawn, nodes: drawn.nodes.map((n) => (n.id === node ? { ...n, selected: true } : n)) };
+    // The node in the URL selects once, when the flow opens.
+  }, [flow, types]);
   const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState(initial.edges);
   const [problems, setProblems] = useState<Problem[]>([]);
@@ -184,6 +216,7 @@ function Canvas({ client, flow, types, onClose }: { client: Client; flow: Flow; 
   const chosen = nodes.filter((n) => n.selected);
   const current = chosen.length === 1 ? chosen[0] : undefined;
   const selected = current?.id ?? null;
+  useEffect(() => onNode(selected), [selected]);
   const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
   const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });

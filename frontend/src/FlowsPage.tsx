@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ChangeEvent, type FormEvent } from "react";
 import { errorMessage, type Client, type FlowDocument, type FlowSummary } from "./api";
 import examples from "./examples.json";
+import { PageLink } from "./PageLink";
 
 /** A new flow starts as a webhook trigger, ready for its first node. */
 export function newFlowDocument(name: string): FlowDocument {
@@ -27,9 +28,14 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
     onSuccess: refresh,
     onError,
   });
+  // A flow made here (new, imported, or from an example) opens on its
+  // canvas; a duplicate stays in the list beside its original.
   const create = useMutation({
-    mutationFn: (doc: FlowDocument) => client.createFlow(doc),
-    onSuccess: refresh,
+    mutationFn: ({ doc }: { doc: FlowDocument; open: boolean }) => client.createFlow(doc),
+    onSuccess: (flow, { open }) => {
+      void refresh();
+      if (open) onOpen(flow.id);
+    },
     onError,
   });
   const remove = useMutation({
@@ -54,7 +60,7 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   async function duplicate(f: FlowSummary) {
     try {
       const full = await client.getFlow(f.id);
-      create.mutate({ ...exportable(full), name: `${f.name} (copy)` });
+      create.mutate({ doc: { ...exportable(full), name: `${f.name} (copy)` }, open: false });
     } catch (err) {
       onError(err);
     }
@@ -88,7 +94,7 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   return (
     <section aria-labelledby="flows-title">
       <h2 id="flows-title">Flows</h2>
-      <NewFlow onCreate={(doc) => create.mutate(doc)} onError={setError} />
+      <NewFlow onCreate={(doc) => create.mutate({ doc, open: true })} onError={setError} />
       {error && (
         <p role="alert">
           {error}{" "}
@@ -97,18 +103,16 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
           </button>
         </p>
       )}
+      {flows.data.length > 0 && (
+        <details className="examples">
+          <summary>New from example</summary>
+          <Examples onPick={(doc) => create.mutate({ doc, open: true })} />
+        </details>
+      )}
       {flows.data.length === 0 ? (
         <div>
           <p>No flows yet. Create one above, import a flow's JSON, or start from an example:</p>
-          <ul aria-label="Examples">
-            {examples.map((e) => (
-              <li key={e.title}>
-                <button type="button" onClick={() => create.mutate(e.flow as FlowDocument)}>
-                  {e.title}
-                </button>
-              </li>
-            ))}
-          </ul>
+          <Examples onPick={(doc) => create.mutate({ doc, open: true })} />
         </div>
       ) : (
         <table aria-label="Flows">
@@ -125,9 +129,9 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
             {flows.data.map((f) => (
               <tr key={f.id}>
                 <td>
-                  <button type="button" className="link" onClick={() => onOpen(f.id)}>
+                  <PageLink to={`/flows/${f.id}`} onGo={() => onOpen(f.id)}>
                     {f.name}
-                  </button>{" "}
+                  </PageLink>{" "}
                   <small>v{f.version}</small>
                 </td>
                 <td>
@@ -155,7 +159,12 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
                   <button
                     type="button"
                     onClick={() => {
-                      if (window.confirm(`Delete the flow "${f.name}" and all its versions? Its runs are kept.`)) remove.mutate(f.id);
+                      if (
+                        window.confirm(
+                          `Delete the flow "${f.name}"? Its trigger stops at once. Its runs and deliveries stay readable until retention prunes them.`,
+                        )
+                      )
+                        remove.mutate(f.id);
                     }}
                   >
                     Delete
@@ -167,6 +176,21 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
         </table>
       )}
     </section>
+  );
+}
+
+/** Examples offers the example flows; picking one makes a flow of it. */
+function Examples({ onPick }: { onPick: (doc: FlowDocument) => void }) {
+  return (
+    <ul aria-label="Examples">
+      {examples.map((e) => (
+        <li key={e.title}>
+          <button type="button" onClick={() => onPick(e.flow as FlowDocument)}>
+            {e.title}
+          </button>
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -1,9 +1,9 @@
-import { act } from "react";
+import { act, useState } from "react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { mounted } from "./testing";
 import { Client, type Step } from "./api";
-import { chosenNode, DeliveriesPage, RunSteps, RunsPage, stepsOfNode, utc } from "./RunsPage";
+import { chosenNode, DeliveriesPage, deliveryOutcome, RunSteps, RunsPage, stepsOfNode, utc, type ListFilters } from "./RunsPage";
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -26,6 +26,16 @@ const step = (node_id: string, attempt = 1, status: Step["status"] = "succeeded"
   started_at: "2026-07-01T10:00:00Z",
   duration_ms: 3,
 });
+
+/** Filtered holds a list page's filters as the URL would. */
+function Filtered({ what, client }: { what: "runs" | "deliveries"; client: Client }) {
+  const [filters, setFilters] = useState<ListFilters>({ flow: "", status: "", from: "", to: "" });
+  return what === "runs" ? (
+    <RunsPage client={client} filters={filters} onFilters={setFilters} onOpen={() => {}} />
+  ) : (
+    <DeliveriesPage client={client} filters={filters} onFilters={setFilters} onOpen={() => {}} onOpenRun={() => {}} />
+  );
+}
 
 describe("RunSteps", () => {
   const ctx = mounted();
@@ -98,11 +108,7 @@ describe("RunsPage time filter", () => {
     const queries = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     await ctx.render(
       <QueryClientProvider client={queries}>
-        {what === "runs" ? (
-          <RunsPage client={new Client({ fetch: fetch as typeof globalThis.fetch })} onOpen={() => {}} />
-        ) : (
-          <DeliveriesPage client={new Client({ fetch: fetch as typeof globalThis.fetch })} onOpenRun={() => {}} />
-        )}
+        <Filtered what={what} client={new Client({ fetch: fetch as typeof globalThis.fetch })} />
       </QueryClientProvider>,
     );
     await settle();
@@ -132,5 +138,17 @@ describe("RunsPage time filter", () => {
   it("converts only whole times", () => {
     expect(utc("")).toBeUndefined();
     expect(utc("2026-07-01T00:00")).toBe("2026-06-30T18:30:00.000Z");
+  });
+});
+
+describe("deliveryOutcome", () => {
+  const base = { id: "d1", flow_id: "f1", flow_name: "f", http_status: 202, method: "POST", path: "/", query: "", headers: {}, content_type: "", body_size: 0, received_at: "" };
+  it("says what became of each kind of delivery", () => {
+    expect(deliveryOutcome({ ...base, status: "accepted" })).toBe("Accepted and answered 202; it started a run.");
+    expect(deliveryOutcome({ ...base, status: "rejected", http_status: 404, reason: "the flow is not active" })).toBe(
+      "Rejected with 404: the flow is not active.",
+    );
+    expect(deliveryOutcome({ ...base, status: "duplicate", http_status: 200 })).toContain("A repeat of an earlier delivery");
+    expect(deliveryOutcome({ ...base, status: "captured", http_status: 200 })).toContain("Captured");
   });
 });

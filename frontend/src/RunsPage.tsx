@@ -1,8 +1,9 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { Background, Controls, ReactFlow, type NodeChange } from "@xyflow/react";
-import { errorMessage, type Client, type Run, type RunStatus, type Step } from "./api";
+import { errorMessage, type Client, type Delivery, type Run, type RunStatus, type Step } from "./api";
 import { duration, StepView, when } from "./StepView";
+import { PageLink } from "./PageLink";
 import { nodeTypes } from "./FlowNodeView";
 import { stepsByNode, toCanvas, type CanvasNode } from "./graph";
 
@@ -17,13 +18,32 @@ export function utc(local: string): string | undefined {
   return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
 }
 
+/** What a list of runs or deliveries is narrowed to; "" for any. from and
+ * to are datetime-local values, the reader's local time. The page's URL
+ * holds them (?flow=&status=&from=&to=). */
+export type ListFilters = {
+  flow: string;
+  status: string;
+  from: string;
+  to: string;
+};
+
 // RunsPage is the run history: filtered by flow, status and time, newest
 // first, a page at a time, refreshed while runs on it are still going.
-export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: string) => void }) {
-  const [flowId, setFlowId] = useState("");
-  const [status, setStatus] = useState<RunStatus | "">("");
-  const [from, setFrom] = useState("");
-  const [to, setTo] = useState("");
+export function RunsPage({
+  client,
+  filters,
+  onFilters,
+  onOpen,
+}: {
+  client: Client;
+  filters: ListFilters;
+  onFilters: (f: ListFilters) => void;
+  onOpen: (runId: string) => void;
+}) {
+  const { flow: flowId, from, to } = filters;
+  const status = filters.status as RunStatus | "";
+  const set = (change: Partial<ListFilters>) => onFilters({ ...filters, ...change });
   const since = utc(from);
   const until = utc(to);
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
@@ -35,7 +55,6 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
     getNextPageParam: (last) => last.next_cursor || undefined,
     refetchInterval: (q) => (q.state.data?.pages.some((p) => p.runs.some(live)) ? 2000 : false),
   });
-  const names = new Map((flows.data ?? []).map((f) => [f.id, f.name]));
   const list = runs.data?.pages.flatMap((p) => p.runs) ?? [];
 
   return (
@@ -45,12 +64,12 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
         what="runs"
         flows={flows.data ?? []}
         flowId={flowId}
-        onFlow={setFlowId}
+        onFlow={(flow) => set({ flow })}
         statuses={statuses}
         status={status}
-        onStatus={(v) => setStatus(v as RunStatus | "")}
-        from={{ value: from, onChange: setFrom }}
-        to={{ value: to, onChange: setTo }}
+        onStatus={(status) => set({ status })}
+        from={{ value: from, onChange: (from) => set({ from }) }}
+        to={{ value: to, onChange: (to) => set({ to }) }}
       />
       {runs.isPending && <p aria-busy="true">Loading runs…</p>}
       {runs.isError && <p role="alert">{runs.error.message}</p>}
@@ -71,12 +90,12 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
             {list.map((r) => (
               <tr key={r.id}>
                 <td>
-                  <button type="button" className="link mono" onClick={() => onOpen(r.id)} aria-label={`Open run ${r.id}`}>
+                  <PageLink to={`/runs/${r.id}`} onGo={() => onOpen(r.id)} className="mono" aria-label={`Open run ${r.id}`}>
                     {r.id.slice(-12)}
-                  </button>
+                  </PageLink>
                 </td>
                 <td>
-                  {names.get(r.flow_id) ?? r.flow_id} <small>v{r.flow_version}</small>
+                  <FlowName name={r.flow_name} deleted={r.flow_deleted} /> <small>v{r.flow_version}</small>
                 </td>
                 <td>
                   <span data-status={r.status}>{r.status}</span>
@@ -95,6 +114,18 @@ export function RunsPage({ client, onOpen }: { client: Client; onOpen: (runId: s
         </button>
       )}
     </section>
+  );
+}
+
+/** FlowName names a run's or a delivery's flow, saying so when it was
+ * deleted (its runs and deliveries are kept). */
+function FlowName({ name, deleted }: { name: string; deleted?: boolean }) {
+  return deleted ? (
+    <span className="deleted" title="This flow was deleted; its runs and deliveries are kept until retention prunes them.">
+      {name} <small>(deleted)</small>
+    </span>
+  ) : (
+    <>{name}</>
   );
 }
 
@@ -161,7 +192,22 @@ function Filter(props: {
 
 // RunView shows one run: its status and trigger data, and each step's
 // attempts with input, output, error and log lines; it replays and cancels.
-export function RunView({ client, runId, onOpen, onClose }: { client: Client; runId: string; onOpen: (runId: string) => void; onClose: () => void }) {
+export function RunView({
+  client,
+  runId,
+  node: chosen,
+  onNode: setChosen,
+  onOpen,
+  onClose,
+}: {
+  client: Client;
+  runId: string;
+  /** The node chosen on the canvas (in the URL, ?node=): its steps are the ones listed. */
+  node: string | null;
+  onNode: (node: string | null) => void;
+  onOpen: (runId: string) => void;
+  onClose: () => void;
+}) {
   const queries = useQueryClient();
   const run = useQuery({
     queryKey: ["run", runId],
@@ -169,8 +215,6 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
     refetchInterval: (q) => (q.state.data && live(q.state.data) ? 1000 : false),
   });
   const [error, setError] = useState("");
-  // The node chosen on the canvas: its steps are the ones listed.
-  const [chosen, setChosen] = useState<string | null>(null);
   const replay = useMutation({
     mutationFn: () => client.replayRun(runId),
     onSuccess: (r) => {
@@ -197,13 +241,18 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
   return (
     <section aria-label={`Run ${r.id}`}>
       <div className="editor-bar">
-        <button type="button" onClick={onClose}>
+        <PageLink to="/runs" onGo={onClose} className="button">
           ← Runs
-        </button>
+        </PageLink>
         <h2>
           Run <span className="mono">{r.id.slice(-12)}</span> <span data-status={r.status}>{r.status}</span>
         </h2>
-        <button type="button" onClick={() => replay.mutate()} disabled={replay.isPending}>
+        <button
+          type="button"
+          onClick={() => replay.mutate()}
+          disabled={replay.isPending || r.flow_deleted}
+          title={r.flow_deleted ? "The flow was deleted: its runs stay readable but cannot be replayed." : undefined}
+        >
           Replay
         </button>
         {live(r) && (
@@ -215,14 +264,15 @@ export function RunView({ client, runId, onOpen, onClose }: { client: Client; ru
       {error && <p role="alert">{error}</p>}
       {r.error && <p className="problem">{r.error}</p>}
       <p className="help">
-        Flow version {r.flow_version} · {r.trigger.type} · started {when(r.started_at)} · {duration(r.duration_ms)}
+        <FlowName name={r.flow_name} deleted={r.flow_deleted} /> · version {r.flow_version} · {r.trigger.type} · started{" "}
+        {when(r.started_at)} · {duration(r.duration_ms)}
         {r.replay_of && (
           <>
             {" "}
             · replay of{" "}
-            <button type="button" className="link mono" onClick={() => onOpen(r.replay_of!)}>
+            <PageLink to={`/runs/${r.replay_of}`} onGo={() => onOpen(r.replay_of!)} className="mono">
               {r.replay_of.slice(-12)}
-            </button>
+            </PageLink>
           </>
         )}
       </p>
@@ -324,7 +374,10 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
         nodes={drawn}
         edges={edges}
         nodeTypes={nodeTypes}
-        onNodesChange={(changes) => onChoose(chosenNode(changes, chosen))}
+        onNodesChange={(changes) => {
+          const next = chosenNode(changes, chosen);
+          if (next !== chosen) onChoose(next);
+        }}
         nodesDraggable={false}
         nodesConnectable={false}
         edgesFocusable={false}
@@ -341,11 +394,21 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
 // DeliveriesPage lists the requests that reached trigger URLs: accepted
 // (with the run they started), rejected with the reason, duplicates, and
 // requests captured while someone listened.
-export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRun: (runId: string) => void }) {
-  const [flowId, setFlowId] = useState("");
-  const [status, setStatus] = useState("");
-  const [from, setFrom] = useState("");
-  const [to, setTo] = useState("");
+export function DeliveriesPage({
+  client,
+  filters,
+  onFilters,
+  onOpen,
+  onOpenRun,
+}: {
+  client: Client;
+  filters: ListFilters;
+  onFilters: (f: ListFilters) => void;
+  onOpen: (deliveryId: string) => void;
+  onOpenRun: (runId: string) => void;
+}) {
+  const { flow: flowId, status, from, to } = filters;
+  const set = (change: Partial<ListFilters>) => onFilters({ ...filters, ...change });
   const since = utc(from);
   const until = utc(to);
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
@@ -355,7 +418,6 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
     initialPageParam: "",
     getNextPageParam: (last) => last.next_cursor || undefined,
   });
-  const names = new Map((flows.data ?? []).map((f) => [f.id, f.name]));
   const list = deliveries.data?.pages.flatMap((p) => p.deliveries) ?? [];
   return (
     <section aria-labelledby="deliveries-title">
@@ -364,12 +426,12 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
         what="deliveries"
         flows={flows.data ?? []}
         flowId={flowId}
-        onFlow={setFlowId}
+        onFlow={(flow) => set({ flow })}
         statuses={["accepted", "rejected", "duplicate", "captured"]}
         status={status}
-        onStatus={setStatus}
-        from={{ value: from, onChange: setFrom }}
-        to={{ value: to, onChange: setTo }}
+        onStatus={(status) => set({ status })}
+        from={{ value: from, onChange: (from) => set({ from }) }}
+        to={{ value: to, onChange: (to) => set({ to }) }}
       />
       {deliveries.isPending && <p aria-busy="true">Loading deliveries…</p>}
       {deliveries.isError && <p role="alert">{deliveries.error.message}</p>}
@@ -389,8 +451,14 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
           <tbody>
             {list.map((d) => (
               <tr key={d.id}>
-                <td>{when(d.received_at)}</td>
-                <td>{names.get(d.flow_id) ?? d.flow_id}</td>
+                <td>
+                  <PageLink to={`/deliveries/${d.id}`} onGo={() => onOpen(d.id)} aria-label={`Open the delivery received ${when(d.received_at)}`}>
+                    {when(d.received_at)}
+                  </PageLink>
+                </td>
+                <td>
+                  <FlowName name={d.flow_name} deleted={d.flow_deleted} />
+                </td>
                 <td className="mono">
                   {d.method} {d.path}
                   {d.query ? `?${d.query}` : ""} <small>({d.body_size} bytes)</small>
@@ -402,9 +470,9 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
                 <td>{d.http_status}</td>
                 <td>
                   {d.run_id && (
-                    <button type="button" className="link mono" onClick={() => onOpenRun(d.run_id!)}>
+                    <PageLink to={`/runs/${d.run_id}`} onGo={() => onOpenRun(d.run_id!)} className="mono">
                       {d.run_id.slice(-12)}
-                    </button>
+                    </PageLink>
                   )}
                 </td>
               </tr>
@@ -417,6 +485,123 @@ export function DeliveriesPage({ client, onOpenRun }: { client: Client; onOpenRu
           Older deliveries
         </button>
       )}
+    </section>
+  );
+}
+
+/** deliveryOutcome says in words what became of a delivery. */
+export function deliveryOutcome(d: Delivery): string {
+  switch (d.status) {
+    case "accepted":
+      return `Accepted and answered ${d.http_status}; it started a run.`;
+    case "duplicate":
+      return `A repeat of an earlier delivery (answered ${d.http_status}); it started no run of its own.`;
+    case "captured":
+      return `Captured for someone listening for a test event (answered ${d.http_status}); it started no run.`;
+    default:
+      return `Rejected with ${d.http_status}${d.reason ? `: ${d.reason}` : ""}.`;
+  }
+}
+
+// DeliveryView shows one request to a trigger URL: what became of it, its
+// headers (credentials redacted), its body, and what expressions saw of it.
+export function DeliveryView({
+  client,
+  deliveryId,
+  onOpenRun,
+  onClose,
+}: {
+  client: Client;
+  deliveryId: string;
+  onOpenRun: (runId: string) => void;
+  onClose: () => void;
+}) {
+  const delivery = useQuery({ queryKey: ["delivery", deliveryId], queryFn: () => client.getDelivery(deliveryId) });
+  const back = (
+    <PageLink to="/deliveries" onGo={onClose} className="button">
+      ← Deliveries
+    </PageLink>
+  );
+  if (delivery.isPending) return <p aria-busy="true">Loading the delivery…</p>;
+  if (delivery.isError) {
+    return (
+      <p role="alert">
+        {delivery.error.message} {back}
+      </p>
+    );
+  }
+  const d = delivery.data;
+  const status = d.status === "accepted" ? "succeeded" : d.status === "rejected" ? "failed" : "queued";
+  return (
+    <section aria-label={`Delivery ${d.id}`}>
+      <div className="editor-bar">
+        {back}
+        <h2>
+          <span className="mono">
+            {d.method} {d.path || "/"}
+            {d.query ? `?${d.query}` : ""}
+          </span>{" "}
+          <span data-status={status}>{d.status}</span>
+        </h2>
+      </div>
+      <p className="outcome">{deliveryOutcome(d)}</p>
+      <dl className="facts">
+        <dt>Flow</dt>
+        <dd>
+          <FlowName name={d.flow_name} deleted={d.flow_deleted} />
+        </dd>
+        <dt>Received</dt>
+        <dd>{when(d.received_at)}</dd>
+        <dt>Answer</dt>
+        <dd>{d.http_status}</dd>
+        {d.run_id && (
+          <>
+            <dt>{d.status === "duplicate" ? "Run of the first delivery" : "Run"}</dt>
+            <dd>
+              <PageLink to={`/runs/${d.run_id}`} onGo={() => onOpenRun(d.run_id!)} className="mono">
+                {d.run_id}
+              </PageLink>
+            </dd>
+          </>
+        )}
+        {d.dedupe_key && (
+          <>
+            <dt>Delivery id</dt>
+            <dd className="mono">{d.dedupe_key}</dd>
+          </>
+        )}
+      </dl>
+      <h3>Headers</h3>
+      <table aria-label="Headers" className="headers">
+        <tbody>
+          {Object.entries(d.headers)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([name, value]) => (
+              <tr key={name}>
+                <th scope="row" className="mono">
+                  {name}
+                </th>
+                <td className="mono">{value}</td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+      <h3>Body</h3>
+      <p className="help">
+        {d.content_type || "no content type"} · {d.body_size} bytes
+        {d.body_encoding === "base64" && " · not text: shown as base64"}
+        {d.body_truncated && " · cut short here"}
+      </p>
+      <pre className="mono" aria-label="Body">
+        {d.body ?? ""}
+      </pre>
+      {d.trigger && (
+        <details>
+          <summary>What expressions saw as trigger</summary>
+          <pre className="mono">{JSON.stringify(d.trigger, null, 2)}</pre>
+        </details>
+      )}
+      {d.trigger_error && <p className="problem">{d.trigger_error}</p>}
     </section>
   );
 }

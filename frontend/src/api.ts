@@ -113,6 +113,9 @@ export interface Step {
 export interface Run {
   id: string;
   flow_id: string;
+  /** The flow's name now; flow_deleted when it was deleted since. */
+  flow_name: string;
+  flow_deleted?: boolean;
   flow_version: number;
   status: RunStatus;
   trigger: { type: string; delivery_id?: string; data?: unknown };
@@ -208,6 +211,8 @@ export interface CredentialType {
 export interface Delivery {
   id: string;
   flow_id: string;
+  flow_name: string;
+  flow_deleted?: boolean;
   status: "accepted" | "rejected" | "duplicate" | "captured";
   reason?: string;
   http_status: number;
@@ -216,12 +221,17 @@ export interface Delivery {
   query: string;
   headers: Record<string, string>;
   content_type: string;
+  /** In single deliveries: the body as text, or base64 when body_encoding says so. */
   body?: string;
+  body_encoding?: "text" | "base64";
+  body_truncated?: boolean;
   body_size: number;
+  dedupe_key?: string;
   run_id?: string;
   received_at: string;
   /** What expressions see as trigger; in single deliveries that were accepted or captured. */
   trigger?: { body?: unknown } & Record<string, unknown>;
+  trigger_error?: string;
 }
 
 /** How the caller is authenticated. */
@@ -322,6 +332,10 @@ export class Client {
     filter: { flow_id?: string; status?: string; since?: string; until?: string; cursor?: string } = {},
   ): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
     return this.request("GET", withQuery("/api/v1/deliveries", filter));
+  }
+
+  async getDelivery(id: string): Promise<Delivery> {
+    return this.request("GET", `/api/v1/deliveries/${encodeURIComponent(id)}`);
   }
 
   /** Waits (up to two minutes) for the next request to the flow's trigger; null when none came. */

@@ -10,6 +10,8 @@ import { afterEach, beforeEach } from "vitest";
 export function mounted() {
   const ctx = {} as { root: Root; container: HTMLDivElement; render: (node: ReactNode) => Promise<void> };
   beforeEach(() => {
+    // Every test starts at the app's root address.
+    window.history.replaceState(null, "", "/");
     ctx.container = document.createElement("div");
     document.body.append(ctx.container);
     ctx.root = createRoot(ctx.container);
