@@ -24,6 +24,9 @@ type flowJSON struct {
 	Nodes    json.RawMessage `json:"nodes,omitempty"`
 	Edges    json.RawMessage `json:"edges,omitempty"`
 	Triggers []triggerJSON   `json:"triggers"`
+	// TestPayload is in single flows only: the payload and headers of the
+	// flow's last test run.
+	TestPayload json.RawMessage `json:"test_payload,omitempty"`
 	// Stats are in lists only: the latest run and the runs of the last 24 h.
 	Stats     *flowStatsJSON `json:"stats,omitempty"`
 	CreatedAt time.Time      `json:"created_at"`
@@ -93,6 +96,7 @@ func (s *server) flow(f *store.Flow, withGraph bool) (flowJSON, error) {
 			return out, err
 		}
 		out.Settings, out.Nodes, out.Edges = g.Settings, g.Nodes, g.Edges
+		out.TestPayload = f.TestPayload
 	}
 	return out, nil
 }

@@ -127,7 +127,7 @@ func decodeBody(c *fiber.Ctx, v any) error {
 
 type testRequest struct {
 	Payload any               `json:"payload"`
-	Headers map[string]string `json:"headers"`
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // testFlow runs the flow's current version once with the given payload, as
@@ -154,6 +154,11 @@ func (s *server) testFlow(c *fiber.Ctx) error {
 	trigger, err := json.Marshal(engine.TestTrigger(req.Payload, req.Headers, time.Now()))
 	if err != nil {
 		return errorf(fiber.StatusBadRequest, "payload: %v", err)
+	}
+	// Kept, so the editor offers it again when the flow is opened.
+	kept, _ := json.Marshal(req)
+	if err := s.store.SetTestPayload(c.UserContext(), f.ID, kept); err != nil {
+		return flowNotFound(id, err)
 	}
 	runs, err := s.engine.Enqueue(c.UserContext(), store.NewRun{
 		FlowID: f.ID, FlowVersion: f.Version, TriggerType: store.TriggerTest, Trigger: trigger,

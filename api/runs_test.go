@@ -202,3 +202,24 @@ func TestReplayAndCancel(t *testing.T) {
 		assert.Contains(t, body["error"], "wait_ms")
 	})
 }
+
+// TestATestPayloadIsKept: a test run's payload and headers are kept with
+// the flow and answered with it, so the editor offers them again.
+func TestATestPayloadIsKept(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		status, flow := f.do("POST", "/api/v1/flows", `{"name": "kept", "nodes": [{"id": "hook", "type": "trigger.webhook"}]}`)
+		require.Equal(t, http.StatusCreated, status)
+		id := flow["id"].(string)
+		_, got := f.do("GET", "/api/v1/flows/"+id, "")
+		assert.Nil(t, got["test_payload"], "none before the first test")
+
+		status, run := f.do("POST", "/api/v1/flows/"+id+"/test", `{"payload": {"amount": 42}, "headers": {"X-Event": "paid"}}`)
+		require.Equal(t, http.StatusOK, status, "%v", run)
+		_, got = f.do("GET", "/api/v1/flows/"+id, "")
+		assert.Equal(t, map[string]any{"payload": map[string]any{"amount": float64(42)}, "headers": map[string]any{"X-Event": "paid"}}, got["test_payload"])
+		_, list := f.do("GET", "/api/v1/flows", "")
+		assert.Nil(t, list["flows"].([]any)[0].(map[string]any)["test_payload"], "lists leave it out")
+	})
+}

@@ -24,6 +24,9 @@ type flowRow struct {
 	UpdatedAt   time.Time
 	// DeletedAt is set on a deleted flow, kept while its runs are.
 	DeletedAt *time.Time
+	// TestPayload is the JSON of the flow's last test run's payload and
+	// headers.
+	TestPayload *string
 }
 
 func (flowRow) TableName() string { return "flows" }
@@ -47,8 +50,8 @@ type flowWithDefinition struct {
 func (r *flowRow) record(definition string) *Flow {
 	f := &Flow{
 		ID: r.ID, Name: r.Name, Version: r.Version, Active: r.Active, Concurrency: r.Concurrency, HookKey: r.HookKey,
-		ListenUntil: utc(r.ListenUntil),
-		CreatedAt:   r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		ListenUntil: utc(r.ListenUntil), TestPayload: bytesOf(r.TestPayload),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if definition != "" {
 		f.Definition = []byte(definition)
@@ -154,6 +157,18 @@ func (db *DB) DeleteFlow(ctx context.Context, id string) error {
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("delete flow %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// SetTestPayload implements Store.
+func (db *DB) SetTestPayload(ctx context.Context, id string, payload []byte) error {
+	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id).Update("test_payload", string(payload))
+	if res.Error != nil {
+		return fmt.Errorf("keep the test payload of flow %s: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("keep the test payload of flow %s: %w", id, ErrNotFound)
 	}
 	return nil
 }

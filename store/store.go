@@ -39,6 +39,9 @@ type Store interface {
 	FlowStats(ctx context.Context, since time.Time) (map[string]FlowStats, error)
 	// DeleteFlow removes a flow and its versions.
 	DeleteFlow(ctx context.Context, id string) error
+	// SetTestPayload keeps the payload and headers (JSON) of the flow's
+	// last test run.
+	SetTestPayload(ctx context.Context, id string, payload []byte) error
 	// SetFlowActive turns a flow's triggers on or off.
 	SetFlowActive(ctx context.Context, id string, active bool) (*Flow, error)
 	// ListFlowVersions returns a flow's versions, newest first, without
@@ -185,8 +188,11 @@ type Flow struct {
 	ListenUntil *time.Time
 	// Definition is the current version's flow document.
 	Definition []byte
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// TestPayload is the JSON {"payload", "headers"} of the flow's last
+	// test run; nil before the first.
+	TestPayload []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // FlowStats sums up a flow's recent runs for the flows list.

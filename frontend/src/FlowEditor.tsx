@@ -92,6 +92,47 @@ export function FlowEditor({
   return <Canvas key={flow.data.version} client={client} flow={flow.data} types={types.data} node={node} onNode={onNode} onClose={onClose} />;
 }
 
+// ReceivedPayloads offers the bodies of the requests the flow's trigger
+// took (accepted, or captured while listening) as the test payload.
+function ReceivedPayloads({ client, flowId, onPick }: { client: Client; flowId: string; onPick: (body: unknown) => void }) {
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState("");
+  const received = useQuery({
+    queryKey: ["received", flowId],
+    queryFn: async () => {
+      const [accepted, captured] = await Promise.all([
+        client.listDeliveries({ flow_id: flowId, status: "accepted" }),
+        client.listDeliveries({ flow_id: flowId, status: "captured" }),
+      ]);
+      return [...accepted.deliveries, ...captured.deliveries].sort((a, b) => b.received_at.localeCompare(a.received_at)).slice(0, 10);
+    },
+    enabled: open,
+  });
+  async function pick(id: string) {
+    try {
+      const d = await client.getDelivery(id);
+      onPick(d.trigger?.body ?? null);
+      setError("");
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }
+  return (
+    <div className="received">
+      <label htmlFor="received-payloads">Or use a request the trigger took</label>{" "}
+      <select id="received-payloads" value="" onFocus={() => setOpen(true)} onChange={(e) => e.target.value && void pick(e.target.value)}>
+        <option value="">{received.data && received.data.length === 0 ? "None received yet" : "Choose a request…"}</option>
+        {received.data?.map((d) => (
+          <option key={d.id} value={d.id}>
+            {new Date(d.received_at).toLocaleString()} · {d.method} {d.path || "/"} · {d.status}
+          </option>
+        ))}
+      </select>
+      {error && <small className="problem">{error}</small>}
+    </div>
+  );
+}
+
 // FlowSettingsPanel edits the flow's own options; its problems show under
 // their fields.
 function FlowSettingsPanel({
@@ -306,7 +347,11 @@ function Canvas({
   }
 
   const [testRun, setTestRun] = useState<Run | null>(null);
-  const [payload, setPayload] = useState("{}");
+  // The last test's payload (and headers) come back when the flow reopens.
+  const [payload, setPayload] = useState(() =>
+    flow.test_payload && "payload" in flow.test_payload ? JSON.stringify(flow.test_payload.payload, null, 2) : "{}",
+  );
+  const testHeaders = flow.test_payload?.headers ?? {};
   const [listening, setListening] = useState(false);
   const [captured, setCaptured] = useState<Delivery | null>(null);
 
@@ -449,7 +494,7 @@ function Canvas({
     if (dirty && !(await save())) return;
     setStatus("Testing…");
     try {
-      const run = await client.testFlow(flow.id, body);
+      const run = await client.testFlow(flow.id, body, testHeaders);
       setTestRun(run);
       setStatus(`Test run ${run.status}${run.error ? `: ${run.error}` : "."}`);
       void queries.invalidateQueries({ queryKey: ["runs"] });
@@ -492,6 +537,7 @@ function Canvas({
         <summary>Test payload</summary>
         <label htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
         <textarea id="test-payload" className="mono" rows={4} value={payload} onChange={(e) => setPayload(e.target.value)} />
+        <ReceivedPayloads client={client} flowId={flow.id} onPick={(body) => setPayload(JSON.stringify(body, null, 2))} />
       </details>
       {flowProblems.length > 0 && (
         <ul role="alert" aria-label="Problems">

@@ -148,6 +148,53 @@ describe("NodePanel", () => {
   });
 });
 
+// The webhook trigger's verification and methods: a required select without
+// a default inside an optional object, and a list with a default.
+const hookType: NodeType = {
+  kind: "trigger.webhook",
+  category: "trigger",
+  title: "Webhook",
+  summary: "Starts the flow on an HTTP request.",
+  ports: null,
+  pure: true,
+  fields: [
+    { name: "methods", type: "list", label: "HTTP methods", default: ["POST"], items: { name: "method", type: "select", label: "Method" } },
+    {
+      name: "verify",
+      type: "object",
+      label: "Verify sender",
+      fields: [
+        { name: "scheme", type: "select", label: "Scheme", required: true, options: [{ value: "github", label: "GitHub" }, { value: "stripe", label: "Stripe" }] },
+        { name: "credential", type: "credential", label: "Credential", credential_types: ["secret"] },
+      ],
+    },
+  ],
+};
+
+describe("NodePanel shows what is set, and the defaults", () => {
+  const ctx = mounted();
+
+  it("shows a select with no value and no default as None, not as its first choice", () => {
+    act(() => ctx.root.render(<NodePanel node={{ id: "hook", type: "trigger.webhook" }} type={hookType} problems={[]} credentials={[]} onChange={() => {}} />));
+    const scheme = ctx.container.querySelector<HTMLSelectElement>("#field-params-verify-scheme")!;
+    expect(scheme.value).toBe("");
+    expect(scheme.selectedOptions[0].textContent).toBe("None");
+    const credential = ctx.container.querySelector<HTMLSelectElement>("#field-params-verify-credential")!;
+    expect(credential.selectedOptions[0].textContent).toBe("None");
+    // One with a default shows the default chosen.
+    act(() => ctx.root.render(<NodePanel node={{ id: "call", type: "http.request" }} type={httpType} problems={[]} credentials={[]} onChange={() => {}} />));
+    const method = ctx.container.querySelector<HTMLSelectElement>("#field-params-method")!;
+    expect(method.value).toBe("GET");
+    expect([...method.options].map((o) => o.textContent)).not.toContain("None");
+  });
+
+  it("shows a list's default in its empty box", () => {
+    act(() => ctx.root.render(<NodePanel node={{ id: "hook", type: "trigger.webhook" }} type={hookType} problems={[]} credentials={[]} onChange={() => {}} />));
+    const methods = ctx.container.querySelector("#field-params-methods")!;
+    expect(methods.querySelector(".cm-placeholder")?.textContent).toBe('["POST"]');
+  });
+});
+
 describe("NodePanel previews", () => {
   const ctx = mounted();
   afterEach(() => vi.useRealTimers());

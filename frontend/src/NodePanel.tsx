@@ -242,7 +242,9 @@ function FieldInput({
     case "select":
       input = (
         <select id={id} value={String(value ?? field.default ?? "")} onChange={(e) => onChange(e.target.value || undefined)}>
-          {!field.required && field.default === undefined && <option value="">—</option>}
+          {/* Without a default, nothing chosen shows as nothing chosen: a
+              required field left so is refused when the flow is saved. */}
+          {field.default === undefined && <option value="">None</option>}
           {field.options?.map((o) => (
             <option key={o.value} value={o.value} title={o.help}>
               {o.label}
@@ -255,7 +257,7 @@ function FieldInput({
       const usable = credentials.filter((c) => !field.credential_types?.length || field.credential_types.includes(c.type));
       input = (
         <select id={id} value={String(value ?? "")} onChange={(e) => onChange(e.target.value || undefined)}>
-          <option value="">—</option>
+          <option value="">None</option>
           {usable.map((c) => (
             <option key={c.name} value={c.name}>
               {c.name} ({c.type})
@@ -309,7 +311,17 @@ function FieldInput({
       );
     default:
       if (mode === "json") {
-        input = <JSONField id={id} labelledBy={labelId} value={value} paths={code.paths} onChange={onChange} />;
+        // An absent value shows the default the server applies.
+        input = (
+          <JSONField
+            id={id}
+            labelledBy={labelId}
+            value={value}
+            paths={code.paths}
+            placeholder={field.default === undefined ? undefined : JSON.stringify(field.default)}
+            onChange={onChange}
+          />
+        );
         break;
       }
       if (mode) {

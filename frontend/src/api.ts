@@ -51,6 +51,8 @@ export interface Flow extends FlowSummary {
   settings?: FlowSettings;
   nodes: FlowNode[];
   edges: FlowEdge[];
+  /** The payload and headers of the flow's last test run, kept by the server. */
+  test_payload?: { payload?: unknown; headers?: Record<string, string> };
 }
 
 /** A flow's own options, beside its nodes. */
