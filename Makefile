@@ -6,7 +6,7 @@ BIN     := bin/hookflow
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go')
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: build web run test check test-go test-web test-e2e chromium clean
+.PHONY: build web run test check test-go test-web test-e2e chromium shell-tools clean
 
 ## build: the editor, then one static binary with the editor embedded.
 build: web
@@ -37,7 +37,8 @@ check:
 
 ## test-go: Go tests with the race detector, on SQLite and on Postgres
 ## (TEST_DATABASE_URL, the server at 127.0.0.1:5432, or a throwaway cluster).
-test-go:
+## The README's curl section runs in them, with curl and jq.
+test-go: shell-tools
 	.ci/with-postgres go test -race -count=1 -timeout 15m ./...
 
 ## test-web: the editor's type check and unit tests.
@@ -52,6 +53,9 @@ test-e2e: build chromium
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+shell-tools:
+	@command -v curl >/dev/null && command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq curl jq; }
 
 clean:
 	rm -rf bin api/web/dist/assets api/web/dist/index.html frontend/node_modules

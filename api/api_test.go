@@ -85,6 +85,13 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	return &fixture{t: t, app: newApp(t, db), store: db}
 }
 
+// credential stores a credential through the API.
+func (f *fixture) credential(name, typ, data string) {
+	f.t.Helper()
+	status, body := f.do("POST", "/api/v1/credentials", `{"name": "`+name+`", "type": "`+typ+`", "data": `+data+`}`)
+	require.Equal(f.t, http.StatusCreated, status, "%v", body)
+}
+
 // do sends a request with the admin token and decodes the JSON answer.
 func (f *fixture) do(method, path, body string) (int, map[string]any) {
 	f.t.Helper()
@@ -143,6 +150,20 @@ func TestFlowAPI(t *testing.T) {
 		}, body["problems"])
 		assert.Equal(t, "flow is invalid: 3 problems", body["error"])
 
+		// A webhook verified with a credential that is not there, or not
+		// of a type the scheme takes, would answer 401 to every sender.
+		status, body = f.do("POST", "/api/v1/flows", validFlow)
+		assert.Equal(t, http.StatusUnprocessableEntity, status)
+		assert.Equal(t, []any{map[string]any{"node": "hook", "field": "params.verify.credential",
+			"message": `no credential is named "stripe-signing"; create it under Credentials first`}}, body["problems"])
+		f.credential("stripe-signing", "slack", `{"webhook_url": "https://hooks.slack.com/services/T0/B0/x"}`)
+		status, body = f.do("POST", "/api/v1/flows", validFlow)
+		assert.Equal(t, http.StatusUnprocessableEntity, status)
+		assert.Equal(t, []any{map[string]any{"node": "hook", "field": "params.verify.credential",
+			"message": `credential "stripe-signing" is of type slack; this field takes secret or http_basic`}}, body["problems"])
+		status, body = f.do("PUT", "/api/v1/credentials/stripe-signing", `{"type": "secret", "data": {"secret": "whsec_x"}}`)
+		require.Equal(t, http.StatusOK, status, "%v", body)
+
 		status, body = f.do("POST", "/api/v1/flows", validFlow)
 		require.Equal(t, http.StatusCreated, status, "%v", body)
 		id := body["id"].(string)
@@ -183,6 +204,14 @@ func TestFlowAPI(t *testing.T) {
 		assert.Contains(t, body["error"], "has no version 9")
 		status, _ = f.do("GET", "/api/v1/flows/"+id+"/versions/first", "")
 		assert.Equal(t, http.StatusBadRequest, status)
+
+		// A credential deleted since the flow was saved stops its activation.
+		status, _ = f.do("DELETE", "/api/v1/credentials/stripe-signing", "")
+		require.Equal(t, http.StatusNoContent, status)
+		status, body = f.do("POST", "/api/v1/flows/"+id+"/activate", "")
+		assert.Equal(t, http.StatusUnprocessableEntity, status)
+		assert.Equal(t, "params.verify.credential", body["problems"].([]any)[0].(map[string]any)["field"])
+		f.credential("stripe-signing", "secret", `{"secret": "whsec_x"}`)
 
 		status, body = f.do("POST", "/api/v1/flows/"+id+"/activate", "")
 		require.Equal(t, http.StatusOK, status)
@@ -234,6 +263,7 @@ func TestUnknownFlowOnEveryFlowRoute(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
+		f.credential("stripe-signing", "secret", `{"secret": "whsec_x"}`)
 		const missing = "/api/v1/flows/does-not-exist"
 		for _, r := range []struct{ method, path, body string }{
 			{"GET", missing, ""},
@@ -266,6 +296,8 @@ func TestEverythingSurvivesARestart(t *testing.T) {
 			require.NoError(t, err)
 			require.NotEmpty(t, generated, "the first start makes a token")
 			f := &fixture{t: t, app: newApp(t, first), store: first}
+			status, _ := f.doAs(generated, "POST", "/api/v1/credentials", `{"name": "stripe-signing", "type": "secret", "data": {"secret": "whsec_x"}}`)
+			require.Equal(t, http.StatusCreated, status)
 			status, body := f.doAs(generated, "POST", "/api/v1/flows", validFlow)
 			require.Equal(t, http.StatusCreated, status)
 			id := body["id"].(string)

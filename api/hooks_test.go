@@ -91,12 +91,6 @@ type fixture2 struct{ *fixture }
 
 func hooks(t *testing.T, db *store.DB) *fixture2 { return &fixture2{setup(t, db)} }
 
-func (f *fixture2) credential(name, typ, data string) {
-	f.t.Helper()
-	status, body := f.do("POST", "/api/v1/credentials", `{"name": "`+name+`", "type": "`+typ+`", "data": `+data+`}`)
-	require.Equal(f.t, http.StatusCreated, status, "%v", body)
-}
-
 // activeFlow saves and activates a flow and returns its id and trigger URL.
 func (f *fixture2) activeFlow(doc string) (string, string) {
 	f.t.Helper()

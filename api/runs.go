@@ -58,7 +58,7 @@ type stepJSON struct {
 	Input       json.RawMessage `json:"input,omitempty"`
 	Output      json.RawMessage `json:"output,omitempty"`
 	Error       string          `json:"error,omitempty"`
-	Logs        json.RawMessage `json:"logs,omitempty"`
+	Logs        json.RawMessage `json:"logs"` // always a list, empty when the node logged nothing
 	Interrupted bool            `json:"interrupted,omitempty"`
 	ResumeAt    *time.Time      `json:"resume_at,omitempty"`
 	StartedAt   time.Time       `json:"started_at"`
@@ -81,10 +81,14 @@ func renderRun(r *store.Run, trigger []byte, steps []*store.Step) runJSON {
 		out.Trigger.Data = engine.CapJSON(trigger, maxShownValue)
 		out.Steps = make([]stepJSON, len(steps))
 		for i, s := range steps {
+			logs := s.Logs
+			if len(logs) == 0 || string(logs) == "null" {
+				logs = json.RawMessage("[]")
+			}
 			out.Steps[i] = stepJSON{
 				NodeID: s.NodeID, Iteration: s.Iteration, Attempt: s.Attempt, Status: s.Status, Port: s.Port,
 				Input: engine.CapJSON(s.Input, maxShownValue), Output: engine.CapJSON(s.Output, maxShownValue),
-				Error: s.Error, Logs: s.Logs, Interrupted: s.Interrupted, ResumeAt: s.ResumeAt,
+				Error: s.Error, Logs: logs, Interrupted: s.Interrupted, ResumeAt: s.ResumeAt,
 				StartedAt: s.StartedAt, DurationMS: float64(s.Duration.Microseconds()) / 1000,
 			}
 		}

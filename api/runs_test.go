@@ -60,6 +60,9 @@ func TestTestRunAnswersTheRunWithItsSteps(t *testing.T) {
 		assert.Equal(t, map[string]any{"text": "VIP 250"}, byNode["vip"]["output"])
 		assert.Contains(t, amount, "started_at")
 		assert.Contains(t, amount, "duration_ms")
+		for node, step := range byNode {
+			assert.Equal(t, []any{}, step["logs"], "%s: a step that logged nothing has an empty log", node)
+		}
 
 		status, run = f.do("POST", "/api/v1/flows/"+id+"/test", `{"payload": {"amount": 500}}`)
 		require.Equal(t, http.StatusOK, status)
@@ -67,6 +70,7 @@ func TestTestRunAnswersTheRunWithItsSteps(t *testing.T) {
 			if step := s.(map[string]any); step["node_id"] == "vip" {
 				assert.Equal(t, "skipped", step["status"])
 				assert.Nil(t, step["port"])
+				assert.Equal(t, []any{}, step["logs"], "a skipped step has an empty log")
 			}
 		}
 

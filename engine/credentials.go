@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,15 +181,8 @@ func (c *Credentials) UsedBy(ctx context.Context) (map[string][]FlowRef, error) 
 			continue // Saved flows always parse; an unreadable one uses nothing.
 		}
 		names := map[string]bool{}
-		for _, n := range doc.Nodes {
-			kind, ok := c.registry.Lookup(n.Type)
-			if !ok || len(n.Params) == 0 {
-				continue
-			}
-			var params map[string]any
-			if json.Unmarshal(n.Params, &params) == nil {
-				credentialNames(kind.Spec.Fields, params, names)
-			}
+		for _, ref := range flowCredentials(c.registry, &doc) {
+			names[ref.name] = true
 		}
 		for name := range names {
 			used[name] = append(used[name], FlowRef{ID: f.ID, Name: f.Name})
@@ -196,19 +191,67 @@ func (c *Credentials) UsedBy(ctx context.Context) (map[string][]FlowRef, error) 
 	return used, nil
 }
 
-// credentialNames adds the values of credential fields in params, at any
-// depth of object fields, such as a webhook's verify.credential.
-func credentialNames(fields []nodes.Field, params map[string]any, into map[string]bool) {
+// credentialRef is a credential named in one node's params.
+type credentialRef struct {
+	node  string
+	field string // its path, such as "params.verify.credential"
+	name  string
+	types []string
+}
+
+// flowCredentials lists the credentials a flow's nodes name in their
+// credential fields, at any depth of object fields.
+func flowCredentials(reg *nodes.Registry, doc *Flow) []credentialRef {
+	var refs []credentialRef
+	for _, n := range doc.Nodes {
+		kind, ok := reg.Lookup(n.Type)
+		if !ok || len(n.Params) == 0 {
+			continue
+		}
+		var params map[string]any
+		if json.Unmarshal(n.Params, &params) == nil {
+			refs = credentialRefs(n.ID, "params", kind.Spec.Fields, params, refs)
+		}
+	}
+	return refs
+}
+
+func credentialRefs(node, prefix string, fields []nodes.Field, params map[string]any, refs []credentialRef) []credentialRef {
 	for _, f := range fields {
 		switch f.Type {
 		case nodes.TypeCredential:
 			if name, ok := params[f.Name].(string); ok && name != "" {
-				into[name] = true
+				refs = append(refs, credentialRef{node: node, field: schema.Join(prefix, f.Name), name: name, types: f.CredentialTypes})
 			}
 		case nodes.TypeObject:
 			if sub, ok := params[f.Name].(map[string]any); ok {
-				credentialNames(f.Fields, sub, into)
+				refs = credentialRefs(node, schema.Join(prefix, f.Name), f.Fields, sub, refs)
 			}
 		}
 	}
+	return refs
+}
+
+// checkCredentials reports each credential field of a flow that names no
+// stored credential, or one of a type the field does not take: such a flow
+// would fail every run (a webhook would answer 401 to every sender), so it is
+// refused when saved or activated, as a problem on that field.
+func checkCredentials(ctx context.Context, st store.Store, reg *nodes.Registry, doc *Flow) ([]Problem, error) {
+	var problems []Problem
+	for _, ref := range flowCredentials(reg, doc) {
+		stored, err := st.GetCredential(ctx, ref.name)
+		if errors.Is(err, store.ErrNotFound) {
+			problems = append(problems, Problem{Node: ref.node, Field: ref.field,
+				Message: fmt.Sprintf("no credential is named %q; create it under Credentials first", ref.name)})
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check credential %s: %w", ref.name, err)
+		}
+		if !slices.Contains(ref.types, stored.Type) {
+			problems = append(problems, Problem{Node: ref.node, Field: ref.field,
+				Message: fmt.Sprintf("credential %q is of type %s; this field takes %s", ref.name, stored.Type, strings.Join(ref.types, " or "))})
+		}
+	}
+	return problems, nil
 }

@@ -44,27 +44,28 @@ func (s *Flows) changed(flowID string) {
 
 // Create validates a flow document and saves it as a new, inactive flow.
 func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error) {
-	plan, definition, err := s.compile(document)
+	stored, err := s.compile(ctx, document)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.CreateFlow(ctx, storedDocument(plan, definition))
+	return s.store.CreateFlow(ctx, stored)
 }
 
 // Update validates a flow document and saves it as the flow's next version.
 func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.Flow, error) {
-	plan, definition, err := s.compile(document)
+	stored, err := s.compile(ctx, document)
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.store.UpdateFlow(ctx, id, storedDocument(plan, definition))
+	f, err := s.store.UpdateFlow(ctx, id, stored)
 	if err == nil {
 		s.changed(id)
 	}
 	return f, err
 }
 
-// Delete removes a flow with its versions, runs and deliveries.
+// Delete removes a flow; its runs and deliveries stay readable until
+// retention prunes them.
 func (s *Flows) Delete(ctx context.Context, id string) error {
 	if err := s.store.DeleteFlow(ctx, id); err != nil {
 		return err
@@ -75,14 +76,15 @@ func (s *Flows) Delete(ctx context.Context, id string) error {
 
 // SetActive turns a flow's triggers on or off. Activation compiles the
 // current version again, so a flow the server can no longer run (a node kind
-// it lacks) is refused rather than left failing every run.
+// it lacks, a credential deleted since) is refused rather than left failing
+// every run.
 func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.Flow, error) {
 	if active {
 		f, err := s.store.GetFlow(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := Compile(s.registry, f.Definition); err != nil {
+		if _, err := s.compile(ctx, f.Definition); err != nil {
 			return nil, fmt.Errorf("activate flow %s: %w", id, err)
 		}
 	}
@@ -93,21 +95,31 @@ func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.F
 	return f, err
 }
 
-// storedDocument is what the store keeps of a compiled flow.
-func storedDocument(plan *Plan, definition []byte) store.FlowDocument {
-	return store.FlowDocument{Name: plan.Flow.Name, Definition: definition, Concurrency: plan.Concurrency()}
+// Stored is what the store keeps of a compiled flow: its document in
+// canonical form, with the name and settings the store indexes.
+func (p *Plan) Stored() (store.FlowDocument, error) {
+	definition, err := p.Flow.Encode()
+	if err != nil {
+		return store.FlowDocument{}, err
+	}
+	return store.FlowDocument{Name: p.Flow.Name, Definition: definition, Concurrency: p.Concurrency()}, nil
 }
 
-func (s *Flows) compile(document []byte) (*Plan, []byte, error) {
+// compile checks a flow document, and the credentials it names, and returns
+// what the store keeps of it.
+func (s *Flows) compile(ctx context.Context, document []byte) (store.FlowDocument, error) {
 	plan, err := Compile(s.registry, document)
 	if err != nil {
-		return nil, nil, err
+		return store.FlowDocument{}, err
 	}
-	definition, err := plan.Flow.Encode()
+	problems, err := checkCredentials(ctx, s.store, s.registry, plan.Flow)
 	if err != nil {
-		return nil, nil, err
+		return store.FlowDocument{}, err
 	}
-	return plan, definition, nil
+	if len(problems) > 0 {
+		return store.FlowDocument{}, &InvalidFlowError{Problems: problems}
+	}
+	return plan.Stored()
 }
 
 // Trigger describes a flow's trigger node.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	// Schedules name IANA time zones; the runtime image has no zoneinfo.
 	_ "time/tzdata"
@@ -51,7 +52,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := rootCommand(stdin, stdout, stderr)
 	setOutput(root, stderr)
-	err := root.Parse(args)
+	err := root.Parse(flagsFirst(root, args))
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		// The flag package has already printed the problem and the usage.
 		return 2
@@ -84,6 +85,65 @@ func setOutput(c *ffcli.Command, w io.Writer) {
 	for _, sub := range c.Subcommands {
 		setOutput(sub, w)
 	}
+}
+
+// flagsFirst reorders a command line so that each command's flags come before
+// its arguments, as the flag package wants, while people may type them after
+// (hookflow run flow.json -payload p.json). At each level, the first word that
+// is not a flag either names a subcommand, whose own words follow, or starts
+// the command's arguments; those go last, after "--". A "--" typed ends the
+// flags as usual.
+func flagsFirst(c *ffcli.Command, args []string) []string {
+	var flags, words []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			words = append(words, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(arg, "-") && arg != "-":
+			flags = append(flags, arg)
+			if takesValue(c.FlagSet, arg) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			if len(words) == 0 {
+				if sub := subcommand(c, arg); sub != nil {
+					return append(append(flags, arg), flagsFirst(sub, args[i+1:])...)
+				}
+			}
+			words = append(words, arg)
+		}
+	}
+	if len(words) == 0 {
+		return flags
+	}
+	return append(append(flags, "--"), words...)
+}
+
+// takesValue tells whether a flag argument such as "-payload" is followed by
+// its value as the next word: so unless it is a boolean or carries "=value".
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false // The flag package reports it.
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+func subcommand(c *ffcli.Command, name string) *ffcli.Command {
+	for _, sub := range c.Subcommands {
+		if sub.Name == name {
+			return sub
+		}
+	}
+	return nil
 }
 
 func rootCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {

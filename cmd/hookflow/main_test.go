@@ -178,7 +178,7 @@ func TestFlowCommands(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "read FILE: open")
 
-	code, out, _ = runCLI(t, "", append(append([]string{"flow", "import"}, data...), file)...)
+	code, out, _ = runCLI(t, "", append([]string{"flow", "import", file}, data...)...)
 	require.Equal(t, 0, code, out)
 	m := regexp.MustCompile(`^(\S+) version 1\n$`).FindStringSubmatch(out)
 	require.NotNil(t, m, out)
@@ -290,6 +290,11 @@ func TestRunCommand(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Contains(t, out, "== total (attempt 1, succeeded)\n{\n  \"sum\": 350\n}")
 
+	// Flags may follow the flow's file, as people type them.
+	code, out, _ = runCLI(t, "", "run", flow, "--payload", payload, "-v", "--header", "X-Sig: s1")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "== total (attempt 1, succeeded)\n{\n  \"sum\": 350\n}")
+
 	invalid := filepath.Join(dir, "invalid.json")
 	require.NoError(t, os.WriteFile(invalid, []byte(`{"name": "x", "nodes": [{"id": "hook", "type": "trigger.manual"}, {"id": "a", "type": "ghost"}]}`), 0o600))
 	code, out, errOut := runCLI(t, "", "run", invalid)
@@ -302,4 +307,41 @@ func TestRunCommand(t *testing.T) {
 	assert.Contains(t, errOut, "payload - is not JSON")
 	code, _, _ = runCLI(t, "", "run", "-header", "no-colon", flow)
 	assert.Equal(t, 2, code)
+	code, _, errOut = runCLI(t, "", "run", flow, "--no-such-flag")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "flag provided but not defined: -no-such-flag")
+	code, _, errOut = runCLI(t, "", "run", "--", "-v")
+	assert.Equal(t, 2, code, "after -- every word is an argument")
+	assert.Contains(t, errOut, "-v: no such file")
+
+	// A run by hand applies no webhook verification, and this temporary
+	// database holds no credentials: a flow that names one still runs.
+	verified := filepath.Join(dir, "verified.json")
+	require.NoError(t, os.WriteFile(verified, []byte(`{"name": "signed", "nodes": [
+		{"id": "hook", "type": "trigger.webhook", "params": {"verify": {"scheme": "github", "credential": "gh"}}},
+		{"id": "ref", "type": "transform", "params": {"fields": {"ref": "trigger.body.ref"}}}],
+		"edges": [{"from": "hook", "to": "ref"}]}`), 0o600))
+	code, out, _ = runCLI(t, `{"ref": "main"}`, "run", verified, "-payload", "-")
+	require.Equal(t, 0, code, out)
+	assert.Regexp(t, `ref\s+succeeded\s+1\s+.*\{"ref":"main"\}`, out)
+}
+
+func TestFlagsFirst(t *testing.T) {
+	t.Parallel()
+	root := rootCommand(strings.NewReader(""), io.Discard, io.Discard)
+	tests := []struct {
+		args, want []string
+	}{
+		{[]string{"run", "f.json", "--payload", "p.json", "-v"}, []string{"run", "--payload", "p.json", "-v", "--", "f.json"}},
+		{[]string{"run", "-header", "A: b", "f.json", "-header=C: d"}, []string{"run", "-header", "A: b", "-header=C: d", "--", "f.json"}},
+		{[]string{"flow", "import", "f.json", "--update", "id1", "--data-dir", "d"}, []string{"flow", "import", "--update", "id1", "--data-dir", "d", "--", "f.json"}},
+		{[]string{"run", "--", "-v"}, []string{"run", "--", "-v"}},
+		{[]string{"run", "-", "-payload", "p.json"}, []string{"run", "-payload", "p.json", "--", "-"}},
+		{[]string{"--addr", ":9090"}, []string{"--addr", ":9090"}},
+		{[]string{"serve", "extra", "--addr", ":9090"}, []string{"serve", "--addr", ":9090", "--", "extra"}},
+		{[]string{"run", "f.json", "run"}, []string{"run", "--", "f.json", "run"}},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, flagsFirst(root, tt.args), "%q", tt.args)
+	}
 }
