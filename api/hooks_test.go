@@ -429,7 +429,10 @@ func TestRefusals(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		status, _, body := f.post("POST", url, json, []byte(`{}`))
 		assert.Equal(t, http.StatusNotFound, status, "an inactive flow's trigger refuses: %s", body)
+		assert.JSONEq(t, `{"error": "no trigger at this URL"}`, string(body), "the sender learns no more than for a URL that never was")
 		d = f.latestDelivery(flowID)
+		assert.Equal(t, "rejected", d["status"], "the owner sees the request and why it was refused")
+		assert.Equal(t, float64(404), d["http_status"])
 		assert.Equal(t, "the flow is not active", d["reason"])
 
 		_, list := f.do("GET", "/api/v1/deliveries?flow_id="+flowID+"&status=accepted", "")

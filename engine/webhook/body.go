@@ -91,8 +91,9 @@ func KindOf(contentType string, body []byte) (Kind, error) {
 
 // ParseBody parses a request body by its content type, into what
 // expressions see as trigger.body: JSON as values, form and multipart
-// fields as name → text (a list when repeated; files as their name, type
-// and size), XML as nested maps, text as a string. An empty body is nil.
+// fields as name → text (a list when repeated, nested by bracketed names
+// such as a[b]; files as their name, type and size), XML as nested maps,
+// text as a string. An empty body is nil.
 func ParseBody(contentType string, body []byte) (any, error) {
 	kind, err := KindOf(contentType, body)
 	if err != nil {
@@ -109,11 +110,11 @@ func ParseBody(contentType string, body []byte) (any, error) {
 		}
 		return v, nil
 	case KindForm:
-		values, err := url.ParseQuery(string(body))
+		fields, err := parseFormFields(string(body))
 		if err != nil {
 			return nil, &MalformedBodyError{Kind: "form data", Err: err}
 		}
-		return Values(values), nil
+		return nestFields(fields), nil
 	case KindMultipart:
 		return parseMultipart(contentType, body)
 	case KindXML:
@@ -147,24 +148,14 @@ func parseMultipart(contentType string, body []byte) (any, error) {
 		return nil, &MalformedBodyError{Kind: "multipart data", Err: errors.New("no boundary in the content type")}
 	}
 	reader := multipart.NewReader(bytes.NewReader(body), boundary)
-	out := map[string]any{}
-	add := func(name string, v any) {
-		switch prev := out[name].(type) {
-		case nil:
-			out[name] = v
-		case []any:
-			out[name] = append(prev, v)
-		default:
-			out[name] = []any{prev, v}
-		}
-	}
+	var fields []field
 	for parts := 0; ; parts++ {
 		part, err := reader.NextRawPart()
 		if errors.Is(err, io.EOF) {
 			if parts == 0 {
 				return nil, &MalformedBodyError{Kind: "multipart data", Err: errors.New("no part found")}
 			}
-			return out, nil
+			return nestFields(fields), nil
 		}
 		if err != nil {
 			return nil, &MalformedBodyError{Kind: "multipart data", Err: err}
@@ -179,13 +170,13 @@ func parseMultipart(contentType string, body []byte) (any, error) {
 		name := part.FormName()
 		if filename := part.FileName(); filename != "" {
 			// Files are described, not kept: their content is in raw.
-			add(name, map[string]any{
+			fields = append(fields, field{name, map[string]any{
 				"filename":     filename,
 				"content_type": part.Header.Get("Content-Type"),
 				"size":         len(data),
-			})
+			}})
 			continue
 		}
-		add(name, string(data))
+		fields = append(fields, field{name, string(data)})
 	}
 }

@@ -54,6 +54,45 @@ func TestParseBody(t *testing.T) {
 	}
 }
 
+func TestBracketedFormNames(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body string
+		want       map[string]any
+	}{
+		{"object", "customer[name]=Ada&customer[email]=ada%40example.com",
+			map[string]any{"customer": map[string]any{"name": "Ada", "email": "ada@example.com"}}},
+		{"nested object", "a[b][c]=1&a[b][d]=2&a[e]=3",
+			map[string]any{"a": map[string]any{"b": map[string]any{"c": "1", "d": "2"}, "e": "3"}}},
+		{"list", "tags[]=red&tags[]=blue", map[string]any{"tags": []any{"red", "blue"}}},
+		{"list of one", "tags[]=red", map[string]any{"tags": []any{"red"}}},
+		{"stripe's indexes", "metadata[order_id]=6735&items[0][price]=price_1&items[0][quantity]=2&items[1][price]=price_2",
+			map[string]any{"metadata": map[string]any{"order_id": "6735"},
+				"items": []any{map[string]any{"price": "price_1", "quantity": "2"}, map[string]any{"price": "price_2"}}}},
+		{"indexes in their order", "a[2]=c&a[0]=a&a[1]=b", map[string]any{"a": []any{"a", "b", "c"}}},
+		{"sparse indexes close up", "a[1]=x&a[5]=y", map[string]any{"a": []any{"x", "y"}}},
+		{"big index is a key", "a[0]=x&a[99999]=y", map[string]any{"a": map[string]any{"0": "x", "99999": "y"}}},
+		{"not quite an index", "a[01]=x", map[string]any{"a": map[string]any{"01": "x"}}},
+		{"rails groups", "items[][sku]=A&items[][qty]=1&items[][sku]=B&items[][qty]=2",
+			map[string]any{"items": []any{map[string]any{"sku": "A", "qty": "1"}, map[string]any{"sku": "B", "qty": "2"}}}},
+		{"plain and bracketed stay apart", "a=1&a[b]=2", map[string]any{"a": "1", "a[b]": "2"}},
+		{"object then list clash", "a[b]=1&a[]=2", map[string]any{"a": map[string]any{"b": "1"}, "a[]": "2"}},
+		{"repeated key", "a[b]=1&a[b]=2", map[string]any{"a": map[string]any{"b": "1"}, "a[b]": "2"}},
+		{"not brackets", "[a]=1&a[b=2&a]b[=3&a[b]c=4&a[b[c]]=5",
+			map[string]any{"[a]": "1", "a[b": "2", "a]b[": "3", "a[b]c": "4", "a[b[c]]": "5"}},
+		{"too deep", "a[1][2][3][4][5][6][7][8][9][10][11]=x", map[string]any{"a[1][2][3][4][5][6][7][8][9][10][11]": "x"}},
+		{"escaped brackets", "a%5Bb%5D=1", map[string]any{"a": map[string]any{"b": "1"}}},
+		{"numeric names at the top stay an object", "0=a&1=b", map[string]any{"0": "a", "1": "b"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseBody("application/x-www-form-urlencoded", []byte(tt.body))
+		require.NoError(t, err, tt.name)
+		assert.Equal(t, tt.want, got, tt.name)
+	}
+	_, err := ParseBody("application/x-www-form-urlencoded", []byte("a=%zz"))
+	assert.ErrorContains(t, err, "body is not valid form data")
+}
+
 func TestParseMultipart(t *testing.T) {
 	t.Parallel()
 	var body bytes.Buffer
@@ -61,6 +100,7 @@ func TestParseMultipart(t *testing.T) {
 	require.NoError(t, w.WriteField("name", "Ada"))
 	require.NoError(t, w.WriteField("tag", "a"))
 	require.NoError(t, w.WriteField("tag", "b"))
+	require.NoError(t, w.WriteField("address[city]", "London"))
 	file, err := w.CreateFormFile("avatar", "ada.png")
 	require.NoError(t, err)
 	_, err = file.Write(bytes.Repeat([]byte{0x89}, 1234))
@@ -70,9 +110,10 @@ func TestParseMultipart(t *testing.T) {
 	got, err := ParseBody(w.FormDataContentType(), body.Bytes())
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{
-		"name":   "Ada",
-		"tag":    []any{"a", "b"},
-		"avatar": map[string]any{"filename": "ada.png", "content_type": "application/octet-stream", "size": 1234},
+		"name":    "Ada",
+		"tag":     []any{"a", "b"},
+		"address": map[string]any{"city": "London"},
+		"avatar":  map[string]any{"filename": "ada.png", "content_type": "application/octet-stream", "size": 1234},
 	}, got)
 
 	_, err = ParseBody("multipart/form-data", body.Bytes())
@@ -142,4 +183,38 @@ func FuzzParseBody(f *testing.F) {
 			_, _ = ParseBody(ct, body)
 		}
 	})
+}
+
+// FuzzFormFields checks that nesting keeps every field: each value of a
+// form body is somewhere in what the flow sees, whatever the names.
+func FuzzFormFields(f *testing.F) {
+	for _, seed := range []string{"a[b]=1&a[]=2&a=3", "items[][x]=1&items[][x]=2&items[0]=z", "a[0][1][]=x&a[0][1][y]=z", "=&[]=&a[=]"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		fields, err := parseFormFields(body)
+		if err != nil {
+			return
+		}
+		got := nestFields(fields)
+		assert.Equal(t, len(fields), countLeaves(got), "body %q gave %v", body, got)
+	})
+}
+
+func countLeaves(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		n := 0
+		for _, e := range v {
+			n += countLeaves(e)
+		}
+		return n
+	case []any:
+		n := 0
+		for _, e := range v {
+			n += countLeaves(e)
+		}
+		return n
+	}
+	return 1
 }
