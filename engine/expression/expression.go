@@ -94,7 +94,7 @@ func (p *Program) Eval(ctx context.Context, scope *Scope) (any, error) {
 	out, err := machine.Run(p.program, &guarded)
 	vms.Put(machine)
 	if err != nil {
-		return nil, evalError(ctx, err)
+		return nil, p.evalError(ctx, err, scope)
 	}
 	return out, nil
 }
@@ -110,8 +110,9 @@ func compileError(err error) error {
 }
 
 // evalError says why an evaluation failed: a breached limit or a canceled
-// context plainly, anything else with its position in the source.
-func evalError(ctx context.Context, err error) error {
+// context plainly, anything else in the terms of the data the expression
+// read (see explain), with its position in the source.
+func (p *Program) evalError(ctx context.Context, err error, scope *Scope) error {
 	switch {
 	case ctx.Err() != nil:
 		return context.Cause(ctx)
@@ -122,7 +123,7 @@ func evalError(ctx context.Context, err error) error {
 	}
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fmt.Errorf("%s (line %d, column %d)", fe.Message, fe.Line, fe.Column+1)
+		return errors.New(explain(p.program, scope, fe))
 	}
 	return err
 }

@@ -182,6 +182,7 @@ func FuzzEval(f *testing.F) {
 		`trigger.body.name + "!"`, `replace(trigger.body.name, "a", trigger.body.name)`, `join(trigger.body.tags, trigger.body.name)`,
 		`repeat(trigger.body.name, trigger.body.amount)`, `toJSON(trigger)`, `string(steps)`, `map(trigger.body.tags, # + #)`,
 		`reduce(1..10, #acc + string(#), "")`, `all(trigger.body.tags, len(#) > 0)`, `trigger.body.amount / 0`, `1..3 | map(# * 2)`,
+		`trigger.body.amout * 2`, `trigger.body.tags.x[1]`, `steps.amount.usd.x ?? trigger.body?.nope`, `trigger["body"]["tags"][9]`,
 	} {
 		f.Add(seed)
 	}
