@@ -6,7 +6,7 @@ BIN     := bin/hookflow
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go')
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: build web run test check test-go test-web test-e2e chromium shell-tools clean
+.PHONY: build web run test check test-go test-web test-e2e chromium shell-tools api-types check-api-types clean
 
 ## build: the editor, then one static binary with the editor embedded.
 build: web
@@ -41,9 +41,20 @@ check:
 test-go: shell-tools
 	.ci/with-postgres go test -race -count=1 -timeout 15m ./...
 
-## test-web: the editor's type check and unit tests.
-test-web: $(NPM_STAMP)
+## test-web: the editor's API types against the OpenAPI document, its type
+## check and unit tests.
+test-web: check-api-types
 	cd frontend && npm run typecheck && npm test
+
+## api-types: generate the editor's API types (frontend/src/api.gen.ts) from
+## the OpenAPI document the server serves; check-api-types fails when they
+## are not what it would generate.
+API_TYPES = cd frontend && npx openapi-typescript "$$doc" --empty-objects-unknown -o src/api.gen.ts
+api-types check-api-types: $(NPM_STAMP)
+	@doc="$$(mktemp --suffix=.json)"; trap 'rm -f "$$doc"' EXIT; \
+	go run ./cmd/hookflow openapi > "$$doc" && \
+	if [ $@ = api-types ]; then $(API_TYPES); \
+	else $(API_TYPES) --check || { echo "frontend/src/api.gen.ts is out of date with the OpenAPI document: run make api-types"; exit 1; }; fi
 
 ## test-e2e: the editor in Debian's chromium (installed if missing), driven by
 ## playwright-core against bin/hookflow on a temporary SQLite; screenshots go

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,17 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	return &fixture{t: t, app: newApp(t, db), store: db}
 }
 
+// contract is the OpenAPI document the server serves, compiled: the test
+// servers all run the built-in node kinds.
+func (f *fixture) contract() *contract {
+	f.t.Helper()
+	reg := nodes.NewRegistry()
+	nodes.RegisterBuiltins(reg)
+	served, err := api.OpenAPIDocument(reg)
+	require.NoError(f.t, err)
+	return contractOf(f.t, served)
+}
+
 // credential stores a credential through the API.
 func (f *fixture) credential(name, typ, data string) {
 	f.t.Helper()
@@ -110,6 +122,7 @@ func (f *fixture) doAs(token, method, path, body string) (int, map[string]any) {
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	require.NoError(f.t, err)
+	f.contract().check(f.t, method, path, res.StatusCode, data)
 	if res.StatusCode == http.StatusNoContent {
 		require.Empty(f.t, data)
 		return res.StatusCode, nil
@@ -463,12 +476,32 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	assert.Equal(t, "3.1.0", doc["openapi"])
 
 	documented := map[string]bool{}
+	operationIDs := map[string]string{}
 	for path, item := range doc["paths"].(map[string]any) {
-		for method := range item.(map[string]any) {
-			if method == "parameters" {
-				continue
+		for method, op := range item.(map[string]any) {
+			if !slices.Contains([]string{"get", "post", "put", "patch", "delete"}, method) {
+				continue // parameters, summary, description
 			}
-			documented[strings.ToUpper(method)+" "+path] = true
+			key := strings.ToUpper(method) + " " + path
+			documented[key] = true
+			// Generated clients name their functions by operationId.
+			id, _ := op.(map[string]any)["operationId"].(string)
+			if assert.NotEmpty(t, id, "%s has an operationId", key) {
+				assert.NotContains(t, operationIDs, id, "%s: operationId %q is also %s's", key, id, operationIDs[id])
+				operationIDs[id] = key
+			}
+		}
+	}
+	// Every reference resolves inside the document.
+	data, err := json.Marshal(doc)
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile(`"\$ref":"#/([^"]+)"`).FindAllStringSubmatch(string(data), -1) {
+		var node any = doc
+		for _, part := range strings.Split(m[1], "/") {
+			obj, ok := node.(map[string]any)
+			require.True(t, ok, "$ref #/%s does not resolve", m[1])
+			node, ok = obj[part]
+			require.True(t, ok, "$ref #/%s does not resolve", m[1])
 		}
 	}
 	param := regexp.MustCompile(`:([a-z]+)`)
@@ -497,11 +530,13 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	assert.Equal(t, documented, routed)
 	assert.Equal(t, documentedHooks, hookPaths)
 
-	flowDoc := doc["components"].(map[string]any)["schemas"].(map[string]any)["FlowDocument"].(map[string]any)
-	nodeType := flowDoc["$defs"].(map[string]any)["node"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	flowDoc := schemas["FlowDocument"].(map[string]any)
+	assert.NotContains(t, flowDoc, "$defs", "the flow schema's definitions are schemas of their own")
+	nodeType := schemas["FlowNode"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)
 	assert.Contains(t, nodeType["enum"], "transform", "the flow schema lists the registered kinds")
 	ref := flowDoc["properties"].(map[string]any)["nodes"].(map[string]any)["items"].(map[string]any)["$ref"]
-	assert.Equal(t, "#/components/schemas/FlowDocument/$defs/node", ref, "references resolve inside the document")
+	assert.Equal(t, "#/components/schemas/FlowNode", ref)
 
 	// Every field type a node kind uses is one the document names.
 	fieldTypes := doc["components"].(map[string]any)["schemas"].(map[string]any)["Field"].(map[string]any)["properties"].(map[string]any)["type"].(map[string]any)["enum"]

@@ -94,7 +94,7 @@ func New(opts Options) (*fiber.App, error) {
 	if s.credentialTypes, err = credentialTypesJSON(opts.Registry); err != nil {
 		return nil, err
 	}
-	if s.openAPI, err = openAPIDocument(opts.Registry); err != nil {
+	if s.openAPI, err = OpenAPIDocument(opts.Registry); err != nil {
 		return nil, err
 	}
 

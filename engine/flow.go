@@ -91,6 +91,11 @@ func flowSchema() map[string]any {
 		"additionalProperties": false,
 		"properties": map[string]any{
 			"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
+			"settings": map[string]any{"$ref": "#/$defs/settings"},
+			"nodes": map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
+			"edges": map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
+		},
+		"$defs": map[string]any{
 			"settings": map[string]any{
 				"type":                 "object",
 				"additionalProperties": false,
@@ -98,10 +103,6 @@ func flowSchema() map[string]any {
 					"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
 				},
 			},
-			"nodes": map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
-			"edges": map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
-		},
-		"$defs": map[string]any{
 			"node": map[string]any{
 				"type":                 "object",
 				"required":             []any{"id", "type"},
@@ -109,8 +110,9 @@ func flowSchema() map[string]any {
 				"properties": map[string]any{
 					"id":     map[string]any{"type": "string", "pattern": idPattern.String(), "maxLength": 64},
 					"type":   map[string]any{"type": "string", "minLength": 1},
-					"params": map[string]any{"type": "object"},
-					"ui":     map[string]any{"type": "object"},
+					// Each kind checks its own params; the editor keeps what it likes in ui.
+					"params": map[string]any{"type": "object", "additionalProperties": true},
+					"ui":     map[string]any{"type": "object", "additionalProperties": true},
 					"retry": map[string]any{
 						"type":                 "object",
 						"required":             []any{"max_attempts"},

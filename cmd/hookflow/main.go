@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +19,8 @@ import (
 	_ "time/tzdata"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/hookflow/hookflow/api"
 )
 
 // version is set at build time: -ldflags "-X main.version=…".
@@ -160,7 +164,29 @@ func rootCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
 			flowCommand(stdin, stdout, stderr),
 			runCommand(stdin, stdout, stderr),
 			tokenCommand(stdout, stderr),
+			openAPICommand(stdout),
 			versionCommand(stdout),
+		},
+	}
+}
+
+func openAPICommand(stdout io.Writer) *ffcli.Command {
+	return &ffcli.Command{
+		Name:       "openapi",
+		ShortUsage: "hookflow openapi",
+		ShortHelp:  "Print the API's OpenAPI document, as the server serves it at /api/v1/openapi.json",
+		Exec: func(context.Context, []string) error {
+			data, err := api.OpenAPIDocument(builtinRegistry())
+			if err != nil {
+				return err
+			}
+			var out bytes.Buffer
+			if err := json.Indent(&out, data, "", "  "); err != nil {
+				return fmt.Errorf("format openapi document: %w", err)
+			}
+			out.WriteByte('\n')
+			_, err = out.WriteTo(stdout)
+			return err
 		},
 	}
 }

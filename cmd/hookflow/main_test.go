@@ -216,6 +216,18 @@ func TestVersionAndHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "hookflow dev")
 
+	code, out, _ = runCLI(t, "", "openapi")
+	require.Equal(t, 0, code)
+	var doc struct {
+		OpenAPI    string `json:"openapi"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), "openapi prints the document")
+	assert.Equal(t, "3.1.0", doc.OpenAPI)
+	assert.Contains(t, string(doc.Components.Schemas["FlowNode"]), `"http.request"`, "with the node kinds filled in, as served")
+
 	code, _, errOut := runCLI(t, "", "serve", "--help")
 	assert.Equal(t, 0, code)
 	for _, name := range []string{"HOOKFLOW_ADDR", "HOOKFLOW_DATA_DIR", "HOOKFLOW_DATABASE_URL", "HOOKFLOW_ADMIN_TOKEN",

@@ -20,11 +20,12 @@ function setValue(el: HTMLInputElement | HTMLSelectElement, value: string) {
 }
 
 const types: CredentialType[] = [
-  { name: "http_bearer", title: "Bearer token", summary: "", fields: [{ name: "token", type: "string", label: "Token", required: true, secret: true }] },
+  { name: "http_bearer", title: "Bearer token", summary: "", schema: {}, fields: [{ name: "token", type: "string", label: "Token", required: true, secret: true }] },
   {
     name: "slack",
     title: "Slack",
     summary: "",
+    schema: {},
     fields: [
       { name: "webhook_url", type: "string", label: "Webhook URL", secret: true },
       { name: "channel", type: "string", label: "Channel" },

@@ -367,7 +367,9 @@ function Canvas({
     const upstream = [...new Set(edges.filter((e) => e.target === selected).map((e) => e.source))];
     const input = recorded ? recorded.input : upstream.length === 1 ? steps[upstream[0]] : undefined;
     const scope: PreviewScope | undefined =
-      trigger === undefined && Object.keys(steps).length === 0 ? undefined : { trigger, steps, ...(input === undefined ? {} : { input }) };
+      trigger === undefined && Object.keys(steps).length === 0
+        ? undefined
+        : { trigger: trigger as PreviewScope["trigger"], steps, ...(input === undefined ? {} : { input }) };
     return { paths: scopePaths(trigger, steps, input), previewScope: scope };
   }, [testRun, captured, sample.data, selected, edges]);
 

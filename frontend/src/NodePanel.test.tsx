@@ -12,7 +12,8 @@ const httpType: NodeType = {
   category: "action",
   title: "HTTP request",
   summary: "Calls an HTTP API.",
-  ports: null,
+  ports: [],
+  schema: {},
   pure: false,
   fields: [
     { name: "method", type: "select", label: "Method", default: "GET", options: [{ value: "GET", label: "GET" }, { value: "POST", label: "POST" }] },
@@ -35,7 +36,8 @@ const dbType: NodeType = {
   category: "action",
   title: "Database write",
   summary: "Writes a row.",
-  ports: null,
+  ports: [],
+  schema: {},
   pure: false,
   fields: [
     { name: "table", type: "string", label: "Table", required: true },
@@ -155,7 +157,8 @@ const hookType: NodeType = {
   category: "trigger",
   title: "Webhook",
   summary: "Starts the flow on an HTTP request.",
-  ports: null,
+  ports: [],
+  schema: {},
   pure: true,
   fields: [
     { name: "methods", type: "list", label: "HTTP methods", default: ["POST"], items: { name: "method", type: "select", label: "Method" } },

@@ -22,7 +22,9 @@ const step = (node_id: string, attempt = 1, status: Step["status"] = "succeeded"
   node_id,
   attempt,
   status,
+  port: status === "succeeded" ? "" : null,
   output: { from: node_id, attempt },
+  logs: [],
   started_at: "2026-07-01T10:00:00Z",
   duration_ms: 3,
 });

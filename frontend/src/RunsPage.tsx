@@ -1,7 +1,7 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { Background, Controls, ReactFlow, type NodeChange } from "@xyflow/react";
-import { errorMessage, type Client, type Delivery, type Run, type RunStatus, type Step } from "./api";
+import { errorMessage, type Client, type Delivery, type DeliveryFilter, type Run, type RunStatus, type Step } from "./api";
 import { duration, StepView, when } from "./StepView";
 import { PageLink } from "./PageLink";
 import { nodeTypes } from "./FlowNodeView";
@@ -407,7 +407,8 @@ export function DeliveriesPage({
   onOpen: (deliveryId: string) => void;
   onOpenRun: (runId: string) => void;
 }) {
-  const { flow: flowId, status, from, to } = filters;
+  const { flow: flowId, from, to } = filters;
+  const status = (filters.status || undefined) as DeliveryFilter["status"];
   const set = (change: Partial<ListFilters>) => onFilters({ ...filters, ...change });
   const since = utc(from);
   const until = utc(to);
@@ -428,7 +429,7 @@ export function DeliveriesPage({
         flowId={flowId}
         onFlow={(flow) => set({ flow })}
         statuses={["accepted", "rejected", "duplicate", "captured"]}
-        status={status}
+        status={filters.status}
         onStatus={(status) => set({ status })}
         from={{ value: from, onChange: (from) => set({ from }) }}
         to={{ value: to, onChange: (to) => set({ to }) }}

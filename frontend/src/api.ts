@@ -1,31 +1,54 @@
+import type { components, operations } from "./api.gen";
+
 // One typed client for the Hookflow API. Every call goes through request(),
 // which turns error answers into ApiError with the server's message and, for
 // an invalid flow, its problems.
 
+// The API's types are generated from the OpenAPI document the server serves
+// (api.gen.ts, by make api-types, checked by make test); these are the
+// editor's names for them.
+type Schemas = components["schemas"];
+type JSONBody<R> = R extends { content: { "application/json": infer T } } ? T : never;
+
 /** One thing wrong with a flow, placed on its node and field. */
-export interface Problem {
-  node: string;
-  field: string;
-  message: string;
-}
-
-export interface Trigger {
-  node_id: string;
-  type: string;
-  url?: string;
-}
-
-export interface FlowSummary {
-  id: string;
-  name: string;
-  version: number;
-  active: boolean;
-  triggers: Trigger[];
-  /** In lists only. */
-  stats?: { last_run: { id: string; status: RunStatus; created_at: string } | null; runs_24h: number };
-  created_at: string;
-  updated_at: string;
-}
+export type Problem = Schemas["Problem"];
+export type Trigger = Schemas["Trigger"];
+type FlowSchema = Schemas["Flow"];
+/** A flow as lists show it: without its nodes, edges and settings. */
+export type FlowSummary = Omit<FlowSchema, "nodes" | "edges" | "settings" | "test_payload">;
+/** A node of a flow. Its type is one of the kinds /node-types lists, which
+ * the editor learns at run time, so it is any string here. */
+export type FlowNode = Omit<Schemas["FlowNode"], "type"> & { type: string };
+export type FlowEdge = Schemas["FlowEdge"];
+/** A flow's own options, beside its nodes. */
+export type FlowSettings = Schemas["FlowSettings"];
+/** A flow document as saved: name, settings, nodes and edges. */
+export type FlowDocument = Omit<Schemas["FlowDocument"], "nodes"> & { nodes: FlowNode[] };
+/** A flow at one version, with its document (single flows carry their graph). */
+export type Flow = FlowSummary & Pick<FlowSchema, "settings" | "test_payload"> & { nodes: FlowNode[]; edges: FlowEdge[] };
+/** One saved version of a flow. */
+export type FlowVersion = Schemas["FlowVersion"];
+export type RunStatus = Schemas["RunStatus"];
+export type Step = Schemas["Step"];
+export type Run = Schemas["Run"];
+export type RunFilter = NonNullable<operations["listRuns"]["parameters"]["query"]>;
+export type DeliveryFilter = NonNullable<operations["listDeliveries"]["parameters"]["query"]>;
+type EvaluateRequest = NonNullable<JSONBody<NonNullable<operations["evaluateExpression"]["requestBody"]>>>;
+/** What an expression or template preview sees; every part optional. */
+export type PreviewScope = NonNullable<EvaluateRequest["scope"]>;
+/** The value of a previewed expression or template. */
+export type Preview = JSONBody<operations["evaluateExpression"]["responses"][200]>;
+export type Credential = Schemas["Credential"];
+/** One parameter of a node kind, as the server describes it. */
+export type NodeField = Schemas["Field"];
+/** A node kind of the catalogue. */
+export type NodeType = Schemas["NodeType"];
+/** A kind of credential and the fields of its data. */
+export type CredentialType = Schemas["CredentialType"];
+/** A request to a trigger URL, whatever became of it. */
+export type Delivery = Schemas["Delivery"];
+/** How the caller is authenticated. */
+export type Session = JSONBody<operations["getSession"]["responses"][200]>;
 
 /** errorMessage is what the editor shows of any failure: the server's
  * message for an ApiError, the message of any other Error. */
@@ -44,202 +67,6 @@ export class ApiError extends Error {
     this.status = status;
     this.problems = problems;
   }
-}
-
-/** A flow at one version, with its document. */
-export interface Flow extends FlowSummary {
-  settings?: FlowSettings;
-  nodes: FlowNode[];
-  edges: FlowEdge[];
-  /** The payload and headers of the flow's last test run, kept by the server. */
-  test_payload?: { payload?: unknown; headers?: Record<string, string> };
-}
-
-/** A flow's own options, beside its nodes. */
-export interface FlowSettings {
-  /** The most runs of the flow in flight at once, across every instance;
-   * absent or 0: no limit. */
-  concurrency?: number;
-}
-
-export interface FlowNode {
-  id: string;
-  type: string;
-  params?: Record<string, unknown>;
-  ui?: Record<string, unknown>;
-  retry?: { max_attempts: number; backoff_ms?: number; max_backoff_ms?: number };
-  timeout_ms?: number;
-  on_error?: "fail" | "continue" | "route";
-}
-
-export interface FlowEdge {
-  from: string;
-  to: string;
-  port?: string;
-}
-
-/** One saved version of a flow, as version lists show it. */
-export interface FlowVersion {
-  flow_id: string;
-  version: number;
-  name: string;
-  created_at: string;
-}
-
-/** A flow document as saved: name, settings, nodes and edges. */
-export interface FlowDocument {
-  name: string;
-  settings?: FlowSettings;
-  nodes: FlowNode[];
-  edges: FlowEdge[];
-}
-
-export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
-
-export interface Step {
-  node_id: string;
-  iteration?: string;
-  attempt: number;
-  status: "running" | "succeeded" | "failed" | "skipped";
-  input?: unknown;
-  output?: unknown;
-  error?: string;
-  port?: string | null;
-  logs?: { time: string; level: string; msg: string; attrs?: Record<string, unknown> }[];
-  interrupted?: boolean;
-  resume_at?: string;
-  started_at: string;
-  duration_ms: number;
-}
-
-export interface Run {
-  id: string;
-  flow_id: string;
-  /** The flow's name now; flow_deleted when it was deleted since. */
-  flow_name: string;
-  flow_deleted?: boolean;
-  flow_version: number;
-  status: RunStatus;
-  trigger: { type: string; delivery_id?: string; data?: unknown };
-  error?: string;
-  replay_of?: string;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  duration_ms: number | null;
-  steps?: Step[];
-}
-
-export interface RunFilter {
-  flow_id?: string;
-  status?: RunStatus;
-  /** RFC 3339 times: runs created at or after since, and before until. */
-  since?: string;
-  until?: string;
-  limit?: number;
-  cursor?: string;
-}
-
-/** What an expression or template preview sees; every part optional. */
-export interface PreviewScope {
-  trigger?: unknown;
-  steps?: Record<string, unknown>;
-  input?: unknown;
-  item?: unknown;
-  index?: number;
-}
-
-/** The value of a previewed expression or template. */
-export interface Preview {
-  value: unknown;
-  /** The value's JSON was too long and value holds its first 64 KiB as text. */
-  truncated?: boolean;
-}
-
-export interface Credential {
-  name: string;
-  type: string;
-  created_at: string;
-  updated_at: string;
-  used_by: { id: string; name: string }[];
-}
-
-/** One parameter of a node kind, as the server describes it. */
-export interface NodeField {
-  name: string;
-  /** The widget it takes: "string" (plain text, used as written),
-   * "template" (text whose {{ expr }} placeholders are rendered when the
-   * node runs), "expression" (expr source), "json" (any JSON, whose strings
-   * may hold templates), "list" and "map" (of items), "object" (of fields),
-   * "select", "number", "integer", "boolean", "duration" (ms), "cron",
-   * "credential". */
-  type: string;
-  label: string;
-  help?: string;
-  required?: boolean;
-  default?: unknown;
-  options?: { value: string; label: string; help?: string }[];
-  secret?: boolean;
-  advanced?: boolean;
-  credential_types?: string[];
-  fields?: NodeField[];
-  items?: NodeField;
-  placeholder?: string;
-  /** The text takes line breaks (a message's text); other text fields are one line. */
-  multiline?: boolean;
-}
-
-/** A node kind of the catalogue. */
-export interface NodeType {
-  kind: string;
-  category: "trigger" | "flow" | "data" | "action";
-  title: string;
-  summary: string;
-  fields: NodeField[];
-  ports: string[] | null;
-  ports_from?: string;
-  pure: boolean;
-}
-
-/** A kind of credential and the fields of its data. */
-export interface CredentialType {
-  name: string;
-  title: string;
-  summary: string;
-  fields: NodeField[];
-}
-
-/** A request to a trigger URL, whatever became of it. */
-export interface Delivery {
-  id: string;
-  flow_id: string;
-  flow_name: string;
-  flow_deleted?: boolean;
-  status: "accepted" | "rejected" | "duplicate" | "captured";
-  reason?: string;
-  http_status: number;
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string>;
-  content_type: string;
-  /** In single deliveries: the body as text, or base64 when body_encoding says so. */
-  body?: string;
-  body_encoding?: "text" | "base64";
-  body_truncated?: boolean;
-  body_size: number;
-  dedupe_key?: string;
-  run_id?: string;
-  received_at: string;
-  /** What expressions see as trigger; in single deliveries that were accepted or captured. */
-  trigger?: { body?: unknown } & Record<string, unknown>;
-  trigger_error?: string;
-}
-
-/** How the caller is authenticated. */
-export interface Session {
-  via: "session" | "token";
-  expires_at?: string;
 }
 
 export interface ClientOptions {
@@ -330,9 +157,7 @@ export class Client {
     return this.request("GET", withQuery("/api/v1/runs", filter));
   }
 
-  async listDeliveries(
-    filter: { flow_id?: string; status?: string; since?: string; until?: string; cursor?: string } = {},
-  ): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
+  async listDeliveries(filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; next_cursor?: string }> {
     return this.request("GET", withQuery("/api/v1/deliveries", filter));
   }
 

@@ -52,7 +52,7 @@ export function toCanvas(doc: FlowDocument, types: NodeType[], problems: Problem
       data: { node, type: byKind.get(node.type), problems: problems.filter((p) => p.node === node.id) },
     };
   });
-  const edges: Edge[] = doc.edges.map((e) => ({
+  const edges: Edge[] = (doc.edges ?? []).map((e) => ({
     id: edgeId(e.from, e.to, e.port),
     source: e.from,
     target: e.to,
