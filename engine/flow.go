@@ -90,10 +90,10 @@ func flowSchema() map[string]any {
 		"required":             []any{"name", "nodes"},
 		"additionalProperties": false,
 		"properties": map[string]any{
-			"name": map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
+			"name":     map[string]any{"type": "string", "minLength": 1, "maxLength": 200},
 			"settings": map[string]any{"$ref": "#/$defs/settings"},
-			"nodes": map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
-			"edges": map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
+			"nodes":    map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
+			"edges":    map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
 		},
 		"$defs": map[string]any{
 			"settings": map[string]any{
@@ -108,8 +108,8 @@ func flowSchema() map[string]any {
 				"required":             []any{"id", "type"},
 				"additionalProperties": false,
 				"properties": map[string]any{
-					"id":     map[string]any{"type": "string", "pattern": idPattern.String(), "maxLength": 64},
-					"type":   map[string]any{"type": "string", "minLength": 1},
+					"id":   map[string]any{"type": "string", "pattern": idPattern.String(), "maxLength": 64},
+					"type": map[string]any{"type": "string", "minLength": 1},
 					// Each kind checks its own params; the editor keeps what it likes in ui.
 					"params": map[string]any{"type": "object", "additionalProperties": true},
 					"ui":     map[string]any{"type": "object", "additionalProperties": true},
