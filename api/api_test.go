@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -163,12 +164,8 @@ func TestFlowAPI(t *testing.T) {
 		}, body["problems"])
 		assert.Equal(t, "flow is invalid: 3 problems", body["error"])
 
-		// A webhook verified with a credential that is not there, or not
-		// of a type the scheme takes, would answer 401 to every sender.
-		status, body = f.do("POST", "/api/v1/flows", validFlow)
-		assert.Equal(t, http.StatusUnprocessableEntity, status)
-		assert.Equal(t, []any{map[string]any{"node": "hook", "field": "params.verify.credential",
-			"message": `no credential is named "stripe-signing"; create it under Credentials first`}}, body["problems"])
+		// A webhook verified with a credential not of a type the scheme
+		// takes would answer 401 to every sender.
 		f.credential("stripe-signing", "slack", `{"webhook_url": "https://hooks.slack.com/services/T0/B0/x"}`)
 		status, body = f.do("POST", "/api/v1/flows", validFlow)
 		assert.Equal(t, http.StatusUnprocessableEntity, status)
@@ -218,17 +215,31 @@ func TestFlowAPI(t *testing.T) {
 		status, _ = f.do("GET", "/api/v1/flows/"+id+"/versions/first", "")
 		assert.Equal(t, http.StatusBadRequest, status)
 
-		// A credential deleted since the flow was saved stops its activation.
+		// A flow that names a credential not made yet is saved, as a draft,
+		// but not switched on; nor is an active flow saved so.
 		status, _ = f.do("DELETE", "/api/v1/credentials/stripe-signing", "")
 		require.Equal(t, http.StatusNoContent, status)
+		status, draft := f.do("POST", "/api/v1/flows", validFlow)
+		require.Equal(t, http.StatusCreated, status, "a draft may name a credential still to be made: %v", draft)
+		status, _ = f.do("DELETE", "/api/v1/flows/"+draft["id"].(string), "")
+		require.Equal(t, http.StatusNoContent, status)
+		missing := []any{map[string]any{"node": "hook", "field": "params.verify.credential",
+			"message": `no credential is named "stripe-signing"; create it under Credentials first`}}
 		status, body = f.do("POST", "/api/v1/flows/"+id+"/activate", "")
 		assert.Equal(t, http.StatusUnprocessableEntity, status)
-		assert.Equal(t, "params.verify.credential", body["problems"].([]any)[0].(map[string]any)["field"])
+		assert.Equal(t, missing, body["problems"])
 		f.credential("stripe-signing", "secret", `{"secret": "whsec_x"}`)
 
 		status, body = f.do("POST", "/api/v1/flows/"+id+"/activate", "")
 		require.Equal(t, http.StatusOK, status)
 		assert.Equal(t, true, body["active"])
+
+		status, _ = f.do("DELETE", "/api/v1/credentials/stripe-signing", "")
+		require.Equal(t, http.StatusNoContent, status)
+		status, refused := f.do("PUT", "/api/v1/flows/"+id, updated)
+		assert.Equal(t, http.StatusUnprocessableEntity, status, "an active flow is not saved naming a missing credential")
+		assert.Equal(t, missing, refused["problems"])
+		f.credential("stripe-signing", "secret", `{"secret": "whsec_x"}`)
 		assert.Equal(t, float64(2), body["version"], "activation makes no version")
 
 		status, body = f.do("GET", "/api/v1/flows", "")
@@ -601,4 +612,33 @@ func TestFlowSettings(t *testing.T) {
 			assert.Contains(t, problem["field"], "settings", "%s: %v", bad, problem)
 		}
 	})
+}
+
+// TestEditorExamplesAreCreated saves each example flow the editor offers
+// ("New from example") on a server with no credentials, as a newcomer's is:
+// they are made, and activation asks for the credentials they name.
+func TestEditorExamplesAreCreated(t *testing.T) {
+	t.Parallel()
+	f := setup(t, storetest.Open(t, store.DialectSQLite))
+	data, err := os.ReadFile("../frontend/src/examples.json")
+	require.NoError(t, err)
+	var examples []struct {
+		Title string          `json:"title"`
+		Flow  json.RawMessage `json:"flow"`
+	}
+	require.NoError(t, json.Unmarshal(data, &examples))
+	require.NotEmpty(t, examples)
+	for _, e := range examples {
+		status, flow := f.do("POST", "/api/v1/flows", string(e.Flow))
+		require.Equal(t, http.StatusCreated, status, "%s: %v", e.Title, flow)
+		status, body := f.do("POST", "/api/v1/flows/"+flow["id"].(string)+"/activate", "")
+		if !strings.Contains(string(e.Flow), `"credential"`) {
+			assert.Equal(t, http.StatusOK, status, "%s: %v", e.Title, body)
+			continue
+		}
+		assert.Equal(t, http.StatusUnprocessableEntity, status, e.Title)
+		for _, p := range body["problems"].([]any) {
+			assert.Contains(t, p.(map[string]any)["message"], "create it under Credentials first", e.Title)
+		}
+	}
 }

@@ -30,16 +30,6 @@ func (f fakeCredentials) Open(_ context.Context, name string) (*nodes.Credential
 	return nil, fmt.Errorf("open %s: %w", name, nodes.ErrNoCredential)
 }
 
-// storeCredentials stores a row for each fake credential, so flows naming
-// them pass the check at save; the engine opens them from the fake.
-func storeCredentials(t *testing.T, st store.Store, creds fakeCredentials) {
-	t.Helper()
-	for _, c := range creds {
-		_, err := st.CreateCredential(context.Background(), &store.Credential{Name: c.Name, Type: c.Type, Data: []byte("sealed")})
-		require.NoError(t, err)
-	}
-}
-
 // recorder is a fake API that answers with a scripted list of statuses and
 // keeps what it was sent.
 type recorder struct {
@@ -189,7 +179,6 @@ func TestRecordsNeverHoldSecrets(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			e := newHarness(t).engineFor(t, storetest.Open(t, dialect), Options{Services: actionServices(creds)})
-			storeCredentials(t, e.store, creds)
 			doc := `{"name": "secrets", "nodes": [
 				{"id": "hook", "type": "trigger.webhook"},
 				{"id": "call", "type": "http.request", "params": {"url": "` + srv.URL + `/echo", "credential": "api"}},

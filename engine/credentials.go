@@ -232,14 +232,18 @@ func credentialRefs(node, prefix string, fields []nodes.Field, params map[string
 	return refs
 }
 
-// checkCredentials reports each credential field of a flow that names no
-// stored credential, or one of a type the field does not take: such a flow
-// would fail every run (a webhook would answer 401 to every sender), so it is
-// refused when saved or activated, as a problem on that field.
-func checkCredentials(ctx context.Context, st store.Store, reg *nodes.Registry, doc *Flow) ([]Problem, error) {
+// checkCredentials reports each credential field of a flow that names a
+// stored credential of a type the field does not take, and, when the flow
+// is to run, each that names none: such a flow would fail every run (a
+// webhook would answer 401 to every sender), so it is refused, as a problem
+// on that field.
+func checkCredentials(ctx context.Context, st store.Store, reg *nodes.Registry, doc *Flow, toRun bool) ([]Problem, error) {
 	var problems []Problem
 	for _, ref := range flowCredentials(reg, doc) {
 		stored, err := st.GetCredential(ctx, ref.name)
+		if errors.Is(err, store.ErrNotFound) && !toRun {
+			continue
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			problems = append(problems, Problem{Node: ref.node, Field: ref.field,
 				Message: fmt.Sprintf("no credential is named %q; create it under Credentials first", ref.name)})

@@ -44,7 +44,8 @@ func (s *Flows) changed(flowID string) {
 
 // Create validates a flow document and saves it as a new, inactive flow.
 func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error) {
-	stored, err := s.compile(ctx, document)
+	// A new flow is inactive: it may name credentials still to be made.
+	stored, err := s.compile(ctx, document, false)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +54,11 @@ func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error
 
 // Update validates a flow document and saves it as the flow's next version.
 func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.Flow, error) {
-	stored, err := s.compile(ctx, document)
+	current, err := s.store.GetFlow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.compile(ctx, document, current.Active)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +89,7 @@ func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.F
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.compile(ctx, f.Definition); err != nil {
+		if _, err := s.compile(ctx, f.Definition, true); err != nil {
 			return nil, fmt.Errorf("activate flow %s: %w", id, err)
 		}
 	}
@@ -106,13 +111,16 @@ func (p *Plan) Stored() (store.FlowDocument, error) {
 }
 
 // compile checks a flow document, and the credentials it names, and returns
-// what the store keeps of it.
-func (s *Flows) compile(ctx context.Context, document []byte) (store.FlowDocument, error) {
+// what the store keeps of it. A credential of a type its field does not take
+// is always refused. One that does not exist yet is refused only for a flow
+// that is to run (active), as n8n and Zapier allow drafts, examples and
+// imports to name credentials still to be made but not to be switched on.
+func (s *Flows) compile(ctx context.Context, document []byte, active bool) (store.FlowDocument, error) {
 	plan, err := Compile(s.registry, document)
 	if err != nil {
 		return store.FlowDocument{}, err
 	}
-	problems, err := checkCredentials(ctx, s.store, s.registry, plan.Flow)
+	problems, err := checkCredentials(ctx, s.store, s.registry, plan.Flow, active)
 	if err != nil {
 		return store.FlowDocument{}, err
 	}

@@ -73,8 +73,7 @@ func runCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
 // runOnce runs a flow document in-process on a throwaway SQLite database.
 func runOnce(ctx context.Context, doc []byte, body any, headers map[string]string, verbose bool, stdout, stderr io.Writer) error {
 	registry := builtinRegistry()
-	plan, err := engine.Compile(registry, doc)
-	if err != nil {
+	if _, err := engine.Compile(registry, doc); err != nil {
 		if printProblems(stdout, err) {
 			return &exitError{code: 2, err: fmt.Errorf("the flow is invalid")}
 		}
@@ -94,15 +93,10 @@ func runOnce(ctx context.Context, doc []byte, body any, headers map[string]strin
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	// The flow is stored as compiled, without the check that the
-	// credentials it names exist: this database has none, a webhook's
-	// verification does not apply to a run started by hand, and a step that
-	// needs a credential fails saying which.
-	stored, err := plan.Stored()
-	if err != nil {
-		return err
-	}
-	flow, err := db.CreateFlow(ctx, stored)
+	// Saved inactive, the flow may name credentials this database lacks: a
+	// webhook's verification does not apply to a run started by hand, and a
+	// step that needs a credential fails saying which.
+	flow, err := engine.NewFlows(db, registry).Create(ctx, doc)
 	if err != nil {
 		return err
 	}

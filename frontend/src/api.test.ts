@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, Client } from "./api";
+import { ApiError, Client, errorMessage } from "./api";
 
 function fakeFetch(status: number, body: string, seen: Request[] = []): typeof fetch {
   return async (input, init) => {
@@ -7,6 +7,20 @@ function fakeFetch(status: number, body: string, seen: Request[] = []): typeof f
     return new Response(body, { status, headers: { "Content-Type": "application/json" } });
   };
 }
+
+describe("errorMessage", () => {
+  it("names each problem after the server's message", () => {
+    const err = new ApiError(422, "flow is invalid: 1 problem", [
+      { node: "hook", field: "params.verify.credential", message: 'no credential is named "gh"' },
+      { node: "", field: "edges[0].to", message: "is a trigger" },
+    ]);
+    expect(errorMessage(err)).toBe(
+      'flow is invalid: 1 problem: node hook, params.verify.credential: no credential is named "gh"; edges[0].to: is a trigger',
+    );
+    expect(errorMessage(new ApiError(404, "flow not found"))).toBe("flow not found");
+    expect(errorMessage("plain")).toBe("plain");
+  });
+});
 
 describe("Client", () => {
   it("sends the token and returns the flows", async () => {
