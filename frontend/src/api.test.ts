@@ -18,6 +18,11 @@ describe("errorMessage", () => {
       'flow is invalid: 1 problem: node hook, params.verify.credential: no credential is named "gh"; edges[0].to: is a trigger',
     );
     expect(errorMessage(new ApiError(404, "flow not found"))).toBe("flow not found");
+    const preview = new ApiError(422, "unknown name x (line 1, column 1)", [
+      { node: "", field: "expression", message: "unknown name x (line 1, column 1)" },
+    ]);
+    // A problem the message already says is not said twice (previews).
+    expect(errorMessage(preview)).toBe("unknown name x (line 1, column 1)");
     expect(errorMessage("plain")).toBe("plain");
   });
 });

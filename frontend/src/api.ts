@@ -51,13 +51,14 @@ export type Delivery = Schemas["Delivery"];
 export type Session = JSONBody<operations["getSession"]["responses"][200]>;
 
 /** errorMessage is what the editor shows of any failure: the server's
- * message for an ApiError, with its problems where the page has no field to
- * show them beside (activating a flow from the list), or the message of any
- * other Error. */
+ * message for an ApiError, followed by the problems it does not already say
+ * (activating an invalid flow from the list says only how many), or the
+ * message of any other Error. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError && err.problems.length > 0) {
-    const problems = err.problems.map((p) => `${p.node ? `node ${p.node}, ` : ""}${p.field}: ${p.message}`);
-    return `${err.message}: ${problems.join("; ")}`;
+  if (err instanceof ApiError) {
+    const untold = err.problems.filter((p) => !err.message.includes(p.message));
+    const problems = untold.map((p) => `${p.node ? `node ${p.node}, ` : ""}${p.field}: ${p.message}`);
+    return problems.length > 0 ? `${err.message}: ${problems.join("; ")}` : err.message;
   }
   return err instanceof Error ? err.message : String(err);
 }
