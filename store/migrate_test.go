@@ -41,9 +41,11 @@ func TestMigrationMovesRunStepsToRecords(t *testing.T) {
 			_, err = raw.Exec(rebind(dialect, `INSERT INTO flow_versions (flow_id, version, name, definition, created_at) VALUES (?, 1, 'old', '{}', ?)`),
 				flowID, now)
 			require.NoError(t, err)
-			runs, err := db.EnqueueRuns(ctx, []store.NewRun{{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`)}})
+			// The run as version 6 stored it.
+			const id = "01a23cf0-0000-7000-8000-000000000002"
+			_, err = raw.Exec(rebind(dialect, `INSERT INTO runs (id, flow_id, flow_version, status, trigger_type, trigger_data, created_at, available_at)
+				VALUES (?, ?, 1, 'queued', 'test', '{}', ?, ?)`), id, flowID, now, now)
 			require.NoError(t, err)
-			id := runs[0].ID
 			started := time.Date(2026, 11, 30, 12, 0, 0, 123456000, time.UTC)
 			insert := rebind(dialect, `INSERT INTO run_steps (run_id, node_id, iteration, attempt, seq, status, port, input, output, error, logs,
 				interrupted, resume_at, started_at, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

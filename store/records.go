@@ -23,6 +23,12 @@ type Write struct {
 	// attempt replaces an earlier one's.
 	N     int64
 	Steps []*Step
+	// Spawn are runs the write starts (flow.call steps, error flows),
+	// stored only if the write lands.
+	Spawn []NewRun
+	// Signals end other runs' waiting steps (a called run's end), stored
+	// only if the write lands; each wakes its run.
+	Signals []Signal
 }
 
 // WriteNumber numbers the k-th write (from 1) of a run's claim-th claim, so
@@ -51,6 +57,7 @@ type stepEntry struct {
 	ResumeAt    *time.Time      `json:"r,omitempty"`
 	StartedAt   time.Time       `json:"t"`
 	DurationUS  int64           `json:"d,omitempty"`
+	ChildRunID  string          `json:"c,omitempty"`
 }
 
 // rawJSON keeps a value that is JSON as it is; anything else (it should not
@@ -72,7 +79,7 @@ func encodeSteps(steps []*Step) ([]byte, error) {
 			Node: s.NodeID, Iteration: s.Iteration, Attempt: s.Attempt, Seq: s.Seq, Status: s.Status, Port: s.Port,
 			Input: rawJSON(s.Input), InputFrom: s.InputFrom, Output: rawJSON(s.Output), Error: s.Error, Logs: rawJSON(s.Logs),
 			Interrupted: s.Interrupted, ResumeAt: utc(s.ResumeAt), StartedAt: s.StartedAt.UTC().Truncate(time.Microsecond),
-			DurationUS: s.Duration.Microseconds(),
+			DurationUS: s.Duration.Microseconds(), ChildRunID: s.ChildRunID,
 		}
 	}
 	data, err := json.Marshal(entries)
@@ -113,7 +120,7 @@ func (m *stepMerger) add(stored []byte) error {
 			RunID: m.runID, NodeID: e.Node, Iteration: e.Iteration, Attempt: e.Attempt, Seq: e.Seq, Status: e.Status,
 			Port: e.Port, Input: nullJSON(e.Input), InputFrom: e.InputFrom, Output: nullJSON(e.Output), Error: e.Error,
 			Logs: nullJSON(e.Logs), Interrupted: e.Interrupted, ResumeAt: utc(e.ResumeAt), StartedAt: e.StartedAt.UTC(),
-			Duration: time.Duration(e.DurationUS) * time.Microsecond,
+			Duration: time.Duration(e.DurationUS) * time.Microsecond, ChildRunID: e.ChildRunID,
 		}
 		k := stepID{s.NodeID, s.Iteration, s.Attempt}
 		if old, ok := m.byKey[k]; ok {

@@ -37,6 +37,18 @@ const (
 	TriggerManual  = "manual"
 	TriggerTest    = "test"
 	TriggerReplay  = "replay"
+	// TriggerCall is a run started by another run's flow.call step.
+	TriggerCall = "call"
+	// TriggerError is a run of a flow's error flow, started by a run of
+	// that flow that failed.
+	TriggerError = "error"
+)
+
+// Kinds of signal: what ended a step waiting on something outside its run.
+const (
+	SignalCallback = "callback"
+	SignalChild    = "child"
+	SignalTimeout  = "timeout"
 )
 
 // ErrLeaseLost is returned when a worker writes to a run it no longer holds:
@@ -68,6 +80,20 @@ type Run struct {
 	// deleted since (its runs are kept). Only runs read back carry them.
 	FlowName    string
 	FlowDeleted bool
+	Parent
+}
+
+// Parent links a run started by a flow.call step to the run that called
+// it. Node, Iteration and Attempt name the calling step when it waits for
+// the run, whose end then signals it; Node is empty when it does not.
+type Parent struct {
+	ParentRunID     string
+	ParentNode      string
+	ParentIteration string
+	ParentAttempt   int
+	// CallDepth counts the calls that led to the run: 0 for a run not
+	// started by a call.
+	CallDepth int
 }
 
 // Finished reports whether the run has ended.
@@ -86,6 +112,24 @@ type NewRun struct {
 	// Owner, when set, is the worker that takes the run on at once: the
 	// run is stored already claimed by it, and no claim need be committed.
 	Owner string
+	// ID, when set, is the new run's id (a UUIDv7): a caller that records
+	// the id before the run is stored picks it. Empty: the store picks.
+	ID string
+	Parent
+}
+
+// Signal ends a step waiting on something outside its run: a request to a
+// resume URL (SignalCallback), the end of a called run (SignalChild) or the
+// wait's timeout (SignalTimeout). A step takes one signal, the first.
+type Signal struct {
+	RunID     string
+	NodeID    string
+	Iteration string
+	Attempt   int
+	Kind      string
+	// Payload is JSON: the callback's data, or the called run's result.
+	Payload   []byte
+	CreatedAt time.Time
 }
 
 // Step is one attempt of one node of a run.
@@ -111,6 +155,8 @@ type Step struct {
 	ResumeAt    *time.Time
 	StartedAt   time.Time
 	Duration    time.Duration
+	// ChildRunID is the run a flow.call step started.
+	ChildRunID string
 }
 
 // RunFilter selects runs for ListRuns, newest first.
@@ -119,6 +165,10 @@ type RunFilter struct {
 	Status string
 	// Since and Until bound created_at: Since ≤ created_at < Until.
 	Since, Until time.Time
+	// ParentRunID selects the runs started by that run's flow.call steps.
+	ParentRunID string
+	// Unfinished selects the queued and running runs.
+	Unfinished bool
 	// Before continues a listing after the run with this id.
 	Before string
 	Limit  int
@@ -141,6 +191,11 @@ type runRow struct {
 	LeaseOwner      *string
 	Claims          int
 	CancelRequested bool
+	ParentRunID     *string
+	ParentNode      *string
+	ParentIteration string
+	ParentAttempt   int
+	CallDepth       int
 	FlowName        string `gorm:"->"`
 	FlowDeleted     bool   `gorm:"->"`
 }
@@ -154,6 +209,8 @@ func (r *runRow) record() *Run {
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
 		AvailableAt: r.AvailableAt.UTC(), Claims: r.Claims, CancelRequested: r.CancelRequested,
 		FlowName: r.FlowName, FlowDeleted: r.FlowDeleted,
+		Parent: Parent{ParentRunID: deref(r.ParentRunID), ParentNode: deref(r.ParentNode), ParentIteration: r.ParentIteration,
+			ParentAttempt: r.ParentAttempt, CallDepth: r.CallDepth},
 	}
 }
 
@@ -195,7 +252,8 @@ func utc(t *time.Time) *time.Time {
 }
 
 const runColumns = `id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id, replay_of, error,
-	created_at, started_at, finished_at, available_at, lease_owner, claims, cancel_requested`
+	created_at, started_at, finished_at, available_at, lease_owner, claims, cancel_requested,
+	parent_run_id, parent_node, parent_iteration, parent_attempt, call_depth`
 
 // newRunRow is the row of a run about to be inserted: queued, or when the
 // run names an owner, already claimed by it (a process that takes on at
@@ -205,6 +263,8 @@ func newRunRow(r NewRun, id string, t time.Time) runRow {
 		ID: id, FlowID: r.FlowID, FlowVersion: r.FlowVersion, Status: RunQueued, TriggerType: r.TriggerType,
 		TriggerData: string(r.Trigger), DeliveryID: nonEmpty(r.DeliveryID), ReplayOf: nonEmpty(r.ReplayOf),
 		CreatedAt: t, AvailableAt: t,
+		ParentRunID: nonEmpty(r.ParentRunID), ParentNode: nonEmpty(r.ParentNode), ParentIteration: r.ParentIteration,
+		ParentAttempt: r.ParentAttempt, CallDepth: r.CallDepth,
 	}
 	if r.Owner != "" {
 		row.Status, row.LeaseOwner, row.StartedAt, row.Claims = RunRunning, &r.Owner, &t, 1
@@ -214,16 +274,11 @@ func newRunRow(r NewRun, id string, t time.Time) runRow {
 
 // EnqueueRuns implements Store.
 func (db *DB) EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error) {
-	rows := make([]runRow, len(runs))
-	t := now()
-	for i, r := range runs {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return nil, fmt.Errorf("enqueue run: %w", err)
-		}
-		rows[i] = newRunRow(r, id.String(), t)
+	rows, err := newRunRows(runs)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue run: %w", err)
 	}
-	err := db.commits.write(ctx, func(tx *gorm.DB) error {
+	err = db.commits.write(ctx, func(tx *gorm.DB) error {
 		return tx.CreateInBatches(rows, 500).Error
 	})
 	if err != nil {
@@ -234,6 +289,33 @@ func (db *DB) EnqueueRuns(ctx context.Context, runs []NewRun) ([]*Run, error) {
 		out[i] = rows[i].record()
 	}
 	return out, nil
+}
+
+// NewRunID returns a new run id, for a caller that records it before the
+// run is stored (NewRun.ID).
+func NewRunID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("new run id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// newRunRows are the rows of runs about to be inserted now.
+func newRunRows(runs []NewRun) ([]runRow, error) {
+	rows := make([]runRow, len(runs))
+	t := now()
+	for i, r := range runs {
+		id := r.ID
+		if id == "" {
+			var err error
+			if id, err = NewRunID(); err != nil {
+				return nil, err
+			}
+		}
+		rows[i] = newRunRow(r, id, t)
+	}
+	return rows, nil
 }
 
 // maxClaimRounds bounds the passes a claim makes over the flows with work.
@@ -302,7 +384,7 @@ func (db *DB) ClaimRuns(ctx context.Context, owner string, limit int) ([]*Run, e
 		if len(ids) == 0 {
 			return nil
 		}
-		return tx.Raw(`UPDATE runs SET status = 'running', lease_owner = ?, available_at = ?,
+		return tx.Raw(`UPDATE runs SET status = 'running', lease_owner = ?, available_at = ?, wake = FALSE,
 			started_at = COALESCE(started_at, ?), claims = claims + 1
 			WHERE id IN ? AND status = 'queued' RETURNING `+runColumns, owner, t, t, ids).Scan(&claimed).Error
 	})
@@ -413,13 +495,27 @@ type runWrite struct {
 	status  string
 	message string
 	at      time.Time
+	// wakeAt is when a released run is due if a signal came for it while
+	// it ran: now, or at if that is sooner.
+	wakeAt time.Time
+	// spawn and signals are stored with the write: runs it starts, and
+	// signals it sends to other runs' waiting steps.
+	spawn   []runRow
+	signals []Signal
 	// lost is set by the batch when owner no longer held the run.
 	lost bool
 }
 
 // newRunWrite encodes a write's records, here on the caller's goroutine.
 func newRunWrite(w Write) (*runWrite, error) {
-	rw := &runWrite{owner: w.Owner, runID: w.RunID, n: w.N}
+	rw := &runWrite{owner: w.Owner, runID: w.RunID, n: w.N, signals: w.Signals}
+	if len(w.Spawn) > 0 {
+		rows, err := newRunRows(w.Spawn)
+		if err != nil {
+			return nil, err
+		}
+		rw.spawn = rows
+	}
 	if len(w.Steps) > 0 {
 		record, err := encodeSteps(w.Steps)
 		if err != nil {
@@ -488,13 +584,36 @@ func (db *DB) applyRunWrites(tx *gorm.DB, payloads []any) error {
 			w.lost = holders[w.runID] != w.owner
 		}
 	}
-	var records []*runWrite
+	var (
+		records []*runWrite
+		spawn   []runRow
+		signals []Signal
+	)
 	for _, p := range payloads {
-		if w := p.(*runWrite); !w.lost && w.record != nil {
+		w := p.(*runWrite)
+		if w.lost {
+			continue
+		}
+		if w.record != nil {
 			records = append(records, w)
 		}
+		spawn = append(spawn, w.spawn...)
+		signals = append(signals, w.signals...)
 	}
-	return insertRecords(ctx, conn, postgres, records)
+	if err := insertRecords(ctx, conn, postgres, records); err != nil {
+		return err
+	}
+	if len(spawn) > 0 {
+		if err := tx.CreateInBatches(spawn, 500).Error; err != nil {
+			return fmt.Errorf("start runs: %w", err)
+		}
+	}
+	for i := range signals {
+		if _, err := addSignal(tx, &signals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endRuns finishes or releases runs, marking lost those whose owner no
@@ -512,20 +631,22 @@ func endRuns(ctx context.Context, conn gorm.ConnPool, postgres bool, ends []*run
 	sort.Slice(ends, func(i, j int) bool { return ends[i].runID < ends[j].runID })
 	cast := func(typ string) string { return "::" + typ }
 	for _, c := range chunks(len(ends)) {
-		m := newMultiRow(postgres, `WITH v (id, owner, status, error, at) AS (VALUES`)
+		m := newMultiRow(postgres, `WITH v (id, owner, status, error, at, wake_at) AS (VALUES`)
 		for i, w := range ends[c[0]:c[1]] {
 			if i > 0 {
 				m.sql.WriteByte(',')
 			}
 			m.sql.WriteString(" (" + m.param(w.runID) + cast("text") + ", " + m.param(w.owner) + cast("text") + ", " +
-				m.param(w.status) + cast("text") + ", " + m.param(w.message) + cast("text") + ", " + m.param(w.at) + cast("timestamptz") + ")")
+				m.param(w.status) + cast("text") + ", " + m.param(w.message) + cast("text") + ", " + m.param(w.at) + cast("timestamptz") + ", " +
+				m.param(w.wakeAt) + cast("timestamptz") + ")")
 		}
 		// A release (status queued) keeps the run's error and finished_at
-		// and makes it available again at its time; a finish stamps it.
+		// and makes it available again at its time, or at once if a signal
+		// came meanwhile; a finish stamps it.
 		m.sql.WriteString(`) UPDATE runs SET status = v.status, lease_owner = NULL,
 			error = CASE WHEN v.status = 'queued' THEN runs.error ELSE v.error END,
 			finished_at = CASE WHEN v.status = 'queued' THEN runs.finished_at ELSE v.at END,
-			available_at = CASE WHEN v.status = 'queued' THEN v.at ELSE runs.available_at END
+			available_at = CASE WHEN v.status <> 'queued' THEN runs.available_at WHEN runs.wake THEN v.wake_at ELSE v.at END
 			FROM v WHERE runs.id = v.id AND runs.lease_owner = v.owner AND runs.status = 'running' RETURNING runs.id`)
 		rows, err := conn.QueryContext(ctx, m.sql.String(), m.args...)
 		if err != nil {
@@ -557,8 +678,8 @@ func endEachRun(ctx context.Context, conn gorm.ConnPool, ends []*runWrite) error
 		var res sql.Result
 		var err error
 		if w.status == RunQueued {
-			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = 'queued', available_at = ?, lease_owner = NULL
-				WHERE id = ? AND lease_owner = ? AND status = 'running'`, w.at, w.runID, w.owner)
+			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = 'queued', available_at = CASE WHEN wake THEN ? ELSE ? END,
+				lease_owner = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'`, w.wakeAt, w.at, w.runID, w.owner)
 		} else {
 			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL
 				WHERE id = ? AND lease_owner = ? AND status = 'running'`, w.status, w.message, w.at, w.runID, w.owner)
@@ -633,7 +754,13 @@ func (db *DB) FinishRun(w Write, status, message string) <-chan error {
 
 // ReleaseRun implements Store.
 func (db *DB) ReleaseRun(ctx context.Context, w Write, availableAt time.Time) error {
-	done := db.writeRun(w, func(rw *runWrite) { rw.status, rw.at = RunQueued, availableAt.UTC().Truncate(time.Microsecond) })
+	done := db.writeRun(w, func(rw *runWrite) {
+		rw.status, rw.at = RunQueued, availableAt.UTC().Truncate(time.Microsecond)
+		rw.wakeAt = rw.at
+		if t := now(); t.Before(rw.at) {
+			rw.wakeAt = t
+		}
+	})
 	select {
 	case err := <-done:
 		if err != nil {
@@ -711,6 +838,12 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 	}
 	if f.Status != "" {
 		add("runs.status = ?", f.Status)
+	}
+	if f.ParentRunID != "" {
+		add("runs.parent_run_id = ?", f.ParentRunID)
+	}
+	if f.Unfinished {
+		add("runs.status IN ?", []string{RunQueued, RunRunning})
 	}
 	if !f.Since.IsZero() {
 		add("runs.created_at >= ?", f.Since.UTC())

@@ -93,6 +93,14 @@ type Store interface {
 	// RequestCancel cancels a queued run at once, or marks a running one for
 	// its worker to stop. A finished run gives ErrRunFinished.
 	RequestCancel(ctx context.Context, id string) (*Run, error)
+	// AddSignal ends a waiting step of a run (SignalCallback, SignalTimeout)
+	// unless it has a signal already, and wakes the run. It returns the
+	// step's signal, this one or the one that came first, and whether it
+	// is this one; ErrNotFound for an unknown run, ErrRunFinished for one
+	// that has ended.
+	AddSignal(ctx context.Context, s Signal) (held *Signal, added bool, err error)
+	// GetSignal returns the signal of a step; ErrNotFound when none came.
+	GetSignal(ctx context.Context, runID, nodeID, iteration string, attempt int) (*Signal, error)
 	// GetRun returns one run.
 	GetRun(ctx context.Context, id string) (*Run, error)
 	// ListRuns returns runs, newest first.
