@@ -172,8 +172,14 @@ func newScope(ns []*PlanNode, loop *PlanNode, iteration string, item any, index 
 	return sc
 }
 
-// ready reports whether every node upstream of n has finished.
+// ready reports whether every node upstream of n has finished, or for a
+// join that goes on with the first branch to arrive, whether one has.
 func (sc *scope) ready(n *PlanNode) bool {
+	if j, ok := n.Node.(nodes.Joiner); ok && j.FirstArrival() {
+		if _, active := sc.activeEdge(n); active {
+			return true
+		}
+	}
 	for _, e := range n.In {
 		if e.From == sc.loop {
 			continue
@@ -212,6 +218,24 @@ func (sc *scope) inputOf(e *PlanEdge) any {
 		return sc.item
 	}
 	return sc.state[e.From].output
+}
+
+// inputsOf are the outputs of n's incoming edges that were taken, by the
+// id of the node each comes from; nil for a node with one incoming edge.
+func (sc *scope) inputsOf(n *PlanNode) map[string]any {
+	if len(n.In) < 2 {
+		return nil
+	}
+	inputs := make(map[string]any, len(n.In))
+	for _, e := range n.In {
+		if e.From == sc.loop {
+			continue
+		}
+		if st := sc.state[e.From]; st != nil && st.port != nil && *st.port == e.Port {
+			inputs[e.From.Def.ID] = st.output
+		}
+	}
+	return inputs
 }
 
 // inputRecord is what a step's record keeps of its input: the id of the
@@ -466,6 +490,7 @@ func (w *walker) input(sc *scope, n *PlanNode, input any, attempt int) (*nodes.I
 		Services:       w.services,
 		Secrets:        w.secrets,
 		IdempotencyKey: idempotencyKey(w.run.ID, n.Def.ID, sc.iteration),
+		Inputs:         sc.inputsOf(n),
 	}, log
 }
 

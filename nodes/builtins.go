@@ -15,6 +15,7 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(filterSpec, buildFilter))
 	r.MustRegister(Define(ifSpec, buildIf))
 	r.MustRegister(Define(switchSpec, buildSwitch))
+	r.MustRegister(Define(mergeSpec, buildMerge))
 	r.MustRegister(Define(foreachSpec, buildForeach))
 	r.MustRegister(Define(delaySpec, buildDelay))
 	r.MustRegister(Define(respondSpec, buildRespond))

@@ -37,6 +37,10 @@ type Input struct {
 	// differs between steps, loop iterations and runs), for senders that
 	// deduplicate retried requests.
 	IdempotencyKey string
+	// Inputs are the outputs of every node upstream whose edge to this one
+	// was taken, by node id; set for nodes with more than one incoming
+	// edge (Scope.Input is the first of them).
+	Inputs map[string]any
 }
 
 // Result is what a node produced.
@@ -62,6 +66,13 @@ type PortLister interface {
 // short wait, in the queue for a long one), and then calls Run.
 type Suspender interface {
 	Suspend(ctx context.Context, in *Input) (time.Duration, error)
+}
+
+// Joiner is implemented by nodes that join branches: merge. A node runs
+// once every node upstream has finished; a Joiner whose FirstArrival is
+// true runs as soon as one of its incoming edges is taken instead.
+type Joiner interface {
+	FirstArrival() bool
 }
 
 // Iterator is implemented by nodes that loop: foreach. Items gives the
