@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -35,11 +36,13 @@ type runJSON struct {
 	Trigger     triggerInfo `json:"trigger"`
 	Error       string      `json:"error,omitempty"`
 	ReplayOf    string      `json:"replay_of,omitempty"`
-	CreatedAt   time.Time   `json:"created_at"`
-	StartedAt   *time.Time  `json:"started_at"`
-	FinishedAt  *time.Time  `json:"finished_at"`
-	DurationMS  *float64    `json:"duration_ms"`
-	Steps       []stepJSON  `json:"steps,omitempty"`
+	// ParentRunID is the run whose flow.call step started this one.
+	ParentRunID string     `json:"parent_run_id,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	DurationMS  *float64   `json:"duration_ms"`
+	Steps       []stepJSON `json:"steps,omitempty"`
 }
 
 type triggerInfo struct {
@@ -61,8 +64,10 @@ type stepJSON struct {
 	Logs        json.RawMessage `json:"logs"` // always a list, empty when the node logged nothing
 	Interrupted bool            `json:"interrupted,omitempty"`
 	ResumeAt    *time.Time      `json:"resume_at,omitempty"`
-	StartedAt   time.Time       `json:"started_at"`
-	DurationMS  float64         `json:"duration_ms"`
+	// ChildRunID is the run a flow.call step started.
+	ChildRunID string    `json:"child_run_id,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS float64   `json:"duration_ms"`
 }
 
 // renderRun renders a run; with its trigger data and steps when they are
@@ -71,7 +76,8 @@ func renderRun(r *store.Run, trigger []byte, steps []*store.Step) runJSON {
 	out := runJSON{
 		ID: r.ID, FlowID: r.FlowID, FlowName: r.FlowName, FlowDeleted: r.FlowDeleted, FlowVersion: r.FlowVersion, Status: r.Status,
 		Trigger: triggerInfo{Type: r.TriggerType, DeliveryID: r.DeliveryID},
-		Error:   r.Error, ReplayOf: r.ReplayOf, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Error:   r.Error, ReplayOf: r.ReplayOf, ParentRunID: r.ParentRunID,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 	}
 	if r.StartedAt != nil && r.FinishedAt != nil {
 		ms := float64(r.FinishedAt.Sub(*r.StartedAt).Microseconds()) / 1000
@@ -88,7 +94,7 @@ func renderRun(r *store.Run, trigger []byte, steps []*store.Step) runJSON {
 			out.Steps[i] = stepJSON{
 				NodeID: s.NodeID, Iteration: s.Iteration, Attempt: s.Attempt, Status: s.Status, Port: s.Port,
 				Input: engine.CapJSON(s.Input, maxShownValue), Output: engine.CapJSON(s.Output, maxShownValue),
-				Error: s.Error, Logs: logs, Interrupted: s.Interrupted, ResumeAt: s.ResumeAt,
+				Error: s.Error, Logs: logs, Interrupted: s.Interrupted, ResumeAt: s.ResumeAt, ChildRunID: s.ChildRunID,
 				StartedAt: s.StartedAt, DurationMS: float64(s.Duration.Microseconds()) / 1000,
 			}
 		}
@@ -155,7 +161,13 @@ func (s *server) testFlow(c *fiber.Ctx) error {
 	if err != nil {
 		return flowNotFound(id, err)
 	}
-	trigger, err := json.Marshal(engine.TestTrigger(req.Payload, req.Headers, time.Now()))
+	data := engine.TestTrigger(req.Payload, req.Headers, time.Now())
+	if t, ok := engine.FlowTrigger(s.registry, f.Definition); ok && t.Type == nodes.KindCallTrigger {
+		// A flow meant to be called is tested as a call with the payload
+		// as its input.
+		data = engine.CallTrigger(req.Payload, map[string]any{}, time.Now())
+	}
+	trigger, err := json.Marshal(data)
 	if err != nil {
 		return errorf(fiber.StatusBadRequest, "payload: %v", err)
 	}
@@ -172,12 +184,14 @@ func (s *server) testFlow(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), wait)
 	defer cancel()
-	run, err := s.engine.Wait(ctx, runs[0].ID)
+	// A run that waits (for a callback, a called run) is answered as it
+	// stands, with 202, as is one still going when the wait runs out.
+	run, err := s.engine.WaitSettled(ctx, runs[0].ID)
 	status := fiber.StatusOK
-	if err != nil {
-		if run == nil {
-			return err
-		}
+	if err != nil && run == nil {
+		return err
+	}
+	if !run.Finished() {
 		status = fiber.StatusAccepted
 	}
 	body, err := s.runWithSteps(c.UserContext(), run)
@@ -207,7 +221,8 @@ func timeRange(c *fiber.Ctx, since, until *time.Time) error {
 }
 
 func (s *server) listRuns(c *fiber.Ctx) error {
-	f := store.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), Before: c.Query("cursor"), Limit: defaultRunPage}
+	f := store.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), ParentRunID: c.Query("parent_run_id"),
+		Before: c.Query("cursor"), Limit: defaultRunPage}
 	if f.Status != "" && !runStatuses[f.Status] {
 		return errorf(fiber.StatusBadRequest, "status must be queued, running, succeeded, failed or canceled, not %q", f.Status)
 	}

@@ -132,6 +132,11 @@ func New(opts Options) (*fiber.App, error) {
 	}
 	app.All("/hooks/:key", s.hook)
 	app.All("/hooks/:key/*", s.hook)
+	// A link in a message is opened with GET; a service calls back with
+	// POST or PUT.
+	app.Get("/resume/:token", s.resume)
+	app.Post("/resume/:token", s.resume)
+	app.Put("/resume/:token", s.resume)
 
 	// Logging in is the one API call without credentials; it is routed
 	// before the group, whose middleware would refuse it.

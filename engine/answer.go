@@ -129,6 +129,35 @@ func (e *Engine) storedAnswer(ctx context.Context, run *store.Run) (*Answer, err
 
 // Wait blocks until the run has finished, or ctx ends, and returns it.
 func (e *Engine) Wait(ctx context.Context, id string) (*store.Run, error) {
+	return e.wait(ctx, id, func(_ context.Context, r *store.Run) bool { return r.Finished() })
+}
+
+// WaitSettled blocks until the run has finished or waits in the queue for
+// something other than a run it called (a callback, a long delay or
+// backoff), or ctx ends, and returns it: a test run that waits for someone
+// is answered while it waits.
+func (e *Engine) WaitSettled(ctx context.Context, id string) (*store.Run, error) {
+	return e.wait(ctx, id, func(ctx context.Context, r *store.Run) bool {
+		if r.Finished() {
+			return true
+		}
+		if r.Status != store.RunQueued || r.Claims == 0 || !r.AvailableAt.After(e.clock.Now()) {
+			return false // it runs, or is about to
+		}
+		children, err := e.store.ListRuns(ctx, store.RunFilter{ParentRunID: id, Unfinished: true})
+		if err != nil {
+			return false
+		}
+		for _, c := range children {
+			if c.ParentNode != "" {
+				return false // it waits for a run of its own, which goes on
+			}
+		}
+		return true
+	})
+}
+
+func (e *Engine) wait(ctx context.Context, id string, settled func(context.Context, *store.Run) bool) (*store.Run, error) {
 	finished := make(chan struct{}, 1)
 	e.mu.Lock()
 	e.waiters[id] = append(e.waiters[id], finished)
@@ -146,14 +175,14 @@ func (e *Engine) Wait(ctx context.Context, id string) (*store.Run, error) {
 			readCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			run, err = e.store.GetRun(readCtx, id)
 			cancel()
-			if err == nil && !run.Finished() {
+			if err == nil && !settled(readCtx, run) {
 				return run, context.Cause(ctx)
 			}
 		}
 		if err != nil {
 			return nil, err
 		}
-		if run.Finished() {
+		if settled(ctx, run) {
 			return run, nil
 		}
 		select {
@@ -182,7 +211,8 @@ func (e *Engine) unwait(id string, ch chan struct{}) {
 	}
 }
 
-// finished tells those waiting for a run that it ended.
+// finished tells those waiting for a run that it ended, or went back to
+// the queue to wait.
 func (e *Engine) finished(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

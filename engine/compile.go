@@ -58,6 +58,9 @@ type Plan struct {
 	// Nodes are in topological order, the trigger first.
 	Nodes []*PlanNode
 	byID  map[string]*PlanNode
+	// waitNodes are the wait.callback nodes, whose resume URLs
+	// expressions see as run.resume_urls.
+	waitNodes []*PlanNode
 }
 
 // PlanNode is one compiled node with its edges.
@@ -84,6 +87,14 @@ type PlanEdge struct {
 	From *PlanNode
 	Port string
 	To   *PlanNode
+}
+
+// Settings are the flow's settings; zero when it has none.
+func (p *Plan) Settings() Settings {
+	if p.Flow.Settings == nil {
+		return Settings{}
+	}
+	return *p.Flow.Settings
 }
 
 // Concurrency is the flow's limit on its runs in flight; 0 is none.
@@ -139,6 +150,11 @@ func Compile(reg *nodes.Registry, data []byte) (*Plan, error) {
 	plan := c.compile(&flow)
 	if len(c.problems) > 0 {
 		return nil, &InvalidFlowError{Problems: c.sorted(&flow)}
+	}
+	for _, n := range plan.Nodes {
+		if _, ok := n.Node.(nodes.Waiter); ok {
+			plan.waitNodes = append(plan.waitNodes, n)
+		}
 	}
 	return plan, nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/nodes"
 )
 
 // jsonBlock matches a fenced json block of a Markdown guide.
@@ -49,10 +51,35 @@ func TestEditorExampleFlowsAreValid(t *testing.T) {
 		Flow  json.RawMessage `json:"flow"`
 	}
 	require.NoError(t, json.Unmarshal(data, &examples))
-	require.Len(t, examples, 3, "GitHub push → Discord, Stripe payment → Slack, Shopify order → Postgres")
+	require.Len(t, examples, 5, "GitHub push → Discord, Stripe payment → Slack, Shopify order → Postgres, approval via Slack link, shared error alert")
 	reg := testRegistry(t)
 	for _, e := range examples {
 		_, err := Compile(reg, e.Flow)
 		require.NoError(t, err, e.Title)
+	}
+}
+
+// TestEveryKindIsDocumented finds each registered kind named in a heading of
+// the guides, so a new kind cannot ship without its section.
+func TestEveryKindIsDocumented(t *testing.T) {
+	t.Parallel()
+	var headings []string
+	for _, guide := range []string{"../docs/flows.md", "../docs/actions.md", "../docs/triggers.md"} {
+		text, err := os.ReadFile(guide)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(line, "#") {
+				headings = append(headings, line)
+			}
+		}
+	}
+	reg := nodes.NewRegistry()
+	nodes.RegisterBuiltins(reg)
+	for _, k := range reg.Kinds() {
+		found := false
+		for _, h := range headings {
+			found = found || strings.Contains(h, "`"+k.Spec.Kind+"`")
+		}
+		require.True(t, found, "no heading of docs/flows.md, actions.md or triggers.md names `%s`", k.Spec.Kind)
 	}
 }

@@ -80,6 +80,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Clock is the engine's time; nil is the system's.
 	Clock Clock
+	// Links make the resume URLs of wait.callback steps; nil makes links
+	// with a key of this process only.
+	Links *ResumeLinks
 }
 
 // Engine executes runs. Each run in flight has its own goroutine and holds
@@ -104,6 +107,7 @@ type Engine struct {
 	env                map[string]any
 	services           *nodes.Services
 	metrics            *metrics.Metrics
+	links              *ResumeLinks
 	// cpu admits pure steps a core's worth at a time: computing is bounded
 	// by the cores, waiting is not.
 	cpu chan struct{}
@@ -170,6 +174,9 @@ func New(opts Options) *Engine {
 	if opts.Clock == nil {
 		opts.Clock = systemClock{}
 	}
+	if opts.Links == nil {
+		opts.Links = NewResumeLinks(nil)
+	}
 	env := make(map[string]any, len(opts.Env))
 	for k, v := range opts.Env {
 		env[k] = v
@@ -190,6 +197,7 @@ func New(opts Options) *Engine {
 		env:                env,
 		services:           opts.Services,
 		metrics:            opts.Metrics,
+		links:              opts.Links,
 		cpu:                make(chan struct{}, runtime.GOMAXPROCS(0)),
 		wake:               make(chan struct{}, 1),
 		drain:              make(chan struct{}),
@@ -512,7 +520,26 @@ func (e *Engine) Cancel(ctx context.Context, id string) (*store.Run, error) {
 	if x != nil {
 		x.cancel(errCanceled)
 	}
+	e.cancelChildren(ctx, id)
 	return run, nil
+}
+
+// cancelChildren cancels the runs that a run's flow.call steps wait for,
+// and theirs in turn.
+func (e *Engine) cancelChildren(ctx context.Context, id string) {
+	children, err := e.store.ListRuns(ctx, store.RunFilter{ParentRunID: id, Unfinished: true, Limit: 1000})
+	if err != nil {
+		e.log.Error("list the runs a canceled run called", "run_id", id, "error", err)
+		return
+	}
+	for _, child := range children {
+		if child.ParentNode == "" {
+			continue // started without waiting: it goes on by itself
+		}
+		if _, err := e.Cancel(ctx, child.ID); err != nil && !errors.Is(err, store.ErrRunFinished) {
+			e.log.Error("cancel a called run", "run_id", child.ID, "error", err)
+		}
+	}
 }
 
 // dispatch claims runs from the queue whenever there is room for a batch.

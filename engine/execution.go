@@ -29,6 +29,9 @@ type execution struct {
 	delivery *store.Delivery
 	// memory is what the run is counted as holding of the in-flight budget.
 	memory atomic.Int64
+	// deadline is when the run fails for going past its flow's
+	// settings.timeout_ms; zero for no limit.
+	deadline time.Time
 
 	plan    *Plan
 	trigger map[string]any
@@ -72,11 +75,23 @@ func (x *execution) execute() {
 		x.e.metrics.RunStarted(x.run.FlowID)
 	}
 	o := x.prepare()
+	if o.kind == completed && !x.deadline.IsZero() {
+		timer := x.e.clock.AfterFunc(x.deadline.Sub(x.e.clock.Now()), func() { x.cancel(x.timedOut()) })
+		defer timer.Stop()
+	}
 	for o.kind == completed {
 		w := x.walker()
 		o = w.walk()
 		x.seq = w.seq
 		if o.kind != suspended {
+			break
+		}
+		if !x.deadline.IsZero() && o.until.After(x.deadline) {
+			o.until = x.deadline // to fail then, if still waiting
+		}
+		if o.external {
+			// A signal may end the wait early: it wakes the run in the
+			// queue, not here.
 			break
 		}
 		var resume bool
@@ -92,7 +107,7 @@ func (x *execution) walker() *walker {
 	return &walker{
 		ctx: x.ctx, plan: x.plan, run: x.run, trigger: x.trigger, history: x.history, seq: x.seq,
 		journal: x, clock: e.clock, cpu: e.cpu, env: e.env, services: e.services, secrets: &x.secrets,
-		timeout: e.timeout, metrics: e.metrics, stopping: e.draining.Load,
+		timeout: e.timeout, metrics: e.metrics, links: e.links, stopping: e.draining.Load,
 	}
 }
 
@@ -119,7 +134,50 @@ func (x *execution) prepare() outcome {
 			x.seq = max(x.seq, s.Seq)
 		}
 	}
+	if x.run.CancelRequested {
+		// Canceled while it went back to the queue.
+		return outcome{kind: canceled}
+	}
+	if limit := plan.Settings().TimeoutMS; limit > 0 && x.run.StartedAt != nil {
+		x.deadline = x.run.StartedAt.Add(time.Duration(limit) * time.Millisecond)
+		if !x.e.clock.Now().Before(x.deadline) {
+			return outcome{kind: failed, err: x.timedOut()}
+		}
+	}
 	return outcome{kind: completed}
+}
+
+// errRunTimedOut fails a run that went past its flow's settings.timeout_ms.
+var errRunTimedOut = errors.New("the run went past its time limit (settings.timeout_ms)")
+
+func (x *execution) timedOut() error {
+	return fmt.Errorf("%w of %s", errRunTimedOut, time.Duration(x.plan.Settings().TimeoutMS)*time.Millisecond)
+}
+
+// closeWaiting records the steps left waiting (a delay, a callback, a
+// called run) as failed, for a run that ends without going on.
+func (x *execution) closeWaiting(reason string) {
+	latest := map[stepKey]*store.Step{}
+	for k, hist := range x.history {
+		latest[k] = hist[len(hist)-1]
+	}
+	x.mu.Lock()
+	for _, s := range x.records {
+		k := stepKey{s.NodeID, s.Iteration}
+		if l := latest[k]; l == nil || s.Attempt >= l.Attempt {
+			latest[k] = s
+		}
+	}
+	x.mu.Unlock()
+	for _, last := range latest {
+		if last.Status != store.StepRunning || last.ResumeAt == nil {
+			continue
+		}
+		closed := *last
+		closed.Status, closed.Error, closed.ResumeAt = store.StepFailed, reason, nil
+		closed.Duration = x.e.clock.Now().Sub(closed.StartedAt)
+		x.record(&closed)
+	}
 }
 
 // loadTrigger reads the trigger data, the one way a run's trigger data is
@@ -277,6 +335,61 @@ func (x *execution) started(s *store.Step) (ended func()) {
 	}
 }
 
+// signal implements journal.
+func (x *execution) signal(ctx context.Context, key signalKey) (*store.Signal, error) {
+	sig, err := x.e.store.GetSignal(ctx, x.run.ID, key.node, key.iteration, key.attempt)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return sig, err
+}
+
+// expire implements journal.
+func (x *execution) expire(ctx context.Context, key signalKey) (*store.Signal, error) {
+	held, _, err := x.e.store.AddSignal(ctx, store.Signal{RunID: x.run.ID, NodeID: key.node, Iteration: key.iteration,
+		Attempt: key.attempt, Kind: store.SignalTimeout})
+	return held, err
+}
+
+// target implements journal.
+func (x *execution) target(ctx context.Context, flowID string, version int) (*Plan, int, error) {
+	version, err := callable(ctx, x.e.store, x.e.registry, flowID, version)
+	if err != nil {
+		return nil, 0, err
+	}
+	plan, err := x.e.plans.get(ctx, flowID, version)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load flow %s version %d: %w", flowID, version, err)
+	}
+	return plan, version, nil
+}
+
+// spawn implements journal: the run is written with the pending records,
+// and the dispatcher, woken, takes it on.
+func (x *execution) spawn(ctx context.Context, run store.NewRun) error {
+	x.writing.Lock()
+	defer x.writing.Unlock()
+	steps := x.takePending()
+	w := x.nextWrite(steps)
+	w.Spawn = []store.NewRun{run}
+	if err := x.e.store.SaveSteps(ctx, w); err != nil {
+		x.putBack(steps)
+		return err
+	}
+	x.sendHeldAnswer()
+	x.e.Nudge()
+	return nil
+}
+
+// cancelRun implements journal.
+func (x *execution) cancelRun(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := x.e.Cancel(ctx, id); err != nil && !errors.Is(err, store.ErrRunFinished) {
+		x.e.log.Warn("cancel a called run no longer waited for", "run_id", id, "error", err)
+	}
+}
+
 // answer implements journal.
 func (x *execution) answer(output []byte, now bool) {
 	x.mu.Lock()
@@ -319,8 +432,16 @@ func (x *execution) settleRun(o outcome) {
 			status, message = store.RunCanceled, "canceled"
 		}
 		message = x.secrets.Redact(message)
+		if o.kind != completed {
+			x.closeWaiting(message)
+		}
 		x.writing.Lock()
-		err := <-e.store.FinishRun(x.nextWrite(x.takePending()), status, message)
+		w := x.nextWrite(x.takePending())
+		w.Signals = x.parentSignal(status, message)
+		if o.kind == failed {
+			w.Spawn = x.errorFlowRun(o)
+		}
+		err := <-e.store.FinishRun(w, status, message)
 		x.writing.Unlock()
 		if err != nil {
 			if !errors.Is(err, store.ErrLeaseLost) {
@@ -335,6 +456,9 @@ func (x *execution) settleRun(o outcome) {
 		// Counted once durable: a worker that lost the run did not finish
 		// it; the one that holds it will.
 		e.metrics.RunFinished(x.run.FlowID, status)
+		if len(w.Signals) > 0 || len(w.Spawn) > 0 {
+			e.Nudge() // the caller is due, or an error flow's run queued
+		}
 		if x.answered {
 			x.sendHeldAnswer()
 		} else {
@@ -362,6 +486,11 @@ func (x *execution) settleRun(o outcome) {
 		x.sendHeldAnswer()
 		if o.kind == suspended {
 			e.wakeAt(until)
+			e.finished(x.run.ID) // for WaitSettled
+		}
+		if o.external {
+			// A signal that came while the run ran made it due at once.
+			e.Nudge()
 		}
 	case leaseLost:
 		// Another worker has the run; nothing here may write to it.
@@ -372,9 +501,28 @@ func (x *execution) settleRun(o outcome) {
 // than the trigger's: what a webhook waiting for a run without a respond
 // node is answered with.
 func (x *execution) lastOutput() []byte {
+	return x.lastStepOutput(func(s *store.Step) bool { return s.NodeID != x.plan.Trigger.Def.ID })
+}
+
+// result is what a called run gives its caller: the output of its last
+// flow.return step, or else of its last step.
+func (x *execution) result() []byte {
+	returned := x.lastStepOutput(func(s *store.Step) bool {
+		n, ok := x.plan.Node(s.NodeID)
+		return ok && n.Kind.Spec.Kind == nodes.KindReturn
+	})
+	if returned != nil {
+		return returned
+	}
+	return x.lastOutput()
+}
+
+// lastStepOutput is the output of the last step that succeeded among those
+// that pick chooses.
+func (x *execution) lastStepOutput(pick func(*store.Step) bool) []byte {
 	var last *store.Step
 	consider := func(s *store.Step) {
-		if s.Status == store.StepSucceeded && s.NodeID != x.plan.Trigger.Def.ID && (last == nil || s.Seq > last.Seq) {
+		if s.Status == store.StepSucceeded && pick(s) && (last == nil || s.Seq > last.Seq) {
 			last = s
 		}
 	}
@@ -439,4 +587,69 @@ func triggerSize(run *store.Run, d *store.Delivery) int {
 		return len(d.Body) + len(d.Headers)
 	}
 	return len(run.Trigger)
+}
+
+// parentSignal is the signal a run that its caller waits for sends it as
+// it ends: its status, and its result or error.
+func (x *execution) parentSignal(status, message string) []store.Signal {
+	p := x.run.Parent
+	if p.ParentNode == "" {
+		return nil
+	}
+	res := childResult{RunID: x.run.ID, Status: status, Error: message}
+	if status == store.RunSucceeded {
+		res.Output = x.secrets.RedactJSON(x.result())
+	}
+	payload, err := json.Marshal(res)
+	if err != nil {
+		payload, _ = json.Marshal(childResult{RunID: x.run.ID, Status: store.RunFailed, Error: "encode the result: " + err.Error()})
+	}
+	return []store.Signal{{RunID: p.ParentRunID, NodeID: p.ParentNode, Iteration: p.ParentIteration, Attempt: p.ParentAttempt,
+		Kind: store.SignalChild, Payload: payload}}
+}
+
+// errorFlowRun is the run of the flow's error flow that a failed run
+// starts, with what failed. Runs of error flows start none, so an error
+// flow that fails never starts itself; nor do test runs, which the editor
+// shows at once.
+func (x *execution) errorFlowRun(o outcome) []store.NewRun {
+	errorFlow := ""
+	if x.plan != nil {
+		errorFlow = x.plan.Settings().ErrorFlow
+	}
+	if errorFlow == "" || x.run.TriggerType == store.TriggerError || x.run.TriggerType == store.TriggerTest {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	version, err := callable(ctx, x.e.store, x.e.registry, errorFlow, 0)
+	if err != nil {
+		x.e.log.Warn("the failed run's error flow cannot be started", "run_id", x.run.ID, "error_flow", errorFlow, "error", err)
+		return nil
+	}
+	input := map[string]any{
+		"run_id": x.run.ID, "flow_id": x.run.FlowID, "flow_name": x.plan.Flow.Name, "flow_version": x.run.FlowVersion,
+		"node_id": o.node, "error": x.secrets.Redact(o.err.Error()), "trigger": x.triggerSummary(),
+	}
+	trigger, err := json.Marshal(CallTrigger(input, map[string]any{"run_id": x.run.ID, "flow_id": x.run.FlowID}, x.e.clock.Now()))
+	if err != nil {
+		x.e.log.Error("encode an error flow's input", "run_id", x.run.ID, "error", err)
+		return nil
+	}
+	return []store.NewRun{{FlowID: errorFlow, FlowVersion: version, TriggerType: store.TriggerError, Trigger: trigger}}
+}
+
+// triggerSummary says what started the run, without its data: the error
+// flow learns where to look, not the payload, which may hold anything.
+func (x *execution) triggerSummary() map[string]any {
+	summary := map[string]any{"type": x.run.TriggerType}
+	if x.run.DeliveryID != "" {
+		summary["delivery_id"] = x.run.DeliveryID
+	}
+	for _, k := range []string{"method", "path", "received_at", "scheduled_at"} {
+		if v, ok := x.trigger[k]; ok {
+			summary[k] = v
+		}
+	}
+	return summary
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+
+	"github.com/hookflow/hookflow/nodes"
 )
 
 // Limits on a flow document.
@@ -46,6 +48,12 @@ type Settings struct {
 	// across every process sharing the database; further runs wait in the
 	// queue, in order. Absent: no limit.
 	Concurrency int `json:"concurrency,omitempty"`
+	// ErrorFlow is the id of a flow started whenever a run of this flow
+	// ends failed, with what failed as its trigger.input.
+	ErrorFlow string `json:"error_flow,omitempty"`
+	// TimeoutMS bounds a whole run, waits included: a run still going
+	// that long after it started fails.
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 }
 
 // Node is one node of a flow document.
@@ -101,6 +109,8 @@ func flowSchema() map[string]any {
 				"additionalProperties": false,
 				"properties": map[string]any{
 					"concurrency": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxConcurrency},
+					"error_flow":  map[string]any{"type": "string", "minLength": 1, "maxLength": 64},
+					"timeout_ms":  map[string]any{"type": "integer", "minimum": 1000, "maximum": nodes.MaxWait.Milliseconds()},
 				},
 			},
 			"node": map[string]any{

@@ -45,7 +45,7 @@ func (s *Flows) changed(flowID string) {
 // Create validates a flow document and saves it as a new, inactive flow.
 func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error) {
 	// A new flow is inactive: it may name credentials still to be made.
-	stored, err := s.compile(ctx, document, false)
+	stored, err := s.compile(ctx, document, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.compile(ctx, document, current.Active)
+	stored, err := s.compile(ctx, document, id, current.Active)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.F
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.compile(ctx, f.Definition, true); err != nil {
+		if _, err := s.compile(ctx, f.Definition, id, true); err != nil {
 			return nil, fmt.Errorf("activate flow %s: %w", id, err)
 		}
 	}
@@ -110,12 +110,13 @@ func (p *Plan) Stored() (store.FlowDocument, error) {
 	return store.FlowDocument{Name: p.Flow.Name, Definition: definition, Concurrency: p.Concurrency()}, nil
 }
 
-// compile checks a flow document, and the credentials it names, and returns
-// what the store keeps of it. A credential of a type its field does not take
-// is always refused. One that does not exist yet is refused only for a flow
-// that is to run (active), as n8n and Zapier allow drafts, examples and
-// imports to name credentials still to be made but not to be switched on.
-func (s *Flows) compile(ctx context.Context, document []byte, active bool) (store.FlowDocument, error) {
+// compile checks a flow document, the credentials it names and the flows
+// it calls, and returns what the store keeps of it. A credential of a type
+// its field does not take is always refused. One that does not exist yet is
+// refused only for a flow that is to run (active), as n8n and Zapier allow
+// drafts, examples and imports to name credentials still to be made but
+// not to be switched on. selfID is the flow's id, empty for a new one.
+func (s *Flows) compile(ctx context.Context, document []byte, selfID string, active bool) (store.FlowDocument, error) {
 	plan, err := Compile(s.registry, document)
 	if err != nil {
 		return store.FlowDocument{}, err
@@ -124,6 +125,11 @@ func (s *Flows) compile(ctx context.Context, document []byte, active bool) (stor
 	if err != nil {
 		return store.FlowDocument{}, err
 	}
+	calls, err := checkCalls(ctx, s.store, s.registry, plan.Flow, selfID)
+	if err != nil {
+		return store.FlowDocument{}, err
+	}
+	problems = append(problems, calls...)
 	if len(problems) > 0 {
 		return store.FlowDocument{}, &InvalidFlowError{Problems: problems}
 	}

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +28,22 @@ type goldenCase struct {
 	CancelAfterMS int `json:"cancel_after_ms"`
 	// Replay replays the finished run and traces the replay instead.
 	Replay bool `json:"replay"`
+	// Flows are further flows to save first, by name → file: flow.json
+	// (and the others) name each as $name, which becomes its id.
+	Flows map[string]string `json:"flows"`
+	// WaitFor waits until the run waits at this node, in the queue.
+	WaitFor string `json:"wait_for"`
+	// Restart stops the engine once the run waits and goes on with a new
+	// one over the same database, as after a crash or an upgrade.
+	Restart bool `json:"restart"`
+	// Resume requests the resume URL of the wait.callback node WaitFor
+	// with this data, twice: the second request must be refused.
+	Resume any `json:"resume"`
+	// CancelWaiting cancels the run once it waits.
+	CancelWaiting bool `json:"cancel_waiting"`
+	// Also traces the runs of these flows too, in the order they started:
+	// an error flow's runs, say.
+	Also []string `json:"also"`
 }
 
 // TestGolden runs every flow in testdata/golden on each database and
@@ -39,11 +58,12 @@ func TestGolden(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			e := h.engineFor(t, storetest.Open(t, dialect), Options{})
+			db := storetest.Open(t, dialect)
+			e := h.engineFor(t, db, Options{})
 			for _, dir := range dirs {
 				t.Run(filepath.Base(dir), func(t *testing.T) {
 					t.Parallel()
-					got := runGolden(t, e, dir)
+					got := runGolden(t, h, db, e, dir)
 					file := filepath.Join(dir, "trace.txt")
 					if *update && dialect == store.DialectSQLite {
 						require.NoError(t, os.WriteFile(file, []byte(got), 0o644))
@@ -58,26 +78,105 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func runGolden(t *testing.T, e *Engine, dir string) string {
+func runGolden(t *testing.T, h *harness, db store.Store, e *Engine, dir string) string {
 	t.Helper()
-	flow, err := os.ReadFile(filepath.Join(dir, "flow.json"))
-	require.NoError(t, err)
-	payload, _ := os.ReadFile(filepath.Join(dir, "payload.json"))
+	ctx := context.Background()
 	var c goldenCase
 	if data, err := os.ReadFile(filepath.Join(dir, "case.json")); err == nil {
 		require.NoError(t, json.Unmarshal(data, &c))
 	}
-	run := startRun(t, e, string(flow), string(payload))
+	ids := map[string]string{}
+	read := func(file string) string {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		require.NoError(t, err)
+		text := string(data)
+		for name, id := range ids {
+			text = strings.ReplaceAll(text, "$"+name, id)
+		}
+		return text
+	}
+	names := make([]string, 0, len(c.Flows))
+	for name := range c.Flows {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		f, err := NewFlows(db, h.registry).Create(ctx, []byte(read(c.Flows[name])))
+		require.NoError(t, err, name)
+		ids[name] = f.ID
+	}
+	payload, _ := os.ReadFile(filepath.Join(dir, "payload.json"))
+	run := startRun(t, e, read("flow.json"), string(payload))
 	if c.CancelAfterMS > 0 {
 		time.Sleep(time.Duration(c.CancelAfterMS) * time.Millisecond)
-		_, err := e.Cancel(context.Background(), run.ID)
+		_, err := e.Cancel(ctx, run.ID)
 		require.NoError(t, err)
+	}
+	if c.WaitFor != "" {
+		waitQueuedAt(t, db, run.ID, c.WaitFor)
+		if c.Restart {
+			// A dedicated engine, so the others' runs go on.
+			e = h.engineFor(t, db, Options{})
+		}
+		if c.Resume != nil {
+			token := e.links.Token(ResumeTarget{RunID: run.ID, NodeID: c.WaitFor})
+			_, err := e.Resume(ctx, token, c.Resume)
+			require.NoError(t, err)
+			_, err = e.Resume(ctx, token, c.Resume)
+			require.ErrorIs(t, err, ErrResumeGone, "a resume URL works once")
+		}
+		if c.CancelWaiting {
+			_, err := e.Cancel(ctx, run.ID)
+			require.NoError(t, err)
+		}
 	}
 	run = waitRun(t, e, run.ID)
 	if c.Replay {
-		replay, err := e.Replay(context.Background(), run.ID, 0)
+		replay, err := e.Replay(ctx, run.ID, 0)
 		require.NoError(t, err)
 		run = waitRun(t, e, replay.ID)
 	}
-	return trace(t, e, run)
+	out := trace(t, e, run)
+	for _, name := range c.Also {
+		runs := waitRuns(t, db, ids[name])
+		for _, r := range runs {
+			out += "\n" + name + " run (" + r.TriggerType + "):\n" + trace(t, e, waitRun(t, e, r.ID))
+		}
+	}
+	return out
+}
+
+// waitQueuedAt waits until a run waits in the queue at a node: a running
+// record of it is stored, and the run is queued.
+func waitQueuedAt(t *testing.T, db store.Store, runID, node string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		run, err := db.GetRun(context.Background(), runID)
+		require.NoError(t, err)
+		if run.Status != store.RunQueued {
+			return false
+		}
+		steps, err := db.ListSteps(context.Background(), runID)
+		require.NoError(t, err)
+		for _, s := range steps {
+			if s.NodeID == node && s.Status == store.StepRunning {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 10*time.Millisecond, "run %s never waited at %s", runID, node)
+}
+
+// waitRuns waits until a flow has a run, and returns its runs, oldest first.
+func waitRuns(t *testing.T, db store.Store, flowID string) []*store.Run {
+	t.Helper()
+	var runs []*store.Run
+	require.Eventually(t, func() bool {
+		var err error
+		runs, err = db.ListRuns(context.Background(), store.RunFilter{FlowID: flowID})
+		require.NoError(t, err)
+		return len(runs) > 0
+	}, 20*time.Second, 10*time.Millisecond, "flow %s never ran", flowID)
+	slices.Reverse(runs)
+	return runs
 }

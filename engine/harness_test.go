@@ -247,7 +247,7 @@ func (h *harness) engineFor(t testing.TB, db store.Store, opts Options) *Engine 
 	return e
 }
 
-// startRun saves a flow and enqueues a test run of it with the payload.
+// startRun saves a flow and enqueues a manual run of it with the payload.
 func startRun(t testing.TB, e *Engine, doc, payload string) *store.Run {
 	t.Helper()
 	ctx := context.Background()
@@ -259,7 +259,7 @@ func startRun(t testing.TB, e *Engine, doc, payload string) *store.Run {
 	}
 	trigger, err := json.Marshal(TestTrigger(body, map[string]string{"Content-Type": "application/json"}, time.Now()))
 	require.NoError(t, err)
-	runs, err := e.Enqueue(ctx, store.NewRun{FlowID: f.ID, FlowVersion: f.Version, TriggerType: store.TriggerTest, Trigger: trigger})
+	runs, err := e.Enqueue(ctx, store.NewRun{FlowID: f.ID, FlowVersion: f.Version, TriggerType: store.TriggerManual, Trigger: trigger})
 	require.NoError(t, err)
 	return runs[0]
 }
@@ -297,7 +297,7 @@ func trace(t testing.TB, e *Engine, run *store.Run) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status: %s\n", run.Status)
 	if run.Error != "" {
-		fmt.Fprintf(&b, "error: %s\n", firstLine(run.Error))
+		fmt.Fprintf(&b, "error: %s\n", runID.ReplaceAllString(firstLine(run.Error), "<id>"))
 	}
 	if run.ReplayOf != "" {
 		fmt.Fprintf(&b, "replay of an earlier run\n")
@@ -319,10 +319,15 @@ func trace(t testing.TB, e *Engine, run *store.Run) string {
 			b.WriteString(" retried")
 		}
 		if s.NodeID != plan.Trigger.Def.ID && s.Output != nil {
-			fmt.Fprintf(&b, " output=%s", receivedAt.ReplaceAll(s.Output, []byte(`"received_at":"…"`)))
+			output := receivedAt.ReplaceAll(s.Output, []byte(`"received_at":"…"`))
+			output = resumeToken.ReplaceAll(runID.ReplaceAll(output, []byte("<id>")), []byte("/resume/<token>"))
+			fmt.Fprintf(&b, " output=%s", output)
 		}
 		if s.Error != "" {
-			fmt.Fprintf(&b, " error=%q", firstLine(s.Error))
+			fmt.Fprintf(&b, " error=%q", runID.ReplaceAllString(firstLine(s.Error), "<id>"))
+		}
+		if s.ChildRunID != "" {
+			b.WriteString(" child")
 		}
 		if s.Logs != nil {
 			var lines []logLine
@@ -333,11 +338,36 @@ func trace(t testing.TB, e *Engine, run *store.Run) string {
 		}
 		b.WriteByte('\n')
 	}
+	// The runs its flow.call steps started, each traced under its step.
+	for _, s := range steps {
+		if s.ChildRunID == "" {
+			continue
+		}
+		child, err := e.store.GetRun(ctx, s.ChildRunID)
+		require.NoError(t, err)
+		require.Equal(t, run.ID, child.ParentRunID, "a called run names its caller")
+		if !child.Finished() {
+			child = waitRun(t, e, child.ID)
+		}
+		fmt.Fprintf(&b, "called by %s, attempt %d (%s):\n", s.NodeID, s.Attempt, child.TriggerType)
+		for _, line := range strings.SplitAfter(trace(t, e, child), "\n") {
+			if line != "" {
+				b.WriteString("  | " + line)
+			}
+		}
+	}
 	return b.String()
 }
 
 // receivedAt matches the trigger's arrival time, which differs every run.
 var receivedAt = regexp.MustCompile(`"received_at":"[^"]*"`)
+
+// runID and resumeToken match what differs between runs of one flow: the
+// ids of runs, and the tokens of resume URLs.
+var (
+	runID       = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	resumeToken = regexp.MustCompile(`/resume/[A-Za-z0-9_.-]+`)
+)
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")

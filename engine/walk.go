@@ -47,6 +47,27 @@ type journal interface {
 	// durable write (a checkpoint, or the run's finish or release), which
 	// makes the side effects it may report durable.
 	answer(output []byte, now bool)
+	// signal returns the signal that ended a waiting step (a callback, a
+	// called run's end, a timeout); nil while none has come.
+	signal(ctx context.Context, key signalKey) (*store.Signal, error)
+	// expire ends a waiting step whose time is up with a timeout, unless
+	// another signal came first; it returns the signal that holds.
+	expire(ctx context.Context, key signalKey) (*store.Signal, error)
+	// target returns the plan of the flow version a flow.call step runs,
+	// and that version: the current one when version is 0.
+	target(ctx context.Context, flowID string, version int) (*Plan, int, error)
+	// spawn makes every record so far durable together with a run the
+	// walk starts (a flow.call step's).
+	spawn(ctx context.Context, run store.NewRun) error
+	// cancelRun cancels a run the walk started and no longer waits for.
+	cancelRun(id string)
+}
+
+// signalKey names the waiting step a signal ends: a wait.callback's
+// attempt is always 0, as its resume URL is made before it starts.
+type signalKey struct {
+	node, iteration string
+	attempt         int
 }
 
 // walker walks one claim of a run through its compiled plan: which node
@@ -79,6 +100,7 @@ type walker struct {
 	secrets *nodes.Secrets
 	timeout time.Duration
 	metrics *metrics.Metrics
+	links   *ResumeLinks
 	// stopping reports a draining engine: no further step starts.
 	stopping func() bool
 	// unsaved is set when an attempt with side effects ended after the last
@@ -94,7 +116,11 @@ type stepKey struct{ node, iteration string }
 type outcome struct {
 	kind  outcomeKind
 	until time.Time // suspended: when to go on
-	err   error     // failed: why
+	// external is set for a suspension that a signal may end before
+	// until: it is spent in the queue, where the signal wakes the run.
+	external bool
+	err      error  // failed: why
+	node     string // failed: the node that failed, if one did
 }
 
 type outcomeKind int
@@ -137,6 +163,8 @@ func stoppedOutcome(ctx context.Context, err error) outcome {
 		return outcome{kind: interrupted}
 	case errors.Is(cause, errLeaseLost):
 		return outcome{kind: leaseLost}
+	case errors.Is(cause, errRunTimedOut):
+		return outcome{kind: failed, err: cause}
 	}
 	return outcome{kind: failed, err: err}
 }
@@ -278,6 +306,7 @@ func (w *walker) runScope(sc *scope) outcome {
 	results := make(chan attemptResult, maxParallel)
 	inflight := 0
 	var waitUntil time.Time
+	var external bool
 	var stop *outcome
 	// note takes in how a visit or an attempt of a node ended.
 	note := func(o outcome, dispatched bool) {
@@ -288,6 +317,7 @@ func (w *walker) runScope(sc *scope) outcome {
 			if waitUntil.IsZero() || o.until.Before(waitUntil) {
 				waitUntil = o.until
 			}
+			external = external || o.external
 		case o.kind != completed && stop == nil:
 			stop = &o
 		}
@@ -328,7 +358,7 @@ func (w *walker) runScope(sc *scope) outcome {
 		return *stop
 	}
 	if !waitUntil.IsZero() {
-		return outcome{kind: suspended, until: waitUntil}
+		return outcome{kind: suspended, until: waitUntil, external: external}
 	}
 	return outcome{kind: completed}
 }
@@ -406,6 +436,9 @@ func (w *walker) visit(sc *scope, n *PlanNode, edge *PlanEdge, results chan<- at
 	now := w.clock.Now()
 	if last != nil {
 		switch {
+		case last.Status == store.StepRunning && last.ResumeAt != nil && waits(n):
+			// A wait.callback, or a flow.call waiting for its run.
+			return w.awaitSignal(sc, n, edge, last), false
 		case last.Status == store.StepRunning && last.ResumeAt != nil:
 			// A suspended node (delay): go on once its time has come.
 			if now.Before(*last.ResumeAt) {
@@ -427,6 +460,12 @@ func (w *walker) visit(sc *scope, n *PlanNode, edge *PlanEdge, results chan<- at
 	}
 	if _, ok := n.Node.(nodes.Iterator); ok {
 		return w.iterate(sc, n, edge, attempt), false
+	}
+	if c, ok := n.Node.(nodes.Caller); ok {
+		return w.startCall(sc, n, edge, c, attempt), false
+	}
+	if wt, ok := n.Node.(nodes.Waiter); ok {
+		return w.startWait(sc, n, edge, wt, attempt), false
 	}
 	if s, ok := n.Node.(nodes.Suspender); ok {
 		if o, waiting := w.suspend(sc, n, edge, s, attempt); waiting {
@@ -481,7 +520,7 @@ func (w *walker) input(sc *scope, n *PlanNode, input any, attempt int) (*nodes.I
 			Trigger: w.trigger,
 			Steps:   sc.steps,
 			Input:   input,
-			Run:     expression.RunInfo{ID: w.run.ID, FlowID: w.run.FlowID, Attempt: attempt},
+			Run:     expression.RunInfo{ID: w.run.ID, FlowID: w.run.FlowID, Attempt: attempt, ResumeURLs: w.resumeURLs(sc)},
 			Env:     w.env,
 			Item:    sc.item,
 			Index:   sc.index,
@@ -669,7 +708,7 @@ func (w *walker) onError(sc *scope, n *PlanNode, step *store.Step, err error) ou
 		p := ErrorPort
 		port = &p
 	default:
-		return outcome{kind: failed, err: fmt.Errorf("node %s failed: %w", n.Def.ID, err)}
+		return outcome{kind: failed, err: fmt.Errorf("node %s failed: %w", n.Def.ID, err), node: n.Def.ID}
 	}
 	step.Port = port
 	step.Output, _ = encode(output)

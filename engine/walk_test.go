@@ -42,6 +42,24 @@ func (j *journalLog) answer(output []byte, now bool) {
 	j.events = append(j.events, "answer "+when)
 }
 
+func (j *journalLog) signal(context.Context, signalKey) (*store.Signal, error) { return nil, nil }
+
+func (j *journalLog) expire(_ context.Context, key signalKey) (*store.Signal, error) {
+	return &store.Signal{NodeID: key.node, Kind: store.SignalTimeout}, nil
+}
+
+func (j *journalLog) target(context.Context, string, int) (*Plan, int, error) {
+	return nil, 0, fmt.Errorf("no flows to call here")
+}
+
+func (j *journalLog) spawn(_ context.Context, run store.NewRun) error {
+	j.events = append(j.events, "spawn ["+strings.Join(j.pending, ", ")+"]")
+	j.pending = nil
+	return nil
+}
+
+func (j *journalLog) cancelRun(id string) { j.events = append(j.events, "cancel "+id) }
+
 // walkOnce walks a flow document with no history through a journalLog.
 func walkOnce(t *testing.T, h *harness, doc string) (outcome, *journalLog) {
 	t.Helper()

@@ -10,6 +10,7 @@ func RegisterBuiltins(r *Registry) {
 	}
 	r.MustRegister(Define(webhookSpec, buildWebhook))
 	r.MustRegister(Define(manualSpec, buildManual))
+	r.MustRegister(Define(callTriggerSpec, buildCallTrigger))
 	r.MustRegister(Define(cronSpec, buildCron))
 	r.MustRegister(Define(transformSpec, buildTransform))
 	r.MustRegister(Define(filterSpec, buildFilter))
@@ -18,6 +19,10 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(mergeSpec, buildMerge))
 	r.MustRegister(Define(foreachSpec, buildForeach))
 	r.MustRegister(Define(delaySpec, buildDelay))
+	r.MustRegister(Define(codeSpec, buildCode))
+	r.MustRegister(Define(waitCallbackSpec, buildWaitCallback))
+	r.MustRegister(Define(callSpec, buildCall))
+	r.MustRegister(Define(returnSpec, buildReturn))
 	r.MustRegister(Define(respondSpec, buildRespond))
 	r.MustRegister(Define(httpRequestSpec, buildHTTPRequest))
 	r.MustRegister(Define(slackMessageSpec, buildSlackMessage))

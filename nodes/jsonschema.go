@@ -45,6 +45,8 @@ func fieldSchema(f Field) map[string]any {
 		bounds(s, f, "minLength", "maxLength")
 	case TypeExpression:
 		s = map[string]any{"type": "string", "minLength": 1, "maxLength": expression.MaxSourceLength}
+	case TypeCode:
+		s = map[string]any{"type": "string", "minLength": 1, "maxLength": MaxCodeLength}
 	case TypeSelect:
 		values := make([]any, len(f.Options))
 		for i, o := range f.Options {
@@ -59,7 +61,7 @@ func fieldSchema(f Field) map[string]any {
 		bounds(s, f, "minimum", "maximum")
 	case TypeBoolean:
 		s = map[string]any{"type": "boolean"}
-	case TypeCron, TypeCredential:
+	case TypeCron, TypeCredential, TypeFlow:
 		s = map[string]any{"type": "string", "minLength": 1}
 	case TypeJSON:
 		s = map[string]any{}

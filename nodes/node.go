@@ -68,6 +68,38 @@ type Suspender interface {
 	Suspend(ctx context.Context, in *Input) (time.Duration, error)
 }
 
+// Caller is implemented by flow.call: the executor starts the run Call
+// asks for, and for a call that waits, completes the node with the run's
+// result once it ends. Run is never called.
+type Caller interface {
+	Call(ctx context.Context, in *Input) (CallRequest, error)
+}
+
+// CallRequest is a run of another flow that a flow.call step starts.
+type CallRequest struct {
+	FlowID string
+	// Version pins the version to run; 0 runs the flow's current version.
+	Version int
+	Input   map[string]any
+	// Wait makes the step wait for the run's end, up to Timeout; otherwise
+	// it goes on at once.
+	Wait    bool
+	Timeout time.Duration
+}
+
+// Waiter is implemented by wait.callback: the executor suspends the step
+// until a request reaches its resume URL or Timeout passes. Run is never
+// called.
+type Waiter interface {
+	Timeout() time.Duration
+}
+
+// InputChecker is implemented by trigger.call: it checks the input a caller
+// gives against the fields the flow declares.
+type InputChecker interface {
+	CheckInput(input any) error
+}
+
 // Joiner is implemented by nodes that join branches: merge. A node runs
 // once every node upstream has finished; a Joiner whose FirstArrival is
 // true runs as soon as one of its incoming edges is taken instead.

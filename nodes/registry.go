@@ -180,7 +180,7 @@ func checkFields(fields []Field) error {
 			return fmt.Errorf("field %q has no label", f.Name)
 		}
 		switch f.Type {
-		case TypeString, TypeTemplate, TypeExpression, TypeNumber, TypeInteger, TypeBoolean, TypeDuration, TypeCron, TypeJSON:
+		case TypeString, TypeTemplate, TypeExpression, TypeCode, TypeNumber, TypeInteger, TypeBoolean, TypeDuration, TypeCron, TypeJSON, TypeFlow:
 		case TypeSelect:
 			if len(f.Options) == 0 {
 				return fmt.Errorf("select field %q has no options", f.Name)

@@ -88,8 +88,9 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
-	assert.Equal(t, 3, triggers)
-	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "transform", "filter", "if", "switch", "foreach", "delay", "respond"} {
+	assert.Equal(t, 4, triggers)
+	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "trigger.call", "transform", "filter", "if", "switch",
+		"merge", "foreach", "delay", "respond", "flow.call", "flow.return", "wait.callback"} {
 		_, ok := builtins(t).Lookup(kind)
 		assert.True(t, ok, "%s is registered", kind)
 	}
@@ -233,6 +234,8 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"filter":          `{"condition": "true"}`,
 		"foreach":         `{"items": "[]"}`,
 		"delay":           `{"duration_ms": 1}`,
+		"flow.call":       `{"flow": "0190a000-0000-7000-8000-000000000000"}`,
+		"code":            `{"code": "return input"}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)

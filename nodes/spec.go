@@ -26,6 +26,9 @@ const (
 	TypeTemplate FieldType = "template"
 	// TypeExpression is expr source, compiled when the flow is saved.
 	TypeExpression FieldType = "expression"
+	// TypeCode is JavaScript source, compiled when the flow is saved; the
+	// editor shows a multi-line JavaScript editor.
+	TypeCode FieldType = "code"
 	// TypeSelect is one of the field's Options.
 	TypeSelect FieldType = "select"
 	// TypeNumber is any JSON number.
@@ -38,6 +41,8 @@ const (
 	TypeDuration FieldType = "duration"
 	// TypeCron is a cron schedule in five or six fields.
 	TypeCron FieldType = "cron"
+	// TypeFlow is the id of another flow; the editor offers the flows.
+	TypeFlow FieldType = "flow"
 	// TypeCredential is the name of a stored credential of one of CredentialTypes.
 	TypeCredential FieldType = "credential"
 	// TypeJSON is any JSON value whose strings may embed templates.

@@ -642,11 +642,11 @@ func endRuns(ctx context.Context, conn gorm.ConnPool, postgres bool, ends []*run
 		}
 		// A release (status queued) keeps the run's error and finished_at
 		// and makes it available again at its time, or at once if a signal
-		// came meanwhile; a finish stamps it.
+		// or a cancellation came meanwhile; a finish stamps it.
 		m.sql.WriteString(`) UPDATE runs SET status = v.status, lease_owner = NULL,
 			error = CASE WHEN v.status = 'queued' THEN runs.error ELSE v.error END,
 			finished_at = CASE WHEN v.status = 'queued' THEN runs.finished_at ELSE v.at END,
-			available_at = CASE WHEN v.status <> 'queued' THEN runs.available_at WHEN runs.wake THEN v.wake_at ELSE v.at END
+			available_at = CASE WHEN v.status <> 'queued' THEN runs.available_at WHEN runs.wake OR runs.cancel_requested THEN v.wake_at ELSE v.at END
 			FROM v WHERE runs.id = v.id AND runs.lease_owner = v.owner AND runs.status = 'running' RETURNING runs.id`)
 		rows, err := conn.QueryContext(ctx, m.sql.String(), m.args...)
 		if err != nil {
@@ -678,7 +678,7 @@ func endEachRun(ctx context.Context, conn gorm.ConnPool, ends []*runWrite) error
 		var res sql.Result
 		var err error
 		if w.status == RunQueued {
-			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = 'queued', available_at = CASE WHEN wake THEN ? ELSE ? END,
+			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = 'queued', available_at = CASE WHEN wake OR cancel_requested THEN ? ELSE ? END,
 				lease_owner = NULL WHERE id = ? AND lease_owner = ? AND status = 'running'`, w.wakeAt, w.at, w.runID, w.owner)
 		} else {
 			res, err = conn.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ?, lease_owner = NULL

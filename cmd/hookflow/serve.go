@@ -123,10 +123,13 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	// Counted around the guarded transport, whose dialer still checks
 	// every address.
 	services.HTTP.Transport = m.Transport(services.HTTP.Transport)
+	// Resume URLs are signed with a key derived from the credentials key,
+	// which every instance sharing the database has.
+	links := engine.NewResumeLinks(key)
 	runner := engine.New(engine.Options{
 		Store: db, Registry: registry, Logger: log, MaxInFlight: cfg.MaxInFlight, InFlightMemory: int64(cfg.InFlightMemoryMiB) << 20,
 		Env: cfg.expressionEnv(), LeaseTTL: cfg.LeaseTTL,
-		Services: services, Metrics: m,
+		Services: services, Metrics: m, Links: links,
 	})
 	if err := m.CollectInFlight(runner.InFlight); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -147,6 +150,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		publicURL = (&serveConfig{Addr: ln.Addr().String()}).publicURL()
 	}
 	hooks.SetPublicURL(publicURL)
+	links.SetBase(publicURL)
 	app, err := api.New(api.Options{
 		Store:        db,
 		Registry:     registry,

@@ -189,9 +189,9 @@ func follow(path string, value any, segments []segment) (pathProblem, bool) {
 			path, value = fmt.Sprintf("%s[%d]", path, s.index), v[i]
 		default:
 			if s.isIndex {
-				return pathProblem{text: fmt.Sprintf("%s is %s, not a list, so [%d] finds nothing", path, typeName(value), s.index)}, true
+				return pathProblem{text: fmt.Sprintf("%s is %s, not a list, so [%d] finds nothing", path, TypeName(value), s.index)}, true
 			}
-			return pathProblem{text: fmt.Sprintf("%s is %s, not an object, so .%s finds nothing", path, typeName(value), s.key)}, true
+			return pathProblem{text: fmt.Sprintf("%s is %s, not an object, so .%s finds nothing", path, TypeName(value), s.key)}, true
 		}
 	}
 	if value == nil {
@@ -265,8 +265,8 @@ func count(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
-// typeName names a value's type as JSON does, with its article.
-func typeName(v any) string {
+// TypeName names a value's type as JSON does, with its article.
+func TypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"

@@ -52,6 +52,9 @@ type RunInfo struct {
 	ID      string `expr:"id"`
 	FlowID  string `expr:"flow_id"`
 	Attempt int    `expr:"attempt"`
+	// ResumeURLs holds the resume URL of each wait.callback node of the
+	// flow, by node id, for the loop iteration under way.
+	ResumeURLs map[string]any `expr:"resume_urls"`
 }
 
 // Program is one compiled expression.

@@ -86,6 +86,18 @@ export function useServer() {
   /** api calls the server's API with the admin token and answers the Response. */
   env.api = (path, init = {}) => fetch(env.baseURL + path, { ...init, headers: { Authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
 
+  /** json calls the API with a JSON body and answers the parsed body,
+   * failing on an error status. */
+  env.json = async (path, init = {}) => {
+    const res = await env.api(path, { ...init, headers: { "Content-Type": "application/json", ...(init.headers ?? {}) } });
+    const body = await res.json();
+    assert.ok(res.ok, `${init.method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+  };
+
+  /** createFlow saves a flow document through the API. */
+  env.createFlow = (doc) => env.json("/api/v1/flows", { method: "POST", body: JSON.stringify(doc) });
+
   /** newPage opens a page that fails the test on any console error. */
   env.newPage = async (t) => {
     await env.browser.clearCookies(); // Each test starts logged out.

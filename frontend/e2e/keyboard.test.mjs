@@ -10,15 +10,7 @@ import { useServer, shots, token } from "./harness.mjs";
 
 const env = useServer();
 
-/** json calls the API and answers the parsed body, failing on an error status. */
-async function json(path, init = {}) {
-  const res = await env.api(path, { ...init, headers: { "Content-Type": "application/json", ...(init.headers ?? {}) } });
-  const body = await res.json();
-  assert.ok(res.ok, `${init.method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-const createFlow = (doc) => json("/api/v1/flows", { method: "POST", body: JSON.stringify(doc) });
+const { json, createFlow } = env;
 
 /** focused describes the element with the focus: what a keyboard user is on. */
 function focused(page) {

@@ -180,7 +180,13 @@ describe("App", () => {
     await act(async () => ctx.root.render(<App />));
     await settle();
     const buttons = [...ctx.container.querySelectorAll<HTMLButtonElement>('[aria-label="Examples"] button')];
-    expect(buttons.map((b) => b.textContent)).toEqual(["GitHub push → Discord", "Stripe payment → Slack", "Shopify order → Postgres"]);
+    expect(buttons.map((b) => b.textContent)).toEqual([
+      "GitHub push → Discord",
+      "Stripe payment → Slack",
+      "Shopify order → Postgres",
+      "Approval via Slack link",
+      "Shared error alert",
+    ]);
 
     await act(async () => buttons[2].click());
     await settle();
@@ -198,7 +204,7 @@ describe("App", () => {
     await settle();
     expect(ctx.container.querySelector("details.examples summary")?.textContent).toBe("New from example");
     const buttons = [...ctx.container.querySelectorAll<HTMLButtonElement>('details.examples [aria-label="Examples"] button')];
-    expect(buttons).toHaveLength(3);
+    expect(buttons).toHaveLength(5);
     await act(async () => buttons[0].click());
     await settle();
     expect(server.state.flows.map((f) => f.name)).toContain("Pushes to Discord");

@@ -1,15 +1,20 @@
-// Code fields: CodeMirror 6 editors for expressions, {{ templates }} and
-// JSON, completing the paths of real data, and the live preview of what an
-// expression or template gives with the sample data.
+// Code fields: CodeMirror 6 editors for expressions, {{ templates }}, JSON
+// and JavaScript, completing the paths of real data, and the live preview of
+// what an expression or template gives with the sample data.
 import { autocompletion, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
+import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
 import { defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { Annotation, Compartment, EditorState, Prec, type Extension } from "@codemirror/state";
-import { EditorView, keymap, placeholder as placeholderText } from "@codemirror/view";
+import { EditorView, keymap, lineNumbers, placeholder as placeholderText } from "@codemirror/view";
 import { useEffect, useRef, useState } from "react";
 import { errorMessage, type Preview, type PreviewScope } from "./api";
 import { completionsAt, type CodeMode } from "./paths";
+
+/** The editors a field may have: the expression modes, and JavaScript for a
+ * code node's script (which reads the same names as an expression). */
+export type EditorMode = CodeMode | "javascript";
 
 /** Evaluates an expression or renders a template with sample data (Client.evaluate). */
 export type PreviewFn = (source: { expression: string } | { template: string }, scope: PreviewScope) => Promise<Preview>;
@@ -19,17 +24,19 @@ export type PreviewFn = (source: { expression: string } | { template: string }, 
 const fromOutside = Annotation.define<boolean>();
 
 /** completionSource offers, at the cursor, the known paths, names and
- * functions; paths is read on each call, so it may change under the editor. */
-export function completionSource(mode: CodeMode, paths: () => string[]) {
+ * functions; paths is read on each call, so it may change under the editor.
+ * JavaScript completes as an expression, without expr's functions. */
+export function completionSource(mode: EditorMode, paths: () => string[]) {
   return (context: CompletionContext): CompletionResult | null => {
-    const found = completionsAt(context.state.doc.toString(), context.pos, mode, paths(), context.explicit);
-    if (!found) return null;
+    const found = completionsAt(context.state.doc.toString(), context.pos, mode === "javascript" ? "expression" : mode, paths(), context.explicit);
+    const options = found?.options.filter((o) => mode !== "javascript" || o.kind !== "function") ?? [];
+    if (!found || options.length === 0) return null;
     return {
       from: found.from,
       to: found.to,
       // Already filtered by prefix, in the order of the data.
       filter: false,
-      options: found.options.map((o) => ({ label: o.label, type: o.kind === "function" ? "function" : o.kind === "name" ? "keyword" : "property" })),
+      options: options.map((o) => ({ label: o.label, type: o.kind === "function" ? "function" : o.kind === "name" ? "keyword" : "property" })),
     };
   };
 }
@@ -51,6 +58,13 @@ const keepUndoKeys = EditorView.domEventObservers({
   },
 });
 
+// A script gets room to be written in; it scrolls past about 30 lines.
+const scriptSize = EditorView.theme({
+  ".cm-content, .cm-gutter": { minHeight: "12em" },
+  "&": { maxHeight: "32em" },
+  ".cm-scroller": { overflow: "auto" },
+});
+
 /** smallestChange is the one change that turns a into b, touching only
  * what differs, so the cursor stays where it was. */
 function smallestChange(a: string, b: string) {
@@ -66,7 +80,7 @@ function smallestChange(a: string, b: string) {
 }
 
 export interface CodeFieldProps {
-  mode: CodeMode;
+  mode: EditorMode;
   value: string;
   onChange: (text: string) => void;
   /** The id of the editable element, for <label htmlFor> and lookups. */
@@ -121,11 +135,13 @@ export function CodeField({ mode, value, onChange, id, labelledBy, label, paths 
         }
       }),
     ];
-    if (mode !== "expression") extensions.push(closePlaceholder);
+    if (mode === "template" || mode === "json") extensions.push(closePlaceholder);
     // Above the default keymap's line break, below the completion keymap
     // (highest), so Enter still takes a completion.
     if (singleLine) extensions.push(Prec.high(keymap.of([{ key: "Enter", run: () => true }])));
     if (mode === "json") extensions.push(json(), syntaxHighlighting(defaultHighlightStyle, { fallback: true }));
+    // Line numbers, since the server's errors name a script's line and column.
+    if (mode === "javascript") extensions.push(javascript(), lineNumbers(), syntaxHighlighting(defaultHighlightStyle, { fallback: true }), scriptSize);
     const editor = new EditorView({ parent: host.current!, state: EditorState.create({ doc: value, extensions }) });
     view.current = editor;
     return () => {

@@ -136,15 +136,30 @@ function ReceivedPayloads({ client, flowId, onPick }: { client: Client; flowId: 
 // FlowSettingsPanel edits the flow's own options; its problems show under
 // their fields.
 function FlowSettingsPanel({
+  client,
+  flowId,
   settings,
   onChange,
   problems,
 }: {
+  client: Client;
+  flowId: string;
   settings: FlowSettings;
   onChange: (s: FlowSettings) => void;
   problems: Problem[];
 }) {
   const limit = problems.filter((p) => p.node === "" && p.field.startsWith("settings"));
+  const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
+  // set changes one setting; undefined removes it.
+  function set<K extends keyof FlowSettings>(key: K, value: FlowSettings[K] | undefined) {
+    const { [key]: _, ...rest } = settings;
+    onChange(value === undefined ? rest : { ...rest, [key]: value });
+  }
+  const summary = [
+    settings.concurrency ? `at most ${settings.concurrency} at once` : "",
+    settings.error_flow ? "error flow" : "",
+    settings.timeout_ms ? `time limit ${settings.timeout_ms / 1000} s` : "",
+  ].filter(Boolean);
   // Open while the user has it open, and whenever it shows a problem.
   const [open, setOpen] = useState(false);
   useEffect(() => {
@@ -152,7 +167,7 @@ function FlowSettingsPanel({
   }, [limit.length]);
   return (
     <details className="flow-settings" open={open} onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
-      <summary>Flow settings{settings.concurrency ? ` · at most ${settings.concurrency} at once` : ""}</summary>
+      <summary>Flow settings{summary.length > 0 ? ` · ${summary.join(" · ")}` : ""}</summary>
       <div className="settings-body">
         <label htmlFor="flow-concurrency">Most runs at once</label>
         <input
@@ -163,15 +178,46 @@ function FlowSettingsPanel({
           placeholder="No limit"
           aria-describedby="flow-concurrency-help"
           value={settings.concurrency ?? ""}
-          onChange={(e) => {
-            const { concurrency: _, ...rest } = settings;
-            const n = e.target.value === "" ? undefined : Number(e.target.value);
-            onChange(n === undefined ? rest : { ...rest, concurrency: n });
-          }}
+          onChange={(e) => set("concurrency", e.target.value === "" ? undefined : Number(e.target.value))}
         />
         <small id="flow-concurrency-help">
           Runs of this flow in flight at once, counted across every instance; more wait in the queue, in order. Empty: no limit.
         </small>
+        <label htmlFor="flow-error-flow">Error flow</label>
+        <select
+          id="flow-error-flow"
+          aria-describedby="flow-error-flow-help"
+          value={settings.error_flow ?? ""}
+          onChange={(e) => set("error_flow", e.target.value === "" ? undefined : e.target.value)}
+        >
+          <option value="">None</option>
+          {settings.error_flow && !flows.data?.some((f) => f.id === settings.error_flow) && (
+            <option value={settings.error_flow}>{settings.error_flow}</option>
+          )}
+          {(flows.data ?? [])
+            .filter((f) => f.id !== flowId)
+            .map((f) => (
+              <option key={f.id} value={f.id}>
+                {f.name}
+              </option>
+            ))}
+        </select>
+        <small id="flow-error-flow-help">
+          A flow started whenever a run of this one fails, with what failed as its trigger.input. It starts with a
+          &quot;Called by a flow&quot; or manual trigger.
+        </small>
+        <label htmlFor="flow-timeout">Time limit per run (seconds)</label>
+        <input
+          id="flow-timeout"
+          type="number"
+          min={1}
+          step={1}
+          placeholder="No limit"
+          aria-describedby="flow-timeout-help"
+          value={settings.timeout_ms === undefined ? "" : settings.timeout_ms / 1000}
+          onChange={(e) => set("timeout_ms", e.target.value === "" ? undefined : Math.round(Number(e.target.value) * 1000))}
+        />
+        <small id="flow-timeout-help">A run still going this long after it started, waits included, fails. Empty: no limit.</small>
         {limit.map((p, i) => (
           <p key={i} role="alert" className="problem">
             {p.message}
@@ -260,6 +306,7 @@ function Canvas({
   useEffect(() => onNode(selected), [selected]);
   const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
+  const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });
   const credentialTypes = useQuery({ queryKey: ["credential-types"], queryFn: () => client.listCredentialTypes(), staleTime: Infinity });
 
@@ -498,7 +545,11 @@ function Canvas({
     try {
       const run = await client.testFlow(flow.id, body, testHeaders);
       setTestRun(run);
-      setStatus(`Test run ${run.status}${run.error ? `: ${run.error}` : "."}`);
+      setStatus(
+        run.status === "queued"
+          ? "Test run waits (for a callback, or a delay); it goes on by itself, in run history."
+          : `Test run ${run.status}${run.error ? `: ${run.error}` : "."}`,
+      );
       void queries.invalidateQueries({ queryKey: ["runs"] });
     } catch (err) {
       setStatus(errorMessage(err));
@@ -534,7 +585,7 @@ function Canvas({
         <span role="status">{status}</span>
       </div>
       <Versions client={client} flow={flow} current={version} dirty={dirty} />
-      <FlowSettingsPanel settings={settings} onChange={setSettings} problems={problems} />
+      <FlowSettingsPanel client={client} flowId={flow.id} settings={settings} onChange={setSettings} problems={problems} />
       <details className="test-payload">
         <summary>Test payload</summary>
         <label htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
@@ -592,6 +643,7 @@ function Canvas({
               type={current.data.type}
               problems={current.data.problems}
               credentials={credentials.data ?? []}
+              flows={flows.data ?? []}
               triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
               steps={current.data.steps}
               paths={paths}

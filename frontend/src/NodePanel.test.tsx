@@ -1,4 +1,5 @@
-import { EditorView } from "@codemirror/view";
+import { language } from "@codemirror/language";
+import { EditorView, runScopeHandlers } from "@codemirror/view";
 import { act } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { mounted } from "./testing";
@@ -253,5 +254,54 @@ describe("NodePanel previews", () => {
     );
     expect(ctx.container.querySelector("#field-params-where")!.closest(".field")!.textContent).toContain("Run a test or listen for an event");
     expect(preview).not.toHaveBeenCalled();
+  });
+});
+
+describe("NodePanel code fields", () => {
+  const ctx = mounted();
+  const codeType: NodeType = {
+    kind: "code",
+    category: "data",
+    title: "Code",
+    summary: "Runs JavaScript.",
+    ports: [],
+    schema: {},
+    pure: true,
+    fields: [{ name: "code", type: "code", label: "JavaScript", required: true, multiline: true, placeholder: "return input" }],
+  };
+
+  it("draws a code field as a JavaScript editor of many lines, without a preview", () => {
+    const onChange = vi.fn();
+    act(() =>
+      ctx.root.render(
+        <NodePanel
+          node={{ id: "calc", type: "code", params: { code: "return input.total * 2" } }}
+          type={codeType}
+          problems={[]}
+          credentials={[]}
+          paths={["input.total"]}
+          preview={vi.fn()}
+          onChange={onChange}
+        />,
+      ),
+    );
+    const content = ctx.container.querySelector("#field-params-code")!;
+    expect(content.classList.contains("cm-content")).toBe(true);
+    expect(content.closest(".code-field-javascript")).not.toBeNull();
+    const view = EditorView.findFromDOM(content as HTMLElement)!;
+    expect(view.state.facet(language)?.name).toBe("javascript");
+    expect(view.state.doc.toString()).toBe("return input.total * 2");
+    expect(ctx.container.querySelector(".cm-lineNumbers"), "errors name lines").not.toBeNull();
+    expect(document.getElementById(content.getAttribute("aria-labelledby")!)?.textContent).toBe("JavaScript *");
+
+    act(() => setCode(content, "const total = input.total\nreturn { double: total * 2 }"));
+    expect(onChange).toHaveBeenLastCalledWith({ id: "calc", type: "code", params: { code: "const total = input.total\nreturn { double: total * 2 }" } });
+    // Enter breaks the line, as in any editor of code.
+    act(() => {
+      view.dispatch({ selection: { anchor: view.state.doc.length } });
+      runScopeHandlers(view, new KeyboardEvent("keydown", { key: "Enter" }), "editor");
+    });
+    expect(view.state.doc.lines).toBe(3);
+    expect(ctx.container.querySelector(".preview, .preview-hint"), "a script is not previewed").toBeNull();
   });
 });

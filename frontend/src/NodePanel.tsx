@@ -17,8 +17,9 @@ interface CodeContext {
 }
 
 /** codeMode is the editor a field's type needs, if any: expressions and
- * templates are code, as is JSON (whose strings may hold templates). */
-function codeMode(type: string | undefined): "expression" | "template" | "json" | undefined {
+ * templates are code, as is JSON (whose strings may hold templates), and a
+ * code node's JavaScript. */
+function codeMode(type: string | undefined): "expression" | "template" | "json" | "javascript" | undefined {
   switch (type) {
     case "expression":
     case "template":
@@ -26,6 +27,8 @@ function codeMode(type: string | undefined): "expression" | "template" | "json" 
     case "json":
     case "list":
       return "json";
+    case "code":
+      return "javascript";
   }
   return undefined;
 }
@@ -33,11 +36,15 @@ function codeMode(type: string | undefined): "expression" | "template" | "json" 
 // NodePanel is the form of one node, drawn from its kind's spec: a field
 // per parameter, advanced ones folded away, and the server's problems under
 // the fields they name.
+/** A flow a flow field may name: another flow of the server. */
+export type FlowChoice = { id: string; name: string };
+
 export function NodePanel({
   node,
   type,
   problems,
   credentials,
+  flows = [],
   triggerURL,
   steps,
   listen,
@@ -51,6 +58,8 @@ export function NodePanel({
   type?: NodeType;
   problems: Problem[];
   credentials: Credential[];
+  /** The flows a flow field may name. */
+  flows?: FlowChoice[];
   /** The trigger URL, for a webhook trigger. */
   triggerURL?: string;
   /** The node's attempts in the last test run. */
@@ -83,6 +92,7 @@ export function NodePanel({
       value={params[f.name]}
       problems={problems}
       credentials={credentials}
+      flows={flows}
       newCredential={newCredential}
       code={code}
       onChange={(v) => setParams(withValue(params, f.name, v))}
@@ -197,6 +207,7 @@ function FieldInput({
   value,
   problems,
   credentials,
+  flows,
   newCredential,
   code,
   onChange,
@@ -206,6 +217,7 @@ function FieldInput({
   value: unknown;
   problems: Problem[];
   credentials: Credential[];
+  flows: FlowChoice[];
   newCredential?: NewCredentialForm;
   code: CodeContext;
   onChange: (value: unknown) => void;
@@ -283,6 +295,19 @@ function FieldInput({
       }
       break;
     }
+    case "flow":
+      input = (
+        <select id={id} value={String(value ?? "")} onChange={(e) => onChange(e.target.value || undefined)}>
+          <option value="">None</option>
+          {flows.map((f) => (
+            <option key={f.id} value={f.id}>
+              {f.name}
+            </option>
+          ))}
+          {typeof value === "string" && value !== "" && !flows.some((f) => f.id === value) && <option value={value}>{value} (missing)</option>}
+        </select>
+      );
+      break;
     case "map":
       input = <MapInput id={id} value={(value as Record<string, string>) ?? {}} onChange={onChange} items={field.items} code={code} />;
       break;
@@ -298,6 +323,7 @@ function FieldInput({
               value={(value as Params | undefined)?.[f.name]}
               problems={problems}
               credentials={credentials}
+              flows={flows}
               newCredential={newCredential}
               code={code}
               onChange={(v) => {
@@ -319,6 +345,21 @@ function FieldInput({
             value={value}
             paths={code.paths}
             placeholder={field.default === undefined ? undefined : JSON.stringify(field.default)}
+            onChange={onChange}
+          />
+        );
+        break;
+      }
+      if (mode === "javascript") {
+        // A script runs with the flow, not in a preview.
+        input = (
+          <CodeField
+            mode="javascript"
+            id={id}
+            labelledBy={labelId}
+            value={value === undefined ? "" : String(value)}
+            paths={code.paths}
+            placeholder={field.placeholder}
             onChange={onChange}
           />
         );

@@ -275,13 +275,22 @@ export function RunView({
             </PageLink>
           </>
         )}
+        {r.parent_run_id && (
+          <>
+            {" "}
+            · called by{" "}
+            <PageLink to={`/runs/${r.parent_run_id}`} onGo={() => onOpen(r.parent_run_id!)} className="mono">
+              {r.parent_run_id.slice(-12)}
+            </PageLink>
+          </>
+        )}
       </p>
       <RunCanvas client={client} run={r} chosen={chosen} onChoose={setChosen} />
       <details>
         <summary>Trigger data</summary>
         <pre className="mono">{JSON.stringify(r.trigger.data, null, 2)}</pre>
       </details>
-      <RunSteps steps={r.steps ?? []} node={chosen} onShowAll={() => setChosen(null)} />
+      <RunSteps steps={r.steps ?? []} node={chosen} onShowAll={() => setChosen(null)} onOpenRun={onOpen} />
     </section>
   );
 }
@@ -294,7 +303,17 @@ export function stepsOfNode(steps: Step[], node: string | null): { step: Step; i
 
 /** RunSteps lists a run's step records: every one, or only the attempts of
  * the node chosen on the canvas, brought into view, with a way back to all. */
-export function RunSteps({ steps, node, onShowAll }: { steps: Step[]; node: string | null; onShowAll: () => void }) {
+export function RunSteps({
+  steps,
+  node,
+  onShowAll,
+  onOpenRun,
+}: {
+  steps: Step[];
+  node: string | null;
+  onShowAll: () => void;
+  onOpenRun?: (id: string) => void;
+}) {
   const shown = stepsOfNode(steps, node);
   const section = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -330,7 +349,7 @@ export function RunSteps({ steps, node, onShowAll }: { steps: Step[]; node: stri
       </p>
       <ol className={node ? "steps narrowed" : "steps"} aria-label={node ? `Steps of ${node}` : "Steps"}>
         {shown.map(({ step, index }) => (
-          <StepView key={index} step={step} />
+          <StepView key={index} step={step} onOpenRun={onOpenRun} />
         ))}
       </ol>
     </section>

@@ -1,4 +1,5 @@
 import type { Step } from "./api";
+import { PageLink } from "./PageLink";
 
 /** when shows a time in the reader's locale; a dash for none. */
 export function when(iso: string | null | undefined): string {
@@ -12,9 +13,18 @@ export function duration(ms: number | null | undefined): string {
 }
 
 /** StepView shows one attempt of a step: status, port, duration, error,
- * output, input and log. outputLabel names its output for assistive
- * technology (and tests): "Output of <node>" by default. */
-export function StepView({ step, outputLabel = "Output" }: { step: Step; outputLabel?: string }) {
+ * the run it called, output, input and log. outputLabel names its output for
+ * assistive technology (and tests): "Output of <node>" by default. onOpenRun
+ * follows the link to a called run; without it the link loads the page. */
+export function StepView({
+  step,
+  outputLabel = "Output",
+  onOpenRun,
+}: {
+  step: Step;
+  outputLabel?: string;
+  onOpenRun?: (id: string) => void;
+}) {
   const name = step.iteration ? `${step.node_id}[${step.iteration}]` : step.node_id;
   return (
     <li className="step" data-step={step.node_id}>
@@ -24,6 +34,19 @@ export function StepView({ step, outputLabel = "Output" }: { step: Step; outputL
         {step.port && <small> → {step.port}</small>}
         <small> · {duration(step.duration_ms)}</small>
       </div>
+      {step.child_run_id && (
+        <p className="help">
+          Called run{" "}
+          <PageLink
+            to={`/runs/${step.child_run_id}`}
+            onGo={() => (onOpenRun ? onOpenRun(step.child_run_id!) : window.location.assign(`/runs/${step.child_run_id}`))}
+            className="mono"
+          >
+            {step.child_run_id.slice(-12)}
+          </PageLink>
+          {step.status === "running" && " · waiting for it to end"}
+        </p>
+      )}
       {step.error && <pre className="problem mono">{step.error}</pre>}
       {step.output !== undefined && (
         <details open>

@@ -526,6 +526,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/resume/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        get: operations["resumeGet"];
+        put: operations["resumePut"];
+        post: operations["resumePost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -625,7 +643,7 @@ export interface components {
             required?: boolean;
             secret?: boolean;
             /** @enum {string} */
-            type: "string" | "template" | "expression" | "select" | "number" | "integer" | "boolean" | "duration" | "cron" | "credential" | "json" | "map" | "list" | "object";
+            type: "string" | "template" | "expression" | "select" | "number" | "integer" | "boolean" | "duration" | "cron" | "credential" | "flow" | "code" | "json" | "map" | "list" | "object";
         };
         Flow: {
             active: boolean;
@@ -687,13 +705,15 @@ export interface components {
             };
             timeout_ms?: number;
             /** @enum {string} */
-            type: "trigger.cron" | "trigger.manual" | "trigger.webhook" | "transform" | "delay" | "filter" | "foreach" | "if" | "respond" | "switch" | "db.write" | "discord.message" | "http.request" | "slack.message";
+            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.write" | "discord.message" | "http.request" | "slack.message";
             ui?: {
                 [key: string]: unknown;
             };
         };
         FlowSettings: {
             concurrency?: number;
+            error_flow?: string;
+            timeout_ms?: number;
         };
         FlowVersion: {
             /** Format: date-time */
@@ -747,6 +767,8 @@ export interface components {
             flow_name: string;
             flow_version: number;
             id: string;
+            /** @description The run whose flow.call step started this one; that step's child_run_id names this run. */
+            parent_run_id?: string;
             /** @description The run this one replays. */
             replay_of?: string;
             /** Format: date-time */
@@ -758,8 +780,11 @@ export interface components {
                 /** @description What expressions saw as trigger (for a webhook run, the request as parsed from its delivery, where it is kept once); only in single runs, capped at 256 KiB. */
                 data?: unknown;
                 delivery_id?: string;
-                /** @enum {string} */
-                type: "webhook" | "cron" | "manual" | "test" | "replay";
+                /**
+                 * @description call: started by another run's flow.call step; error: started as a failed run's error flow.
+                 * @enum {string}
+                 */
+                type: "webhook" | "cron" | "manual" | "test" | "replay" | "call" | "error";
             };
         };
         /** @enum {string} */
@@ -772,6 +797,8 @@ export interface components {
         Step: {
             /** @description 1 and up; 0 for a skipped node. */
             attempt: number;
+            /** @description The run a flow.call step started; its parent_run_id names this step's run. */
+            child_run_id?: string;
             duration_ms: number;
             error?: string;
             /** @description The output of the node directly upstream (stored once, with that step), or a loop's element. */
@@ -795,7 +822,7 @@ export interface components {
             port: string | null;
             /**
              * Format: date-time
-             * @description When a waiting step goes on: the next attempt of a failed one, or the end of a delay.
+             * @description When a waiting step goes on: the next attempt of a failed one, the end of a delay, or the timeout of a wait.callback or of a flow.call waiting for its run.
              */
             resume_at?: string;
             /** Format: date-time */
@@ -874,6 +901,19 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The wait ended: the run goes on */
+        Resumed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    run_id: string;
+                    /** @enum {string} */
+                    status: "resumed";
+                };
             };
         };
         /** @description The run with its steps */
@@ -1497,6 +1537,8 @@ export interface operations {
             query?: {
                 flow_id?: string;
                 status?: components["schemas"]["RunStatus"];
+                /** @description Only the runs that run's flow.call steps started. */
+                parent_run_id?: string;
                 /** @description Runs created at or after this time. */
                 since?: string;
                 /** @description Runs created before this time. */
@@ -1983,6 +2025,57 @@ export interface operations {
                 };
             };
             503: components["responses"]["Error"];
+        };
+    };
+    resumeGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Resumed"];
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+        };
+    };
+    resumePut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Resumed"];
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            413: components["responses"]["Error"];
+        };
+    };
+    resumePost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Resumed"];
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            413: components["responses"]["Error"];
         };
     };
 }
