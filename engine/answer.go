@@ -153,7 +153,10 @@ func (e *Engine) WaitSettled(ctx context.Context, id string) (*store.Run, error)
 				return false // it waits for a run of its own, which goes on
 			}
 		}
-		return true
+		// A called run that ended since r was read woke it, in the same
+		// write: read it again.
+		again, err := e.store.GetRun(ctx, id)
+		return err == nil && again.Status == store.RunQueued && again.AvailableAt.After(e.clock.Now())
 	})
 }
 

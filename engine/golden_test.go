@@ -33,6 +33,9 @@ type goldenCase struct {
 	Flows map[string]string `json:"flows"`
 	// WaitFor waits until the run waits at this node, in the queue.
 	WaitFor string `json:"wait_for"`
+	// ChildWaitsFor waits, then, until the run the WaitFor node called
+	// waits at this node of its own.
+	ChildWaitsFor string `json:"child_waits_for"`
 	// Restart stops the engine once the run waits and goes on with a new
 	// one over the same database, as after a crash or an upgrade.
 	Restart bool `json:"restart"`
@@ -114,6 +117,9 @@ func runGolden(t *testing.T, h *harness, db store.Store, e *Engine, dir string) 
 	}
 	if c.WaitFor != "" {
 		waitQueuedAt(t, db, run.ID, c.WaitFor)
+		if c.ChildWaitsFor != "" {
+			waitQueuedAt(t, db, childOf(t, db, run.ID, c.WaitFor), c.ChildWaitsFor)
+		}
 		if c.Restart {
 			// A dedicated engine, so the others' runs go on.
 			e = h.engineFor(t, db, Options{})
@@ -165,6 +171,20 @@ func waitQueuedAt(t *testing.T, db store.Store, runID, node string) {
 		}
 		return false
 	}, 20*time.Second, 10*time.Millisecond, "run %s never waited at %s", runID, node)
+}
+
+// childOf is the run a node of a run called.
+func childOf(t *testing.T, db store.Store, runID, node string) string {
+	t.Helper()
+	steps, err := db.ListSteps(context.Background(), runID)
+	require.NoError(t, err)
+	for _, s := range steps {
+		if s.NodeID == node && s.ChildRunID != "" {
+			return s.ChildRunID
+		}
+	}
+	t.Fatalf("node %s of run %s called no run", node, runID)
+	return ""
 }
 
 // waitRuns waits until a flow has a run, and returns its runs, oldest first.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Run statuses.
@@ -776,7 +777,14 @@ func (db *DB) ReleaseRun(ctx context.Context, w Write, availableAt time.Time) er
 func (db *DB) RequestCancel(ctx context.Context, id string) (*Run, error) {
 	err := db.commits.write(ctx, func(tx *gorm.DB) error {
 		var r runRow
-		if err := tx.Where("id = ?", id).Take(&r).Error; err != nil {
+		q := tx.Where("id = ?", id)
+		if db.dialect == DialectPostgres {
+			// Locked, so a release committing meanwhile is seen: a run
+			// marked for its worker after it went back to the queue would
+			// wait there, canceled by nobody.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return ErrNotFound
 			}

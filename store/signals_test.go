@@ -124,3 +124,19 @@ func TestAWriteStartsRunsAndSignalsOnlyIfItLands(t *testing.T) {
 		assert.Equal(t, store.SignalChild, sig.Kind)
 	})
 }
+
+func TestACancelRequestedWhileRunningMakesTheReleaseDue(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		run := enqueue(t, db, newFlow(t, db), 1)[0]
+		claimOne(t, db, "w1")
+		_, err := db.RequestCancel(ctx, run.ID)
+		require.NoError(t, err)
+		// Its worker had not heard of it: the run goes back to wait a day.
+		require.NoError(t, db.ReleaseRun(ctx, store.Write{Owner: "w1", RunID: run.ID, N: store.WriteNumber(1, 1)}, time.Now().Add(24*time.Hour)))
+		again := claimOne(t, db, "w2")
+		assert.Equal(t, run.ID, again.ID, "due at once, to be canceled")
+		assert.True(t, again.CancelRequested)
+	})
+}

@@ -54,6 +54,18 @@ test("a flow calls a sub-flow and waits for a callback; both runs are linked in 
 
   await palette.getByRole("button", { name: "Wait for a callback" }).click();
   await page.getByRole("complementary", { name: "Node wait_callback" }).waitFor();
+  // Expressions are offered the wait's resume URL, to send it.
+  await page.locator('.react-flow__node[data-id="ask"]').click();
+  const ask = page.getByRole("complementary", { name: "Node ask" });
+  await ask.getByRole("button", { name: "Add" }).first().click();
+  await ask.getByLabel("Name", { exact: true }).nth(1).fill("note");
+  await ask.getByLabel("Value of note", { exact: true }).click();
+  await page.keyboard.type("run.res");
+  await page.locator(".cm-tooltip-autocomplete .cm-completionLabel", { hasText: "run.resume_urls.wait_callback" }).waitFor();
+  await new Promise((r) => setTimeout(r, 150)); // CodeMirror ignores Enter just after the list changes
+  await page.keyboard.press("Enter");
+  await page.locator(".cm-tooltip-autocomplete").waitFor({ state: "detached" });
+  assert.equal(await ask.getByLabel("Value of note", { exact: true }).textContent(), "run.resume_urls.wait_callback");
   await connect(page, "ask", "flow_call");
   await connect(page, "flow_call", "wait_callback");
   await page.getByRole("button", { name: "Save", exact: true }).click();
@@ -88,7 +100,7 @@ test("a flow calls a sub-flow and waits for a callback; both runs are linked in 
   const child = stepOf(waiting, "flow_call").child_run_id;
   await page.locator('li.step[data-step="flow_call"]').getByRole("link", { name: child.slice(-12) }).click();
   await page.waitForURL(`**/runs/${child}`);
-  await page.getByText("called by").waitFor();
+  await page.locator("p.help", { hasText: "called by" }).waitFor();
   await page.getByLabel("Output of give").getByText('"notified": "ada"').waitFor();
   await page.getByRole("link", { name: waiting.id.slice(-12) }).click();
   await page.waitForURL(`**/runs/${waiting.id}`);

@@ -417,8 +417,10 @@ function Canvas({
       trigger === undefined && Object.keys(steps).length === 0
         ? undefined
         : { trigger: trigger as PreviewScope["trigger"], steps, ...(input === undefined ? {} : { input }) };
-    return { paths: scopePaths(trigger, steps, input), previewScope: scope };
-  }, [testRun, captured, sample.data, selected, edges]);
+    // Each wait.callback's resume URL, for a message that sends it.
+    const resume = nodes.filter((n) => n.data.node.type === "wait.callback").map((n) => `run.resume_urls.${n.id}`);
+    return { paths: [...scopePaths(trigger, steps, input), ...resume], previewScope: scope };
+  }, [testRun, captured, sample.data, selected, edges, nodes]);
 
   // listen waits for the next request to the trigger URL, shows it, and
   // keeps its body as the test payload (the server keeps it as the sample).
