@@ -388,7 +388,16 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
     };
   });
   return (
-    <div className="canvas run-canvas" aria-label={`Flow version ${run.flow_version} as it ran`}>
+    <div
+      className="canvas run-canvas"
+      aria-label={`Flow version ${run.flow_version} as it ran`}
+      // Escape shows every step again. React Flow unselects on Escape too,
+      // but only once its store has the selection, which follows a choice
+      // made from the keyboard a moment later.
+      onKeyDown={(e) => {
+        if (e.key === "Escape" && chosen !== null) onChoose(null);
+      }}
+    >
       <ReactFlow
         nodes={drawn}
         edges={edges}
