@@ -3,7 +3,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { mounted } from "./testing";
 import { Client, type Step } from "./api";
-import { chosenNode, DeliveriesPage, deliveryOutcome, RunSteps, RunsPage, stepsOfNode, utc, type ListFilters } from "./RunsPage";
+import { chosenNode, DeliveriesPage, deliveryOutcome, RunSteps, RunsPage, RunView, stepsOfNode, utc, type ListFilters } from "./RunsPage";
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -152,5 +152,34 @@ describe("deliveryOutcome", () => {
     );
     expect(deliveryOutcome({ ...base, status: "duplicate", http_status: 200 })).toContain("A repeat of an earlier delivery");
     expect(deliveryOutcome({ ...base, status: "captured", http_status: 200 })).toContain("Captured");
+  });
+});
+
+describe("RunView", () => {
+  const ctx = mounted();
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("shows every step again on Escape, wherever the focus went, but not from a form control", async () => {
+    const run = {
+      id: "r1", flow_id: "f1", flow_name: "f", flow_version: 1, status: "succeeded", trigger: { type: "test" },
+      created_at: "2026-07-01T10:00:00Z", started_at: null, finished_at: null, duration_ms: null, steps: [step("hook"), step("big")],
+    };
+    vi.stubGlobal("fetch", async () => json(200, run));
+    const onNode = vi.fn();
+    const queries = new QueryClient();
+    await act(async () =>
+      ctx.root.render(
+        <QueryClientProvider client={queries}>
+          <RunView client={new Client()} runId="r1" node="big" onNode={onNode} onOpen={() => {}} onClose={() => {}} />
+          <input aria-label="elsewhere" />
+        </QueryClientProvider>,
+      ),
+    );
+    await settle();
+    const input = ctx.container.querySelector<HTMLInputElement>('[aria-label="elsewhere"]')!;
+    act(() => void input.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true })));
+    expect(onNode).not.toHaveBeenCalled();
+    act(() => void document.body.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true })));
+    expect(onNode).toHaveBeenCalledWith(null);
   });
 });

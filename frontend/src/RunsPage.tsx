@@ -228,6 +228,19 @@ export function RunView({
     onSuccess: () => void queries.invalidateQueries({ queryKey: ["run", runId] }),
     onError: (err) => setError(errorMessage(err)),
   });
+  // Escape, anywhere on the page but in a form control, shows every step
+  // again. React Flow's own Escape needs the focus on the canvas, which a
+  // choice (it changes the address) may take away.
+  useEffect(() => {
+    if (chosen === null) return;
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.key !== "Escape" || e.defaultPrevented || target?.closest("input, textarea, select, [contenteditable=true]")) return;
+      setChosen(null);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [chosen, setChosen]);
 
   if (run.isPending) return <p aria-busy="true">Loading the run…</p>;
   if (run.isError) {
@@ -388,16 +401,7 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
     };
   });
   return (
-    <div
-      className="canvas run-canvas"
-      aria-label={`Flow version ${run.flow_version} as it ran`}
-      // Escape shows every step again. React Flow unselects on Escape too,
-      // but only once its store has the selection, which follows a choice
-      // made from the keyboard a moment later.
-      onKeyDown={(e) => {
-        if (e.key === "Escape" && chosen !== null) onChoose(null);
-      }}
-    >
+    <div className="canvas run-canvas" aria-label={`Flow version ${run.flow_version} as it ran`}>
       <ReactFlow
         nodes={drawn}
         edges={edges}
