@@ -669,6 +669,9 @@ func (w *walker) retryDelay(n *PlanNode, err error, failures int) (time.Duration
 		return 0, false
 	}
 	if after, ok := nodes.RetryDelay(err); ok {
+		if nodes.IsScheduled(err) {
+			return min(after, nodes.MaxWait), true // the node's own schedule
+		}
 		return min(after, MaxRetryAfter), true
 	}
 	backoff, ceiling := DefaultBackoff, DefaultMaxBackoff

@@ -27,5 +27,6 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(httpRequestSpec, buildHTTPRequest))
 	r.MustRegister(Define(slackMessageSpec, buildSlackMessage))
 	r.MustRegister(Define(discordMessageSpec, buildDiscordMessage))
+	r.MustRegister(Define(webhookSendSpec, buildWebhookSend))
 	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
 }

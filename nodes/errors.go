@@ -26,10 +26,14 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// retryAfterError is a failure whose sender said when to try again.
+// retryAfterError is a failure whose sender said when to try again, or
+// whose node keeps a schedule of its own.
 type retryAfterError struct {
 	after time.Duration
 	err   error
+	// scheduled is set for a node's own schedule (webhook.send's), which
+	// may wait hours; a wait a server asks for is capped shorter.
+	scheduled bool
 }
 
 func (e *retryAfterError) Error() string { return e.err.Error() }
@@ -45,11 +49,28 @@ func RetryAfter(after time.Duration, err error) error {
 	return &retryAfterError{after: after, err: err}
 }
 
-// RetryDelay returns the wait a RetryAfter error asks for.
+// RetryScheduled marks a failure to be retried after the wait its node's
+// schedule sets for this attempt, up to MaxWait: a webhook sender's growing
+// delays over hours.
+func RetryScheduled(after time.Duration, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{after: after, err: err, scheduled: true}
+}
+
+// RetryDelay returns the wait a RetryAfter or RetryScheduled error asks
+// for.
 func RetryDelay(err error) (time.Duration, bool) {
 	var r *retryAfterError
 	if errors.As(err, &r) {
 		return r.after, true
 	}
 	return 0, false
+}
+
+// IsScheduled reports whether err asks for its wait with RetryScheduled.
+func IsScheduled(err error) bool {
+	var r *retryAfterError
+	return errors.As(err, &r) && r.scheduled
 }
