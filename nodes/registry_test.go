@@ -236,6 +236,7 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"delay":           `{"duration_ms": 1}`,
 		"flow.call":       `{"flow": "0190a000-0000-7000-8000-000000000000"}`,
 		"code":            `{"code": "return input"}`,
+		"webhook.send":    `{"url": "https://x.example", "body": {}, "signing": "none"}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)

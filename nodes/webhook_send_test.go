@@ -129,10 +129,10 @@ func TestWebhookSend(t *testing.T) {
 func TestWebhookSendParams(t *testing.T) {
 	t.Parallel()
 	for params, want := range map[string]string{
-		`{"url": "https://x.example", "body": {}}`:                                                                    "credential: is required to sign with standard-webhooks",
-		`{"url": "ftp://x.example", "body": {}, "signing": "none"}`:                                                    "url: must start with http:// or https://",
+		`{"url": "https://x.example", "body": {}}`:                                                                         "credential: is required to sign with standard-webhooks",
+		`{"url": "ftp://x.example", "body": {}, "signing": "none"}`:                                                        "url: must start with http:// or https://",
 		`{"url": "https://x.example", "body": {}, "credential": "c", "signing": "hmac-sha256", "signature_header": "a b"}`: `signature_header: "a b" is not a header name`,
-		`{"url": "https://x.example", "body": {}, "credential": "c", "retry_schedule_ms": [-1]}`:                       "retry_schedule_ms[0]",
+		`{"url": "https://x.example", "body": {}, "credential": "c", "retry_schedule_ms": [-1]}`:                           "retry_schedule_ms[0]",
 	} {
 		assert.Contains(t, buildErrors(t, KindWebhookSend, params).Error(), want, params)
 	}
