@@ -128,7 +128,8 @@ func TestCredentialTypesCheckTheirData(t *testing.T) {
 		{"discord", `{}`, "data"},
 		{"http_header", `{"name": "X Api Key", "value": "v"}`, "data.name"},
 		{"http_bearer", `{"token": ""}`, "data.token"},
-		{"database", `{"url": "mysql://root@localhost/db"}`, "data.url"},
+		{"database", `{"url": "mysql://root@localhost/db?tls=maybe"}`, "data.url"},
+		{"database", `{"url": "oracle://scott@localhost/db"}`, "data.url"},
 	}
 	for i, tt := range tests {
 		status, body := f.do("POST", "/api/v1/credentials", fmt.Sprintf(`{"name": "c%d", "type": %q, "data": %s}`, i, tt.typ, tt.data))

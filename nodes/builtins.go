@@ -29,4 +29,5 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(discordMessageSpec, buildDiscordMessage))
 	r.MustRegister(Define(webhookSendSpec, buildWebhookSend))
 	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
+	r.MustRegister(Define(dbQuerySpec, buildDBQuery))
 }

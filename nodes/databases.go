@@ -5,23 +5,30 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	_ "github.com/glebarez/go-sqlite"  // the "sqlite" database/sql driver
+	"github.com/go-sql-driver/mysql"   // the "mysql" database/sql driver
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
-// Database dialects of db.write.
+// Database dialects of db.write and db.query.
 const (
 	DialectPostgres = "postgres"
+	DialectMySQL    = "mysql" // MySQL and MariaDB
 	DialectSQLite   = "sqlite"
 )
 
+// drivers names the database/sql driver of each dialect.
+var drivers = map[string]string{DialectPostgres: "pgx", DialectMySQL: "mysql", DialectSQLite: "sqlite"}
+
 // Databases keeps one connection pool per database credential, for
-// db.write. It does not go through the HTTP SSRF guard: databases usually
+// db.write and db.query. It does not go through the HTTP SSRF guard: databases usually
 // live on private networks, and only users with API access create
 // credentials.
 type Databases struct {
@@ -38,9 +45,21 @@ type pool struct {
 // NewDatabases returns an empty set of pools.
 func NewDatabases() *Databases { return &Databases{pools: map[string]*pool{}} }
 
-// Open returns the pool for a database credential and its dialect. A
-// credential whose URL changed gets a new pool; the old one is closed.
-func (d *Databases) Open(_ context.Context, cred *Credential) (*sql.DB, string, error) {
+// Open returns the pool of a database credential that db.write writes to,
+// and its dialect. db.write builds Postgres and SQLite statements only
+// ($1 placeholders, RETURNING), so a MySQL credential is refused for good
+// rather than failing with a syntax error on every attempt.
+func (d *Databases) Open(ctx context.Context, cred *Credential) (*sql.DB, string, error) {
+	if dialect, _, err := DatabaseDSN(cred.String("url")); err == nil && dialect == DialectMySQL {
+		return nil, "", Permanent(fmt.Errorf("credential %q: db.write does not write to MySQL or MariaDB yet; db.query reads from them", cred.Name))
+	}
+	return d.Pool(ctx, cred)
+}
+
+// Pool returns the pool for a database credential of any dialect, and the
+// dialect. A credential whose URL changed gets a new pool; the old one is
+// closed.
+func (d *Databases) Pool(_ context.Context, cred *Credential) (*sql.DB, string, error) {
 	raw := cred.String("url")
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -55,11 +74,7 @@ func (d *Databases) Open(_ context.Context, cred *Credential) (*sql.DB, string, 
 	if err != nil {
 		return nil, "", Permanent(fmt.Errorf("credential %q: %w", cred.Name, err))
 	}
-	driver := "pgx"
-	if dialect == DialectSQLite {
-		driver = "sqlite"
-	}
-	db, err := sql.Open(driver, dsn)
+	db, err := sql.Open(drivers[dialect], dsn)
 	if err != nil {
 		return nil, "", Permanent(fmt.Errorf("credential %q: %w", cred.Name, err))
 	}
@@ -87,8 +102,9 @@ func (d *Databases) Close() error {
 }
 
 // DatabaseDSN reads a database credential's URL: the dialect and what its
-// driver opens. Postgres URLs are used as they are; sqlite:///abs/path.db
-// (or sqlite:path.db) opens a file in WAL mode.
+// driver opens. Postgres URLs are used as they are; mysql:// URLs become
+// the MySQL driver's DSN (see mysqlDSN); sqlite:///abs/path.db (or
+// sqlite:path.db) opens a file in WAL mode.
 func DatabaseDSN(raw string) (dialect, dsn string, err error) {
 	switch {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
@@ -97,6 +113,12 @@ func DatabaseDSN(raw string) (dialect, dsn string, err error) {
 			return "", "", errors.New("is not a valid postgres:// URL")
 		}
 		return DialectPostgres, raw, nil
+	case strings.HasPrefix(raw, "mysql://"), strings.HasPrefix(raw, "mariadb://"):
+		dsn, err := mysqlDSN(raw)
+		if err != nil {
+			return "", "", err
+		}
+		return DialectMySQL, dsn, nil
 	case strings.HasPrefix(raw, "sqlite:"):
 		path := strings.TrimPrefix(raw, "sqlite:")
 		if strings.HasPrefix(path, "//") {
@@ -108,5 +130,58 @@ func DatabaseDSN(raw string) (dialect, dsn string, err error) {
 		pragmas := url.Values{"_pragma": {"busy_timeout(5000)", "journal_mode(WAL)"}}
 		return DialectSQLite, "file:" + path + "?" + pragmas.Encode(), nil
 	}
-	return "", "", errors.New("must be postgres://user:password@host:5432/db or sqlite:///absolute/path.db")
+	return "", "", errors.New("must be postgres://user:password@host:5432/db, mysql://user:password@host:3306/db or sqlite:///absolute/path.db")
+}
+
+// mysqlDSN turns mysql://user:password@host:3306/db?tls=true into the MySQL
+// driver's DSN through its Config, so no part of the URL can smuggle in
+// another option. Times are parsed into time.Time, in UTC. The query may set
+// tls (true, false, skip-verify, preferred) and timeout (the dial timeout:
+// a Go duration or whole seconds; 10s by default).
+func mysqlDSN(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", errors.New("is not a valid mysql:// URL: use mysql://user:password@host:3306/db")
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if strings.Contains(cfg.DBName, "/") {
+		return "", fmt.Errorf("names the database %q: a database name has no /", cfg.DBName)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.Timeout = 10 * time.Second
+	for key, values := range u.Query() {
+		value := values[len(values)-1]
+		switch key {
+		case "tls":
+			switch value {
+			case "true", "false", "skip-verify", "preferred":
+				cfg.TLSConfig = value
+			default:
+				return "", fmt.Errorf("tls=%q: use true, false, skip-verify or preferred", value)
+			}
+		case "timeout", "connect_timeout":
+			d, err := time.ParseDuration(value)
+			if secs, serr := strconv.Atoi(value); serr == nil {
+				d, err = time.Duration(secs)*time.Second, nil
+			}
+			if err != nil || d <= 0 {
+				return "", fmt.Errorf("%s=%q: use a duration such as 5s", key, value)
+			}
+			cfg.Timeout = d
+		default:
+			return "", fmt.Errorf("the option %q is not supported: use tls or timeout", key)
+		}
+	}
+	return cfg.FormatDSN(), nil
 }

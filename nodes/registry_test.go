@@ -228,6 +228,7 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"slack.message":   `{"credential": "c", "text": "hi"}`,
 		"discord.message": `{"credential": "c", "content": "hi"}`,
 		"db.write":        `{"credential": "c", "table": "orders", "values": {"id": "1"}}`,
+		"db.query":        `{"credential": "c", "query": "SELECT 1"}`,
 		"trigger.cron":    `{"schedule": "* * * * *"}`,
 		"switch":          `{"cases": [{"port": "a", "condition": "true"}]}`,
 		"if":              `{"condition": "true"}`,
