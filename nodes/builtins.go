@@ -27,6 +27,8 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(httpRequestSpec, buildHTTPRequest))
 	r.MustRegister(Define(slackMessageSpec, buildSlackMessage))
 	r.MustRegister(Define(discordMessageSpec, buildDiscordMessage))
+	r.MustRegister(Define(telegramMessageSpec, buildTelegramMessage))
+	r.MustRegister(Define(teamsMessageSpec, buildTeamsMessage))
 	r.MustRegister(Define(webhookSendSpec, buildWebhookSend))
 	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
 	r.MustRegister(Define(dbQuerySpec, buildDBQuery))

@@ -30,6 +30,8 @@ const (
 	CredentialSlack      = "slack"
 	CredentialDiscord    = "discord"
 	CredentialDatabase   = "database"
+	CredentialTelegram   = "telegram"
+	CredentialTeams      = "teams"
 )
 
 var builtinCredentialTypes = []CredentialType{
@@ -103,6 +105,36 @@ var builtinCredentialTypes = []CredentialType{
 			raw, _ := data["url"].(string)
 			if _, _, err := DatabaseDSN(raw); err != nil {
 				return FieldErrors{{Field: "url", Message: err.Error()}}
+			}
+			return nil
+		},
+	},
+	{
+		Name: CredentialTelegram, Title: "Telegram", Summary: "A bot's token for the Bot API, and the API's URL when it is a server of your own.",
+		Fields: []Field{
+			{Name: "bot_token", Type: TypeString, Label: "Bot token", Required: true, Secret: true, Min: Bound(1),
+				Help: "From @BotFather: the bot's id, a colon, then the secret.", Placeholder: "123456789:AAE…"},
+			{Name: "api_url", Type: TypeString, Label: "Bot API URL", Advanced: true,
+				Help: "A self-hosted Bot API server; empty for https://api.telegram.org.", Placeholder: DefaultTelegramAPIURL},
+		},
+		Validate: func(data map[string]any) FieldErrors {
+			if token, _ := data["bot_token"].(string); !telegramToken.MatchString(token) {
+				return FieldErrors{{Field: "bot_token", Message: "is not a bot token: the bot's id, a colon, then letters, digits, - and _"}}
+			}
+			if api, _ := data["api_url"].(string); api != "" && checkHTTPURL(api) != nil {
+				return FieldErrors{{Field: "api_url", Message: "must be an http or https URL"}}
+			}
+			return nil
+		},
+	},
+	{
+		Name: CredentialTeams, Title: "Microsoft Teams", Summary: "A channel's incoming webhook URL, or a Workflows (Power Automate) webhook URL.",
+		Fields: []Field{{Name: "webhook_url", Type: TypeString, Label: "Webhook URL", Required: true, Secret: true,
+			Help:        "From the channel's Workflows app (\"Post to a channel when a webhook request is received\") or its Incoming Webhook connector.",
+			Placeholder: "https://….webhook.office.com/webhookb2/…"}},
+		Validate: func(data map[string]any) FieldErrors {
+			if hook, _ := data["webhook_url"].(string); checkHTTPURL(hook) != nil {
+				return FieldErrors{{Field: "webhook_url", Message: "must be an http or https URL"}}
 			}
 			return nil
 		},

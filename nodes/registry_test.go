@@ -224,20 +224,22 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 	t.Parallel()
 	// Params each kind builds with, before the field under test is set.
 	base := map[string]string{
-		"http.request":    `{"url": "https://api.example"}`,
-		"slack.message":   `{"credential": "c", "text": "hi"}`,
-		"discord.message": `{"credential": "c", "content": "hi"}`,
-		"db.write":        `{"credential": "c", "table": "orders", "values": {"id": "1"}}`,
-		"db.query":        `{"credential": "c", "query": "SELECT 1"}`,
-		"trigger.cron":    `{"schedule": "* * * * *"}`,
-		"switch":          `{"cases": [{"port": "a", "condition": "true"}]}`,
-		"if":              `{"condition": "true"}`,
-		"filter":          `{"condition": "true"}`,
-		"foreach":         `{"items": "[]"}`,
-		"delay":           `{"duration_ms": 1}`,
-		"flow.call":       `{"flow": "0190a000-0000-7000-8000-000000000000"}`,
-		"code":            `{"code": "return input"}`,
-		"webhook.send":    `{"url": "https://x.example", "body": {}, "signing": "none"}`,
+		"http.request":     `{"url": "https://api.example"}`,
+		"slack.message":    `{"credential": "c", "text": "hi"}`,
+		"discord.message":  `{"credential": "c", "content": "hi"}`,
+		"telegram.message": `{"credential": "c", "chat_id": "1", "text": "hi"}`,
+		"teams.message":    `{"credential": "c", "text": "hi"}`,
+		"db.write":         `{"credential": "c", "table": "orders", "values": {"id": "1"}}`,
+		"db.query":         `{"credential": "c", "query": "SELECT 1"}`,
+		"trigger.cron":     `{"schedule": "* * * * *"}`,
+		"switch":           `{"cases": [{"port": "a", "condition": "true"}]}`,
+		"if":               `{"condition": "true"}`,
+		"filter":           `{"condition": "true"}`,
+		"foreach":          `{"items": "[]"}`,
+		"delay":            `{"duration_ms": 1}`,
+		"flow.call":        `{"flow": "0190a000-0000-7000-8000-000000000000"}`,
+		"code":             `{"code": "return input"}`,
+		"webhook.send":     `{"url": "https://x.example", "body": {}, "signing": "none"}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)
