@@ -60,7 +60,7 @@ func buildApp(t *testing.T, st store.Store, m *metrics.Metrics, start bool) *fib
 	credentials := engine.NewCredentials(st, reg, sealer)
 	// Actions reach the tests' fake services on loopback: no SSRF guard.
 	services := &nodes.Services{Credentials: credentials, HTTP: &http.Client{Timeout: 10 * time.Second, Transport: m.Transport(nil)},
-		Databases: nodes.NewDatabases()}
+		Databases: nodes.NewDatabases(nil)}
 	t.Cleanup(func() { _ = services.Databases.Close() })
 	runner := engine.New(engine.Options{Store: st, Registry: reg, PollInterval: 50 * time.Millisecond, Services: services, Metrics: m})
 	if start {

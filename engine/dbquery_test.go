@@ -34,7 +34,7 @@ func TestDBQueryRun(t *testing.T) {
 			services := actionServices(fakeCredentials{
 				"crm": {Name: "crm", Type: nodes.CredentialDatabase, Data: map[string]any{"url": crm}, Secrets: []string{crm}},
 			})
-			services.Databases = nodes.NewDatabases()
+			services.Databases = nodes.NewDatabases(nil)
 			defer services.Databases.Close()
 			e := newHarness(t).engineFor(t, storetest.Open(t, dialect), Options{Services: services})
 			doc := `{"name": "lookup", "nodes": [

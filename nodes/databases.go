@@ -12,9 +12,11 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite"  // the "sqlite" database/sql driver
-	"github.com/go-sql-driver/mysql"   // the "mysql" database/sql driver
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "github.com/glebarez/go-sqlite" // the "sqlite" database/sql driver
+	"github.com/go-sql-driver/mysql"  // the "mysql" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
 // Database dialects of db.write and db.query.
@@ -28,10 +30,12 @@ const (
 var drivers = map[string]string{DialectPostgres: "pgx", DialectMySQL: "mysql", DialectSQLite: "sqlite"}
 
 // Databases keeps one connection pool per database credential, for
-// db.write and db.query. It does not go through the HTTP SSRF guard: databases usually
-// live on private networks, and only users with API access create
-// credentials.
+// db.write and db.query. Postgres and MySQL connections are dialled through
+// the SSRF guard like every outbound request: a database on a private
+// network is reached once the operator allows its host. SQLite opens a
+// file on the server and dials nothing.
 type Databases struct {
+	dial  DialFunc // nil dials without a guard
 	mu    sync.Mutex
 	pools map[string]*pool // by credential name
 }
@@ -42,8 +46,11 @@ type pool struct {
 	db      *sql.DB
 }
 
-// NewDatabases returns an empty set of pools.
-func NewDatabases() *Databases { return &Databases{pools: map[string]*pool{}} }
+// NewDatabases returns an empty set of pools whose connections are opened
+// by dial (nil for a plain, unguarded dialer).
+func NewDatabases(dial DialFunc) *Databases {
+	return &Databases{dial: dial, pools: map[string]*pool{}}
+}
 
 // Open returns the pool of a database credential that db.write writes to,
 // and its dialect. db.write builds Postgres and SQLite statements only
@@ -74,7 +81,7 @@ func (d *Databases) Pool(_ context.Context, cred *Credential) (*sql.DB, string, 
 	if err != nil {
 		return nil, "", Permanent(fmt.Errorf("credential %q: %w", cred.Name, err))
 	}
-	db, err := sql.Open(drivers[dialect], dsn)
+	db, err := d.open(dialect, dsn)
 	if err != nil {
 		return nil, "", Permanent(fmt.Errorf("credential %q: %w", cred.Name, err))
 	}
@@ -87,6 +94,37 @@ func (d *Databases) Pool(_ context.Context, cred *Credential) (*sql.DB, string, 
 	db.SetConnMaxLifetime(30 * time.Minute)
 	d.pools[cred.Name] = &pool{url: raw, dialect: dialect, db: db}
 	return db, dialect, nil
+}
+
+// open opens a pool whose connections are dialled by d.dial.
+func (d *Databases) open(dialect, dsn string) (*sql.DB, error) {
+	if d.dial == nil {
+		return sql.Open(drivers[dialect], dsn)
+	}
+	switch dialect {
+	case DialectPostgres:
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, err
+		}
+		cfg.DialFunc = pgconn.DialFunc(d.dial)
+		// The guard resolves the name itself, so a host name on its
+		// allow-list is recognised as such.
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		return stdlib.OpenDB(*cfg), nil
+	case DialectMySQL:
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return nil, err
+		}
+		cfg.DialFunc = d.dial
+		connector, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sql.OpenDB(connector), nil
+	}
+	return sql.Open(drivers[dialect], dsn) // SQLite: a file, nothing dialled
 }
 
 // Close closes every pool.

@@ -55,7 +55,7 @@ func testDatabase(t *testing.T, dialect string) (*sql.DB, string) {
 
 func dbInput(t *testing.T, credURL string, input any) *Input {
 	t.Helper()
-	dbs := NewDatabases()
+	dbs := NewDatabases(nil)
 	t.Cleanup(func() { _ = dbs.Close() })
 	creds := dbCreds{
 		"shop":  {Name: "shop", Type: CredentialDatabase, Data: map[string]any{"url": credURL}, Secrets: []string{credURL}},
@@ -192,7 +192,7 @@ func TestDBWriteChecksAtSave(t *testing.T) {
 
 func TestDatabasesKeepOnePoolPerCredential(t *testing.T) {
 	t.Parallel()
-	dbs := NewDatabases()
+	dbs := NewDatabases(nil)
 	defer dbs.Close()
 	dir := t.TempDir()
 	cred := &Credential{Name: "shop", Type: CredentialDatabase, Data: map[string]any{"url": "sqlite://" + filepath.Join(dir, "a.db")}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,10 +26,27 @@ type Services struct {
 	// address actually dialled (a redirect, or a name resolving to a
 	// private address): final, unlike other failures to connect.
 	Refused func(err error) bool
-	// Databases holds the connection pools of db.write, one per credential.
+	// Dial opens the connections of nodes that speak other protocols than
+	// HTTP (SMTP), behind the same SSRF guard; nil dials without a guard.
+	Dial DialFunc
+	// Databases holds the connection pools of db.write and db.query, one
+	// per credential, which dial through the guard as well.
 	Databases *Databases
 	// SlackAPIURL is the base of Slack's Web API, https://slack.com/api.
 	SlackAPIURL string
+}
+
+// DialFunc opens a network connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DialContext dials through the services' guarded dialer, or a plain one
+// where there is none.
+func (s *Services) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if s != nil && s.Dial != nil {
+		return s.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // CredentialOpener opens a stored credential.

@@ -29,7 +29,8 @@ func actionServices(allowPrivate bool, allowedHosts, slackAPIURL string, credent
 			var blocked *netguard.BlockedError
 			return errors.As(err, &blocked)
 		},
-		Databases:   nodes.NewDatabases(),
+		Dial:        guard.DialContext,
+		Databases:   nodes.NewDatabases(guard.DialContext),
 		SlackAPIURL: slackAPIURL,
 	}, nil
 }
