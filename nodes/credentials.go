@@ -99,7 +99,7 @@ var builtinCredentialTypes = []CredentialType{
 	{
 		Name: CredentialDatabase, Title: "Database", Summary: "A Postgres, MySQL/MariaDB or SQLite database that db.query reads and db.write writes to.",
 		Fields: []Field{{Name: "url", Type: TypeString, Label: "Database URL", Required: true, Secret: true,
-			Help:        "postgres://user:password@host:5432/db, mysql://user:password@host:3306/db (MySQL or MariaDB; db.query only), or sqlite:///absolute/path/to/file.db",
+			Help:        "postgres://user:password@host:5432/db, mysql://user:password@host:3306/db (MySQL or MariaDB), or sqlite:///absolute/path/to/file.db. A database on a private network must be allowed by the operator (HOOKFLOW_ALLOWED_HOSTS).",
 			Placeholder: "postgres://user:password@host:5432/db"}},
 		Validate: func(data map[string]any) FieldErrors {
 			raw, _ := data["url"].(string)

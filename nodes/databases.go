@@ -3,6 +3,7 @@ package nodes
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -12,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/glebarez/go-sqlite" // the "sqlite" database/sql driver
-	"github.com/go-sql-driver/mysql"  // the "mysql" database/sql driver
+	sqlite "github.com/glebarez/go-sqlite" // the "sqlite" database/sql driver
+	"github.com/go-sql-driver/mysql"       // the "mysql" database/sql driver
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -50,17 +51,6 @@ type pool struct {
 // by dial (nil for a plain, unguarded dialer).
 func NewDatabases(dial DialFunc) *Databases {
 	return &Databases{dial: dial, pools: map[string]*pool{}}
-}
-
-// Open returns the pool of a database credential that db.write writes to,
-// and its dialect. db.write builds Postgres and SQLite statements only
-// ($1 placeholders, RETURNING), so a MySQL credential is refused for good
-// rather than failing with a syntax error on every attempt.
-func (d *Databases) Open(ctx context.Context, cred *Credential) (*sql.DB, string, error) {
-	if dialect, _, err := DatabaseDSN(cred.String("url")); err == nil && dialect == DialectMySQL {
-		return nil, "", Permanent(fmt.Errorf("credential %q: db.write does not write to MySQL or MariaDB yet; db.query reads from them", cred.Name))
-	}
-	return d.Pool(ctx, cred)
 }
 
 // Pool returns the pool for a database credential of any dialect, and the
@@ -125,6 +115,98 @@ func (d *Databases) open(dialect, dsn string) (*sql.DB, error) {
 		return sql.OpenDB(connector), nil
 	}
 	return sql.Open(drivers[dialect], dsn) // SQLite: a file, nothing dialled
+}
+
+// dbError says what went wrong with a database in the user's terms and
+// whether another attempt could help. Final: the guard refusing the
+// address, refused credentials, a database that does not exist, a
+// read-only database, and what the server says about the statement itself
+// (syntax, a missing table or column, a constraint, a value of the wrong
+// type, a missing privilege). Retried: a database that does not answer,
+// timeouts, deadlocks, too many connections.
+func (s *Services) dbError(ctx context.Context, what string, err error) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	if s.refused(err) {
+		return Permanent(err)
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	switch {
+	case isReadOnly(err):
+		return Permanent(fmt.Errorf("the database is read-only: %w", err))
+	case refusedCredentials(err):
+		return Permanent(fmt.Errorf("the database refused the credentials: %w", err))
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch {
+		case pg.Code == "3D000":
+			return Permanent(fmt.Errorf("the credential names a database that does not exist: %w", err))
+		case strings.HasPrefix(pg.Code, "23"), strings.HasPrefix(pg.Code, "42"), strings.HasPrefix(pg.Code, "22"):
+			return Permanent(err)
+		}
+		return err
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		switch my.Number {
+		case 1049:
+			return Permanent(fmt.Errorf("the credential names a database that does not exist: %w", err))
+		case 1040, 1053, 1205, 1213, 1317, 1927: // too many connections, shutdown, lock wait, deadlock, interrupted, killed
+			return err
+		}
+		// Syntax (1064), unknown column (1054) or table (1146), a
+		// duplicate key (1062), and the rest of what the server says
+		// about the statement itself.
+		return Permanent(err)
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		const sqliteError, sqliteConstraint, sqliteMismatch = 1, 19, 20
+		switch lite.Code() & 0xff {
+		case sqliteError, sqliteConstraint, sqliteMismatch:
+			// SQLITE_ERROR covers "no such table" and "no such column".
+			return Permanent(err)
+		}
+		return err
+	}
+	var op *net.OpError
+	if errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("the database did not answer: %w", err)
+	}
+	return err
+}
+
+// isReadOnly reports a database refusing a write because the transaction,
+// the server or the file is read-only.
+func isReadOnly(err error) bool {
+	var pg *pgconn.PgError
+	var my *mysql.MySQLError
+	var lite *sqlite.Error
+	switch {
+	case errors.As(err, &pg):
+		return pg.Code == "25006"
+	case errors.As(err, &my):
+		return my.Number == 1792 || my.Number == 1290 // read-only transaction; --read-only server
+	case errors.As(err, &lite):
+		return lite.Code()&0xff == 8 // SQLITE_READONLY
+	}
+	return false
+}
+
+// refusedCredentials reports a wrong password, an unknown user or a user
+// without access to the database.
+func refusedCredentials(err error) bool {
+	var pg *pgconn.PgError
+	var my *mysql.MySQLError
+	switch {
+	case errors.As(err, &pg):
+		return strings.HasPrefix(pg.Code, "28")
+	case errors.As(err, &my):
+		return my.Number == 1044 || my.Number == 1045 || my.Number == 1698
+	}
+	return false
 }
 
 // Close closes every pool.

@@ -7,14 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	sqlite "github.com/glebarez/go-sqlite"
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookflow/hookflow/engine/expression"
 	"github.com/hookflow/hookflow/engine/schema"
@@ -170,7 +165,7 @@ func (n *dbQueryNode) Run(ctx context.Context, in *Input) (Result, error) {
 		return err
 	})
 	if err != nil {
-		return Result{}, classifyQueryError(ctx, err)
+		return Result{}, in.Services.queryError(ctx, err)
 	}
 	if n.output == QueryOne {
 		if len(rows) == 0 {
@@ -292,53 +287,13 @@ func jsonCell(v any, typeName string) any {
 	}
 }
 
-// classifyQueryError says what went wrong in the user's terms and whether
-// another attempt could help: refused credentials, a missing database, bad
-// SQL and refused writes are final; a database that does not answer, a
-// timeout or a deadlock may pass later.
-func classifyQueryError(ctx context.Context, err error) error {
-	const refused = "the database refused the credentials"
-	const noWrites = "db.query only reads, and the database refused a write"
-	if ctx.Err() != nil {
-		return fmt.Errorf("query: %w", err)
+// queryError is dbError but for a write refused by the read-only
+// transaction, which db.query's own rule is behind.
+func (s *Services) queryError(ctx context.Context, err error) error {
+	if isReadOnly(err) {
+		return Permanent(fmt.Errorf("db.query only reads, and the database refused a write: %w", err))
 	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		switch {
-		case strings.HasPrefix(pg.Code, "28"): // invalid password, unknown role
-			return Permanent(fmt.Errorf("%s: %w", refused, err))
-		case pg.Code == "3D000":
-			return Permanent(fmt.Errorf("the credential names a database that does not exist: %w", err))
-		case pg.Code == "25006":
-			return Permanent(fmt.Errorf("%s: %w", noWrites, err))
-		}
-		return classifyDBError("query", err)
-	}
-	var my *mysql.MySQLError
-	if errors.As(err, &my) {
-		switch my.Number {
-		case 1044, 1045, 1698: // access denied
-			return Permanent(fmt.Errorf("%s: %w", refused, err))
-		case 1049:
-			return Permanent(fmt.Errorf("the credential names a database that does not exist: %w", err))
-		case 1792:
-			return Permanent(fmt.Errorf("%s: %w", noWrites, err))
-		case 1040, 1053, 1205, 1213, 1317, 1927: // too many connections, shutdown, lock wait, deadlock, interrupted, killed
-			return fmt.Errorf("query: %w", err)
-		}
-		// Syntax (1064), unknown column (1054) or table (1146), and the
-		// rest of what the server says about the statement itself.
-		return Permanent(fmt.Errorf("query: %w", err))
-	}
-	var lite *sqlite.Error
-	if errors.As(err, &lite) && lite.Code()&0xff == 8 { // SQLITE_READONLY
-		return Permanent(fmt.Errorf("%s: %w", noWrites, err))
-	}
-	var op *net.OpError
-	if errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) {
-		return fmt.Errorf("the database did not answer: %w", err)
-	}
-	return classifyDBError("query", err)
+	return s.dbError(ctx, "query", err)
 }
 
 // namedSQL is a query as one dialect reads it.

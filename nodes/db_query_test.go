@@ -192,7 +192,7 @@ func TestDBQuery(t *testing.T) {
 				return err
 			})
 			require.Error(t, err)
-			err = classifyQueryError(ctx, err)
+			err = (&Services{}).queryError(ctx, err)
 			assert.True(t, IsPermanent(err), "%v", err)
 			assert.Contains(t, err.Error(), "only reads")
 			if dialect != DialectMySQL {
@@ -430,13 +430,4 @@ func TestMySQLDSN(t *testing.T) {
 	}
 	_, _, err = DatabaseDSN("mariadb://root@127.0.0.1:3307/x")
 	assert.NoError(t, err)
-}
-
-func TestDBWriteRefusesMySQL(t *testing.T) {
-	t.Parallel()
-	in := dbInput(t, "mysql://root@127.0.0.1:1/shop", map[string]any{})
-	_, err := build(t, "db.write", `{"credential": "shop", "table": "t", "values": {"a": "1"}}`).Run(context.Background(), in)
-	require.Error(t, err)
-	assert.True(t, IsPermanent(err), "%v", err)
-	assert.Contains(t, err.Error(), "does not write to MySQL")
 }

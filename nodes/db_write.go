@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	sqlite "github.com/glebarez/go-sqlite"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/hookflow/hookflow/engine/expression"
 )
 
@@ -25,31 +22,33 @@ const (
 	OpInsert = "insert"
 	OpUpsert = "upsert"
 	OpUpdate = "update"
+	OpDelete = "delete"
 )
 
 var dbWriteSpec = Spec{
 	Kind:     KindDBWrite,
 	Category: CategoryAction,
 	Title:    "Database write",
-	Summary:  "Inserts, upserts or updates a row in a Postgres or SQLite database; values are always bound parameters.",
+	Summary:  "Inserts, upserts, updates or deletes rows in a Postgres, MySQL/MariaDB or SQLite database; values are always bound parameters.",
 	Attempts: 3,
 	Fields: []Field{
 		{Name: "credential", Type: TypeCredential, Label: "Database", Required: true, CredentialTypes: []string{CredentialDatabase}},
 		{Name: "table", Type: TypeString, Label: "Table", Required: true, Min: Bound(1),
-			Help: "A table name, or schema.table: letters, digits and underscores.", Placeholder: "orders"},
+			Help: "A table name, or schema.table (database.table on MySQL): letters, digits and underscores.", Placeholder: "orders"},
 		{Name: "operation", Type: TypeSelect, Label: "Operation", Default: OpInsert, Options: []Option{
 			{Value: OpInsert, Label: "Insert", Help: "Add a row."},
-			{Value: OpUpsert, Label: "Upsert", Help: "Add a row, or update the one with the same conflict columns."},
+			{Value: OpUpsert, Label: "Upsert", Help: "Add a row, or update the one with the same conflict columns (on MySQL: the same value of any unique key)."},
 			{Value: OpUpdate, Label: "Update", Help: "Change the rows matching where."},
+			{Value: OpDelete, Label: "Delete", Help: "Remove the rows matching where."},
 		}},
-		{Name: "values", Type: TypeMap, Label: "Values", Required: true, Min: Bound(1),
-			Help:  "Column → expression giving its value. Objects and lists are stored as JSON text.",
+		{Name: "values", Type: TypeMap, Label: "Values",
+			Help:  "Column → expression giving its value; for insert, upsert and update. Objects and lists are stored as JSON text.",
 			Items: &Field{Name: "value", Type: TypeExpression, Label: "Value"}},
 		{Name: "conflict", Type: TypeList, Label: "Conflict columns",
-			Help:  "For upsert: the columns of the unique key that identifies the row.",
+			Help:  "For upsert: the columns of the unique key that identifies the row; they are not updated.",
 			Items: &Field{Name: "column", Type: TypeString, Label: "Column"}},
 		{Name: "where", Type: TypeMap, Label: "Where",
-			Help:  "For update: column → expression; the rows whose columns equal all of them are updated.",
+			Help:  "For update and delete: column → expression; the rows whose columns equal all of them are changed or removed.",
 			Items: &Field{Name: "value", Type: TypeExpression, Label: "Value"}},
 	},
 }
@@ -65,7 +64,7 @@ type dbWriteParams struct {
 
 type dbWriteNode struct {
 	credential string
-	table      string // quoted
+	table      []string // table, or schema and table; checked names
 	operation  string
 	values     []NamedProgram // sorted by column
 	conflict   []string
@@ -77,7 +76,14 @@ var _ Node = (*dbWriteNode)(nil)
 // identifier is a name db.write quotes into SQL.
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-func quoteIdent(name string) string { return `"` + name + `"` }
+// quoteIdent quotes a checked name in a dialect's quotes. MySQL reads
+// double quotes as strings unless ANSI_QUOTES is set; backticks always.
+func quoteIdent(dialect, name string) string {
+	if dialect == DialectMySQL {
+		return "`" + name + "`"
+	}
+	return `"` + name + `"`
+}
 
 func buildDBWrite(b *Builder, p *dbWriteParams) Node {
 	n := &dbWriteNode{credential: p.Credential, operation: p.Operation, conflict: p.Conflict}
@@ -85,15 +91,13 @@ func buildDBWrite(b *Builder, p *dbWriteParams) Node {
 	if len(parts) > 2 {
 		b.Fail("table", "%q is not a table name: use table or schema.table", p.Table)
 	}
-	quoted := make([]string, len(parts))
-	for i, part := range parts {
+	for _, part := range parts {
 		if !identifier.MatchString(part) {
 			b.Fail("table", "%q is not a table name: letters, digits and underscores, not starting with a digit", p.Table)
 			break
 		}
-		quoted[i] = quoteIdent(part)
 	}
-	n.table = strings.Join(quoted, ".")
+	n.table = parts
 	checkColumns := func(field string, names []string) {
 		for _, name := range names {
 			if !identifier.MatchString(name) {
@@ -104,6 +108,12 @@ func buildDBWrite(b *Builder, p *dbWriteParams) Node {
 	checkColumns("values", keys(p.Values))
 	checkColumns("conflict", p.Conflict)
 	checkColumns("where", keys(p.Where))
+	switch {
+	case p.Operation == OpDelete && len(p.Values) > 0:
+		b.Fail("values", "delete takes no values: where says which rows go")
+	case p.Operation != OpDelete && len(p.Values) == 0:
+		b.Fail("values", "%s needs at least one column and its value", p.Operation)
+	}
 	switch p.Operation {
 	case OpUpsert:
 		if len(p.Conflict) == 0 {
@@ -119,12 +129,15 @@ func buildDBWrite(b *Builder, p *dbWriteParams) Node {
 			b.Fail("conflict", "is only for upsert")
 		}
 	}
-	if p.Operation == OpUpdate {
+	switch p.Operation {
+	case OpUpdate, OpDelete:
 		if len(p.Where) == 0 {
-			b.Fail("where", "update needs where: an update of every row is refused")
+			b.Fail("where", "%s needs where: %s every row at once is refused", p.Operation, map[string]string{OpUpdate: "updating", OpDelete: "deleting"}[p.Operation])
 		}
-	} else if len(p.Where) > 0 {
-		b.Fail("where", "is only for update")
+	default:
+		if len(p.Where) > 0 {
+			b.Fail("where", "is only for update and delete")
+		}
 	}
 	n.values = b.Expressions("values", p.Values)
 	n.where = b.Expressions("where", p.Where)
@@ -140,8 +153,9 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-// Run writes the row. The output is rows_affected, and for insert and
-// upsert the row as the database returned it.
+// Run writes. The output has rows_affected; for insert and upsert on
+// Postgres and SQLite also the row as the database returned it, and on
+// MySQL, which returns no rows from a write, last_insert_id.
 func (n *dbWriteNode) Run(ctx context.Context, in *Input) (Result, error) {
 	cred, err := in.Credential(ctx, n.credential, CredentialDatabase)
 	if err != nil {
@@ -150,7 +164,7 @@ func (n *dbWriteNode) Run(ctx context.Context, in *Input) (Result, error) {
 	if in.Services == nil || in.Services.Databases == nil {
 		return Result{}, Permanent(errors.New("databases are not available here"))
 	}
-	db, _, err := in.Services.Databases.Open(ctx, cred)
+	db, dialect, err := in.Services.Databases.Pool(ctx, cred)
 	if err != nil {
 		return Result{}, err
 	}
@@ -162,24 +176,44 @@ func (n *dbWriteNode) Run(ctx context.Context, in *Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	query, args := n.statement(values, where)
-	if n.operation == OpUpdate {
+	query, args := n.statement(dialect, values, where)
+	what := fmt.Sprintf("%s %s", n.operation, strings.Join(n.table, "."))
+	if n.operation == OpUpdate || n.operation == OpDelete || dialect == DialectMySQL {
 		res, err := db.ExecContext(ctx, query, args...)
 		if err != nil {
-			return Result{}, classifyDBError(fmt.Sprintf("update %s", n.table), err)
+			return Result{}, in.Services.dbError(ctx, what, err)
 		}
-		affected, _ := res.RowsAffected()
-		return Result{Output: map[string]any{"rows_affected": affected}}, nil
+		return Result{Output: n.execOutput(dialect, res)}, nil
 	}
 	row, err := queryRow(ctx, db, query, args)
 	if err != nil {
-		return Result{}, classifyDBError(fmt.Sprintf("%s into %s", n.operation, n.table), err)
+		return Result{}, in.Services.dbError(ctx, what, err)
 	}
 	affected := 0
 	if row != nil {
 		affected = 1
 	}
 	return Result{Output: map[string]any{"rows_affected": affected, "row": row}}, nil
+}
+
+// execOutput is the output of a write that returned no row: an update or
+// delete anywhere, and any write on MySQL.
+func (n *dbWriteNode) execOutput(dialect string, res sql.Result) map[string]any {
+	affected, _ := res.RowsAffected()
+	out := map[string]any{"rows_affected": affected}
+	if dialect != DialectMySQL || (n.operation != OpInsert && n.operation != OpUpsert) {
+		return out
+	}
+	if n.operation == OpUpsert {
+		// MySQL counts an upsert's row 1 when inserted, 2 when updated
+		// and 0 when it already held these values.
+		out["inserted"] = affected == 1
+		out["rows_affected"] = min(affected, 1)
+	}
+	if id, err := res.LastInsertId(); err == nil && id > 0 {
+		out["last_insert_id"] = id
+	}
+	return out
 }
 
 // column is one evaluated column and the value to bind.
@@ -224,62 +258,96 @@ func bindValue(v any) (any, error) {
 	}
 }
 
-// statement builds the SQL, with every value a placeholder.
-func (n *dbWriteNode) statement(values, where []column) (string, []any) {
+// statement builds the SQL of a dialect, with every value a placeholder.
+func (n *dbWriteNode) statement(dialect string, values, where []column) (string, []any) {
 	var b strings.Builder
 	var args []any
 	placeholder := func(v any) string {
 		args = append(args, v)
+		if dialect == DialectMySQL {
+			return "?"
+		}
 		return fmt.Sprintf("$%d", len(args))
 	}
-	switch n.operation {
-	case OpUpdate:
-		fmt.Fprintf(&b, "UPDATE %s SET ", n.table)
-		for i, c := range values {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s = %s", quoteIdent(c.name), placeholder(c.value))
-		}
+	quote := func(name string) string { return quoteIdent(dialect, name) }
+	table := make([]string, len(n.table))
+	for i, part := range n.table {
+		table[i] = quote(part)
+	}
+	writeWhere := func() {
 		b.WriteString(" WHERE ")
 		for i, c := range where {
 			if i > 0 {
 				b.WriteString(" AND ")
 			}
 			if c.value == nil {
-				fmt.Fprintf(&b, "%s IS NULL", quoteIdent(c.name))
+				fmt.Fprintf(&b, "%s IS NULL", quote(c.name))
 			} else {
-				fmt.Fprintf(&b, "%s = %s", quoteIdent(c.name), placeholder(c.value))
+				fmt.Fprintf(&b, "%s = %s", quote(c.name), placeholder(c.value))
 			}
 		}
+	}
+	switch n.operation {
+	case OpUpdate:
+		fmt.Fprintf(&b, "UPDATE %s SET ", strings.Join(table, "."))
+		for i, c := range values {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s = %s", quote(c.name), placeholder(c.value))
+		}
+		writeWhere()
+	case OpDelete:
+		fmt.Fprintf(&b, "DELETE FROM %s", strings.Join(table, "."))
+		writeWhere()
 	default:
 		cols := make([]string, len(values))
 		marks := make([]string, len(values))
 		for i, c := range values {
-			cols[i], marks[i] = quoteIdent(c.name), placeholder(c.value)
+			cols[i], marks[i] = quote(c.name), placeholder(c.value)
 		}
-		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (%s)", n.table, strings.Join(cols, ", "), strings.Join(marks, ", "))
+		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES (%s)", strings.Join(table, "."), strings.Join(cols, ", "), strings.Join(marks, ", "))
 		if n.operation == OpUpsert {
-			keys := make([]string, len(n.conflict))
-			isKey := map[string]bool{}
-			for i, k := range n.conflict {
-				keys[i], isKey[k] = quoteIdent(k), true
-			}
-			var sets []string
-			for _, c := range values {
-				if !isKey[c.name] {
-					sets = append(sets, fmt.Sprintf("%s = excluded.%s", quoteIdent(c.name), quoteIdent(c.name)))
-				}
-			}
-			if len(sets) == 0 {
-				fmt.Fprintf(&b, " ON CONFLICT (%s) DO NOTHING", strings.Join(keys, ", "))
-			} else {
-				fmt.Fprintf(&b, " ON CONFLICT (%s) DO UPDATE SET %s", strings.Join(keys, ", "), strings.Join(sets, ", "))
-			}
+			b.WriteString(upsertClause(dialect, n.conflict, values))
 		}
-		b.WriteString(" RETURNING *")
+		if dialect != DialectMySQL {
+			b.WriteString(" RETURNING *")
+		}
 	}
 	return b.String(), args
+}
+
+// upsertClause is what makes an insert an upsert: ON CONFLICT on Postgres
+// and SQLite, ON DUPLICATE KEY UPDATE on MySQL (VALUES(c), which MariaDB
+// and MySQL both read), updating every column but the conflict's.
+func upsertClause(dialect string, conflict []string, values []column) string {
+	quote := func(name string) string { return quoteIdent(dialect, name) }
+	isKey := map[string]bool{}
+	keys := make([]string, len(conflict))
+	for i, k := range conflict {
+		keys[i], isKey[k] = quote(k), true
+	}
+	var sets []string
+	for _, c := range values {
+		if isKey[c.name] {
+			continue
+		}
+		if dialect == DialectMySQL {
+			sets = append(sets, fmt.Sprintf("%s = VALUES(%s)", quote(c.name), quote(c.name)))
+		} else {
+			sets = append(sets, fmt.Sprintf("%s = excluded.%s", quote(c.name), quote(c.name)))
+		}
+	}
+	switch {
+	case dialect == DialectMySQL && len(sets) == 0:
+		// MySQL has no DO NOTHING; setting a key to itself changes nothing.
+		return fmt.Sprintf(" ON DUPLICATE KEY UPDATE %s = %s", keys[0], keys[0])
+	case dialect == DialectMySQL:
+		return " ON DUPLICATE KEY UPDATE " + strings.Join(sets, ", ")
+	case len(sets) == 0:
+		return fmt.Sprintf(" ON CONFLICT (%s) DO NOTHING", strings.Join(keys, ", "))
+	}
+	return fmt.Sprintf(" ON CONFLICT (%s) DO UPDATE SET %s", strings.Join(keys, ", "), strings.Join(sets, ", "))
 }
 
 // queryRow runs a statement with RETURNING and reads its row, if any, as a
@@ -317,29 +385,4 @@ func queryRow(ctx context.Context, db *sql.DB, query string, args []any) (map[st
 		}
 	}
 	return row, rows.Err()
-}
-
-// classifyDBError marks what retrying cannot fix as final: constraint
-// violations, missing tables or columns, values of the wrong type. Anything
-// else, such as a lost connection, may pass on another try.
-func classifyDBError(what string, err error) error {
-	err = fmt.Errorf("%s: %w", what, err)
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		switch pg.Code[:2] {
-		case "23", "42", "22":
-			return Permanent(err)
-		}
-		return err
-	}
-	var lite *sqlite.Error
-	if errors.As(err, &lite) {
-		const sqliteConstraint, sqliteMismatch, sqliteError = 19, 20, 1
-		switch lite.Code() & 0xff {
-		case sqliteConstraint, sqliteMismatch, sqliteError:
-			// SQLITE_ERROR covers "no such table" and "no such column".
-			return Permanent(err)
-		}
-	}
-	return err
 }

@@ -56,7 +56,7 @@ func send(ctx context.Context, in *Input, req *http.Request, limit int64) (*resp
 	}
 	resp, err := in.Services.HTTP.Do(req.WithContext(ctx))
 	if err != nil {
-		if refused := in.Services.Refused; refused != nil && refused(err) {
+		if in.Services.refused(err) {
 			return nil, Permanent(unwrapURLError(err))
 		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, redactedURL(req.URL), unwrapURLError(err))

@@ -49,6 +49,12 @@ func (s *Services) DialContext(ctx context.Context, network, addr string) (net.C
 	return d.DialContext(ctx, network, addr)
 }
 
+// refused reports an error that is the SSRF guard refusing the address
+// dialled.
+func (s *Services) refused(err error) bool {
+	return s != nil && s.Refused != nil && s.Refused(err)
+}
+
 // CredentialOpener opens a stored credential.
 type CredentialOpener interface {
 	Open(ctx context.Context, name string) (*Credential, error)
