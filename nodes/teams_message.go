@@ -101,15 +101,19 @@ func (n *teamsMessageNode) Run(ctx context.Context, in *Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	hook := cred.String("webhook_url")
-	out, err := postTeams(ctx, in, hook, map[string]any{
+	msg := map[string]any{
 		"type": "message",
 		"attachments": []any{map[string]any{
 			"contentType": teamsCardType,
 			"contentUrl":  nil,
 			"content":     card,
 		}},
-	})
+	}
+	if size, err := json.Marshal(msg); err == nil && len(size) > teamsMaxMessage {
+		return Result{}, Permanent(fmt.Errorf("the message is %d bytes; Teams takes at most %d (28 KB)", len(size), teamsMaxMessage))
+	}
+	hook := cred.String("webhook_url")
+	out, err := postTeams(ctx, in, hook, msg)
 	// The URL is the credential; a request's errors name it.
 	return out, hideSecret(err, hook)
 }
@@ -141,6 +145,10 @@ func (n *teamsMessageNode) render(ctx context.Context, in *Input) (any, error) {
 	}
 	return card, nil
 }
+
+// teamsMaxMessage is the largest message, as JSON, that Teams posts; a
+// larger one is refused with 413.
+const teamsMaxMessage = 28 << 10
 
 // teamsDeliveryFailed is how a classic incoming webhook reports a failure:
 // with 200 OK, and the status Teams gave it in the text.

@@ -107,6 +107,10 @@ func TestTeamsMessage(t *testing.T) {
 			wantErr: "card is an Adaptive Card object", final: true,
 		},
 		{
+			name: "a message over Teams' 28 KB is not sent", params: `{"credential": "c", "text": "{{ repeat('x', 29000) }}"}`,
+			wantErr: "Teams takes at most 28672 (28 KB)", final: true,
+		},
+		{
 			name: "text that renders empty", params: `{"credential": "c", "text": "{{ input.missing }}"}`,
 			wantErr: "the message is empty", final: true,
 		},
