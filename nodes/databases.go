@@ -253,6 +253,10 @@ func DatabaseDSN(raw string) (dialect, dsn string, err error) {
 	return "", "", errors.New("must be postgres://user:password@host:5432/db, mysql://user:password@host:3306/db or sqlite:///absolute/path.db")
 }
 
+// mysqlSQLMode is the server's sql_mode less the modes that change how
+// literals and quoted names are read.
+const mysqlSQLMode = "REPLACE(REPLACE(@@sql_mode, 'ANSI_QUOTES', ''), 'NO_BACKSLASH_ESCAPES', '')"
+
 // mysqlDSN turns mysql://user:password@host:3306/db?tls=true into the MySQL
 // driver's DSN through its Config, so no part of the URL can smuggle in
 // another option. Times are parsed into time.Time, in UTC. The query may set
@@ -279,6 +283,11 @@ func mysqlDSN(raw string) (string, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// db.query finds :name parameters by MySQL's default lexical rules:
+	// '…' and "…" are strings with backslash escapes. A server set to
+	// ANSI_QUOTES or NO_BACKSLASH_ESCAPES reads them otherwise, so each
+	// connection takes those two modes off and keeps the rest.
+	cfg.Params = map[string]string{"sql_mode": mysqlSQLMode}
 	cfg.Timeout = 10 * time.Second
 	for key, values := range u.Query() {
 		value := values[len(values)-1]

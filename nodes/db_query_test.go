@@ -423,6 +423,7 @@ func TestMySQLDSN(t *testing.T) {
 	assert.True(t, cfg.ParseTime)
 	assert.Equal(t, 3*time.Second, cfg.Timeout)
 	assert.False(t, cfg.MultiStatements)
+	assert.Equal(t, map[string]string{"sql_mode": mysqlSQLMode}, cfg.Params, "literals are read as db.query reads them")
 
 	for _, bad := range []string{"mysql://", "mysql://h/db?tls=maybe", "mysql://h/db?multiStatements=true", "mysql://h/a/b", "mysql://h/db?timeout=soon"} {
 		_, _, err := DatabaseDSN(bad)
@@ -430,4 +431,35 @@ func TestMySQLDSN(t *testing.T) {
 	}
 	_, _, err = DatabaseDSN("mariadb://root@127.0.0.1:3307/x")
 	assert.NoError(t, err)
+}
+
+// TestDBQueryOnAnANSIModeServer: a MySQL server set to read "…" as a name
+// and \ as a plain character would read a query otherwise than db.query's
+// tokenizer does; each connection takes those modes off.
+func TestDBQueryOnAnANSIModeServer(t *testing.T) {
+	credURL := mysqlDatabase(t) // skips when MySQL does not answer
+	_, dsn, err := DatabaseDSN(mysqlTestURL)
+	require.NoError(t, err)
+	admin, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	var was string
+	require.NoError(t, admin.QueryRow(`SELECT @@GLOBAL.sql_mode`).Scan(&was))
+	_, err = admin.Exec(`SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',ANSI_QUOTES,NO_BACKSLASH_ESCAPES')`)
+	require.NoError(t, err)
+	defer func() {
+		_, err := admin.Exec(`SET GLOBAL sql_mode = ?`, was)
+		assert.NoError(t, err, "the server's sql_mode is put back")
+		admin.Close()
+	}()
+
+	q := build(t, "db.query", `{"credential": "shop", "output": "one",
+		"query": "SELECT 'it\\'s :x' AS a, \"b :y\" AS b, :v AS v, @@SESSION.sql_mode AS mode", "params": {"v": "input.v"}}`)
+	res, err := q.Run(context.Background(), dbInput(t, credURL, map[string]any{"v": "' OR 1=1 --"}))
+	require.NoError(t, err)
+	row := res.Output.(map[string]any)
+	assert.Equal(t, "it's :x", row["a"])
+	assert.Equal(t, "b :y", row["b"])
+	assert.Equal(t, "' OR 1=1 --", row["v"])
+	assert.NotContains(t, row["mode"], "ANSI_QUOTES")
+	assert.NotContains(t, row["mode"], "NO_BACKSLASH_ESCAPES")
 }
