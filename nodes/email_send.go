@@ -255,8 +255,14 @@ func (n *emailSendNode) render(ctx context.Context, in *Input, cred *Credential)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", field, err)
 		}
-		switch v.(type) {
+		switch list := v.(type) {
 		case nil, string, []any:
+		case []string: // split(…) gives one
+			items := make([]any, len(list))
+			for i, s := range list {
+				items[i] = s
+			}
+			v = items
 		default:
 			v = expression.Stringify(v)
 		}

@@ -190,6 +190,13 @@ func TestEmailSend(t *testing.T) {
 			},
 		},
 		{
+			name: "recipients split from one text", security: smtptest.StartTLS, mechanisms: []string{"PLAIN"},
+			params: `{"credential": "c", "to": "{{ split(\"ann@example.com;bob@example.com\", \";\") }}", "subject": "x", "text": "x"}`,
+			check: func(t *testing.T, _ map[string]any, msg smtptest.Message) {
+				assert.Equal(t, []string{"ann@example.com", "bob@example.com"}, msg.To)
+			},
+		},
+		{
 			name: "LOGIN when the credential says so", security: smtptest.StartTLS, mechanisms: []string{"PLAIN", "LOGIN"}, cred: map[string]any{"auth": SMTPAuthLogin},
 			params: `{"credential": "c", "to": "ann@example.com", "subject": "x", "text": "x"}`,
 			check: func(t *testing.T, _ map[string]any, msg smtptest.Message) {
