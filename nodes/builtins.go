@@ -29,6 +29,7 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(discordMessageSpec, buildDiscordMessage))
 	r.MustRegister(Define(telegramMessageSpec, buildTelegramMessage))
 	r.MustRegister(Define(teamsMessageSpec, buildTeamsMessage))
+	r.MustRegister(Define(emailSendSpec, buildEmailSend))
 	r.MustRegister(Define(webhookSendSpec, buildWebhookSend))
 	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
 	r.MustRegister(Define(dbQuerySpec, buildDBQuery))

@@ -32,6 +32,7 @@ const (
 	CredentialDatabase   = "database"
 	CredentialTelegram   = "telegram"
 	CredentialTeams      = "teams"
+	CredentialSMTP       = "smtp"
 )
 
 var builtinCredentialTypes = []CredentialType{
@@ -138,6 +139,34 @@ var builtinCredentialTypes = []CredentialType{
 			}
 			return nil
 		},
+	},
+	{
+		Name: CredentialSMTP, Title: "SMTP", Summary: "An SMTP server that email.send submits messages to, its login, and the default sender.",
+		Fields: []Field{
+			{Name: "host", Type: TypeString, Label: "SMTP server", Required: true, Min: Bound(1), Placeholder: "smtp.example.com"},
+			{Name: "port", Type: TypeInteger, Label: "Port", Min: Bound(1), Max: Bound(65535),
+				Help: "Empty: 587, or 465 with TLS from the start."},
+			{Name: "security", Type: TypeSelect, Label: "Security", Default: SMTPStartTLS, Options: []Option{
+				{Value: SMTPStartTLS, Label: "STARTTLS", Help: "Connect, then require STARTTLS before logging in (port 587); a server that does not offer it is refused."},
+				{Value: SMTPTLS, Label: "TLS", Help: "TLS from the first byte (port 465)."},
+				{Value: SMTPNone, Label: "None", Help: "No encryption: for a relay on a network you trust (localhost, a Postfix next door). The password, if any, crosses the network in the clear."},
+			}},
+			{Name: "username", Type: TypeString, Label: "Username"},
+			{Name: "password", Type: TypeString, Label: "Password", Secret: true},
+			{Name: "auth", Type: TypeSelect, Label: "Login", Default: SMTPAuthAuto, Options: []Option{
+				{Value: SMTPAuthAuto, Label: "Automatic", Help: "With a username: PLAIN, or LOGIN where the server offers only that; without: no login."},
+				{Value: SMTPAuthPlain, Label: "PLAIN"},
+				{Value: SMTPAuthLogin, Label: "LOGIN"},
+				{Value: SMTPAuthNone, Label: "None", Help: "A relay that takes mail without a login."},
+			}},
+			{Name: "from", Type: TypeString, Label: "Default sender", Placeholder: "Shop <orders@shop.example>",
+				Help: "The From of messages whose node names no sender."},
+			{Name: "ca_certificate", Type: TypeString, Label: "CA certificate", Advanced: true, Multiline: true,
+				Help: "PEM of the CA (or the self-signed certificate) the server's certificate is checked against, instead of the system's CAs.", Placeholder: "-----BEGIN CERTIFICATE-----"},
+			{Name: "skip_verify", Type: TypeBoolean, Label: "Skip certificate check", Advanced: true,
+				Help: "Accept any certificate. Discouraged: whoever sits between Hookflow and the server can then read the password and the mail; give a CA certificate instead."},
+		},
+		Validate: checkSMTPCredential,
 	},
 }
 

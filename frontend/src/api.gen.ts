@@ -566,7 +566,7 @@ export interface components {
             data: Record<string, unknown>;
             /** @description Required to create; must match the path to replace. */
             name?: string;
-            /** @description A credential type from /credential-types: secret, http_basic, http_bearer, http_header, slack, discord, database, telegram or teams. */
+            /** @description A credential type from /credential-types: secret, http_basic, http_bearer, http_header, slack, discord, database, telegram, teams or smtp. */
             type: string;
         };
         CredentialType: {
@@ -705,7 +705,7 @@ export interface components {
             };
             timeout_ms?: number;
             /** @enum {string} */
-            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "http.request" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
+            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
             ui?: {
                 [key: string]: unknown;
             };
