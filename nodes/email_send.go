@@ -229,7 +229,7 @@ func (n *emailSendNode) Run(ctx context.Context, in *Input) (Result, error) {
 	}
 	response, err := cfg.send(ctx, in, m, msg)
 	if err != nil {
-		return Result{}, hideSecrets(err, cfg.password, base64.StdEncoding.EncodeToString([]byte(cfg.password)))
+		return Result{}, hideSecret(err, cfg.password, base64.StdEncoding.EncodeToString([]byte(cfg.password)))
 	}
 	accepted := make([]any, len(msg.envelopeRecipient))
 	for i, r := range msg.envelopeRecipient {
@@ -848,7 +848,7 @@ func (c *smtpConfig) connectError(ctx context.Context, in *Input, s *smtpSession
 		alert    tls.AlertError
 	)
 	switch {
-	case in.Services != nil && in.Services.Refused != nil && in.Services.Refused(err):
+	case in.Services.refused(err):
 		return Permanent(fmt.Errorf("SMTP %s: %w", c.addr, err))
 	case errors.As(err, &config):
 		return Permanent(fmt.Errorf("SMTP %s: %w", c.addr, config))
@@ -922,12 +922,4 @@ func (a *smtpAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
 
 func (a *smtpAuth) Next(fromServer []byte, more bool) ([]byte, error) {
 	return a.inner.Next(fromServer, more)
-}
-
-// hideSecrets takes each secret out of err's message, as hideSecret does.
-func hideSecrets(err error, secrets ...string) error {
-	for _, s := range secrets {
-		err = hideSecret(err, s)
-	}
-	return err
 }

@@ -241,16 +241,16 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.text }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// hideSecret takes secret, in each form it may take in a URL or JSON, out
+// hideSecret takes each secret, in each form it may take in a URL or JSON, out
 // of err's message: for a credential that is, or is part of, the URL a
 // request names in its errors. Run records redact credentials anyway;
 // this keeps them out of errors that reach logs first.
-func hideSecret(err error, secret string) error {
-	if err == nil || secret == "" {
+func hideSecret(err error, secrets ...string) error {
+	if err == nil {
 		return err
 	}
 	var s Secrets
-	s.Add(secret)
+	s.Add(secrets...)
 	text := s.Redact(err.Error())
 	if text == err.Error() {
 		return err
