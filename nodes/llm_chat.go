@@ -483,8 +483,10 @@ func llmStatusError(status int, header http.Header, code, typ, message, body str
 // x-ratelimit-reset-tokens ("1s", "6m0s", "20ms"), of the limit that is
 // used up, or the later of the two.
 func llmRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	if ms, err := strconv.ParseFloat(strings.TrimSpace(h.Get("Retry-After-Ms")), 64); err == nil && ms >= 0 {
-		return time.Duration(ms * float64(time.Millisecond)), true
+	if ms, err := strconv.ParseFloat(strings.TrimSpace(h.Get("Retry-After-Ms")), 64); err == nil {
+		if after, ok := waitOf(ms, time.Millisecond); ok {
+			return after, true
+		}
 	}
 	if after, ok := retryAfter(h, now); ok {
 		return after, true
@@ -496,6 +498,7 @@ func llmRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		if err != nil || d < 0 {
 			continue
 		}
+		d = min(d, maxHeaderWait)
 		found = true
 		wait = max(wait, d)
 		if strings.TrimSpace(h.Get("X-Ratelimit-Remaining-"+limit)) == "0" {

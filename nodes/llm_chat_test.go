@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -472,4 +473,55 @@ func TestOpenAICredentialType(t *testing.T) {
 		assert.Equal(t, tt.field, errs[0].Field, "%v", tt.data)
 	}
 	assert.Equal(t, []string{openAITestKey}, ct.SecretValues(map[string]any{"api_key": openAITestKey, "base_url": "https://api.openai.com/v1"}))
+}
+
+func TestLLMRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header map[string]string
+		want   time.Duration
+		ok     bool
+	}{
+		{"retry-after-ms first", map[string]string{"Retry-After-Ms": "250", "Retry-After": "3"}, 250 * time.Millisecond, true},
+		{"retry-after in seconds", map[string]string{"Retry-After": "3"}, 3 * time.Second, true},
+		{"retry-after as a date", map[string]string{"Retry-After": now.Add(time.Minute).Format(http.TimeFormat)}, time.Minute, true},
+		{"a bad retry-after-ms falls back", map[string]string{"Retry-After-Ms": "NaN", "Retry-After": "2"}, 2 * time.Second, true},
+		{"the limit used up", map[string]string{"X-Ratelimit-Remaining-Requests": "0", "X-Ratelimit-Reset-Requests": "2s",
+			"X-Ratelimit-Remaining-Tokens": "9000", "X-Ratelimit-Reset-Tokens": "6m0s"}, 2 * time.Second, true},
+		{"neither used up: the later", map[string]string{"X-Ratelimit-Reset-Requests": "20ms", "X-Ratelimit-Reset-Tokens": "1.5s"}, 1500 * time.Millisecond, true},
+		{"infinite", map[string]string{"Retry-After-Ms": "+Inf"}, 0, false},
+		{"huge", map[string]string{"Retry-After": "1e300"}, maxHeaderWait, true},
+		{"negative", map[string]string{"Retry-After": "-5"}, 0, false},
+		{"none", nil, 0, false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		for k, v := range tt.header {
+			h.Set(k, v)
+		}
+		got, ok := llmRetryAfter(h, now)
+		assert.Equal(t, tt.ok, ok, tt.name)
+		assert.Equal(t, tt.want, got, tt.name)
+	}
+}
+
+// FuzzLLMRetryAfter reads any rate-limit headers without a panic or a
+// negative wait.
+func FuzzLLMRetryAfter(f *testing.F) {
+	f.Add("250", "3", "1s", "6m0s")
+	f.Add("+Inf", "1e400", "-1s", "9999999h")
+	f.Add("", "Wed, 21 Oct 2015 07:28:00 GMT", "", "")
+	f.Fuzz(func(t *testing.T, ms, after, resetRequests, resetTokens string) {
+		h := http.Header{}
+		h.Set("Retry-After-Ms", ms)
+		h.Set("Retry-After", after)
+		h.Set("X-Ratelimit-Reset-Requests", resetRequests)
+		h.Set("X-Ratelimit-Reset-Tokens", resetTokens)
+		got, ok := llmRetryAfter(h, time.Now())
+		if ok {
+			require.GreaterOrEqual(t, got, time.Duration(0))
+		}
+	})
 }
