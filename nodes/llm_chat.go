@@ -192,7 +192,10 @@ func (n *llmChatNode) Run(ctx context.Context, in *Input) (Result, error) {
 		return Result{}, hideSecret(err, key)
 	}
 	out, err := n.output(in, completion, string(body.Model))
-	return Result{Output: out}, hideSecret(err, key)
+	if err != nil {
+		return Result{}, hideSecret(err, key)
+	}
+	return Result{Output: out}, nil
 }
 
 // openAIBaseURL reads a credential's base_url: the API's root, under which
