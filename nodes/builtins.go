@@ -33,4 +33,5 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(webhookSendSpec, buildWebhookSend))
 	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
 	r.MustRegister(Define(dbQuerySpec, buildDBQuery))
+	r.MustRegister(Define(llmChatSpec, buildLLMChat))
 }

@@ -33,6 +33,7 @@ const (
 	CredentialTelegram   = "telegram"
 	CredentialTeams      = "teams"
 	CredentialSMTP       = "smtp"
+	CredentialOpenAI     = "openai"
 )
 
 var builtinCredentialTypes = []CredentialType{
@@ -167,6 +168,28 @@ var builtinCredentialTypes = []CredentialType{
 				Help: "Accept any certificate. Discouraged: whoever sits between Hookflow and the server can then read the password and the mail; give a CA certificate instead."},
 		},
 		Validate: checkSMTPCredential,
+	},
+	{
+		Name: CredentialOpenAI, Title: "OpenAI-compatible API", Summary: "The base URL and key of OpenAI's API or a compatible one: Azure OpenAI, Ollama, vLLM, LM Studio …",
+		Fields: []Field{
+			{Name: "base_url", Type: TypeString, Label: "Base URL",
+				Help:        "Empty for OpenAI (https://api.openai.com/v1). Azure OpenAI: https://RESOURCE.openai.azure.com/openai/v1/; Ollama: http://HOST:11434/v1; vLLM: http://HOST:8000/v1; LM Studio: http://HOST:1234/v1. A server on a private address must be allowed by the operator (HOOKFLOW_ALLOWED_HOSTS).",
+				Placeholder: DefaultOpenAIBaseURL},
+			{Name: "api_key", Type: TypeString, Label: "API key", Secret: true,
+				Help: "Sent as Authorization: Bearer. OpenAI's sk-…, or the Azure resource's key; empty for a server that takes none (Ollama).", Placeholder: "sk-…"},
+			{Name: "organization", Type: TypeString, Label: "Organization", Advanced: true,
+				Help: "OpenAI only: the organization (org-…) to bill, for a key that belongs to several.", Placeholder: "org-…"},
+		},
+		Validate: func(data map[string]any) FieldErrors {
+			base, _ := data["base_url"].(string)
+			if _, err := openAIBaseURL(base); err != nil {
+				return FieldErrors{{Field: "base_url", Message: err.Error()}}
+			}
+			if key, _ := data["api_key"].(string); base == "" && key == "" {
+				return FieldErrors{{Field: "api_key", Message: "is required for OpenAI's API; only a server of your own may take none"}}
+			}
+			return nil
+		},
 	},
 }
 

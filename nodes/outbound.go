@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -121,13 +122,26 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		return time.Duration(secs * float64(time.Second)), true
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		return waitOf(secs, time.Second)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true
 	}
 	return 0, false
+}
+
+// maxHeaderWait bounds a wait read from a header, far above any the
+// executor keeps to, so the conversion cannot overflow.
+const maxHeaderWait = 24 * time.Hour
+
+// waitOf is n units of time, from a header: a number that is negative, not
+// a number or infinite is no wait at all.
+func waitOf(n float64, unit time.Duration) (time.Duration, bool) {
+	if !(n >= 0) || math.IsInf(n, 1) {
+		return 0, false
+	}
+	return time.Duration(min(n*float64(unit), float64(maxHeaderWait))), true
 }
 
 // snippet is the start of a body, for an error message.

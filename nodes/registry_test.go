@@ -230,6 +230,7 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"telegram.message": `{"credential": "c", "chat_id": "1", "text": "hi"}`,
 		"teams.message":    `{"credential": "c", "text": "hi"}`,
 		"email.send":       `{"credential": "c", "to": "a@example.com", "subject": "hi", "text": "hi"}`,
+		"llm.chat":         `{"credential": "c", "model": "gpt-4o-mini", "user": "hi"}`,
 		"db.write":         `{"credential": "c", "table": "orders", "values": {"id": "1"}}`,
 		"db.query":         `{"credential": "c", "query": "SELECT 1"}`,
 		"trigger.cron":     `{"schedule": "* * * * *"}`,

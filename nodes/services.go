@@ -34,6 +34,10 @@ type Services struct {
 	Databases *Databases
 	// SlackAPIURL is the base of Slack's Web API, https://slack.com/api.
 	SlackAPIURL string
+	// Tokens counts the tokens a chat completion of llm.chat used, as its
+	// answer reported them, under the model that answered; nil counts
+	// nothing. serve points it at the hookflow_llm_tokens_total metric.
+	Tokens func(model string, prompt, completion int64)
 }
 
 // DialFunc opens a network connection, as net.Dialer.DialContext does.

@@ -81,3 +81,57 @@ func TestServeMetrics(t *testing.T) {
 	assert.Contains(t, families, "go_goroutines")
 	assert.Equal(t, dto.MetricType_COUNTER, families["hookflow_webhooks_rejected_total"].GetType())
 }
+
+// TestServeCountsLLMTokens runs the real server with a model on loopback,
+// let through by HOOKFLOW_ALLOWED_HOSTS: serve counts an llm.chat answer's
+// tokens, and its request, in GET /metrics.
+func TestServeCountsLLMTokens(t *testing.T) {
+	t.Parallel()
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id": "chatcmpl-1", "object": "chat.completion", "created": 1741569952, "model": "llama3.2",
+			"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!", "refusal": null}, "finish_reason": "stop"}],
+			"usage": {"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29}}`))
+	}))
+	defer llm.Close()
+
+	const token = "hf_llm_metrics_test_token"
+	s := startServer(t, "--data-dir", t.TempDir(), "--admin-token", token, "--allowed-hosts", "127.0.0.1")
+	defer s.shutdown(t)
+	status, created := s.request(t, token, "POST", "/api/v1/credentials",
+		fmt.Sprintf(`{"name": "local-llm", "type": "openai", "data": {"base_url": "%s/v1"}}`, llm.URL))
+	require.Equal(t, http.StatusCreated, status, "%v", created)
+	status, created = s.request(t, token, "POST", "/api/v1/flows", `{"name": "greet", "nodes": [
+		{"id": "hook", "type": "trigger.manual"},
+		{"id": "ask", "type": "llm.chat", "params": {"credential": "local-llm", "model": "llama3.2", "user": "Say hello"}}],
+		"edges": [{"from": "hook", "to": "ask"}]}`)
+	require.Equal(t, http.StatusCreated, status, "%v", created)
+	status, run := s.request(t, token, "POST", "/api/v1/flows/"+created["id"].(string)+"/test", `{"payload": {}}`)
+	require.Equal(t, http.StatusOK, status, "%v", run)
+	require.Equal(t, "succeeded", run["status"], "%v", run["error"])
+
+	res, err := http.Get(s.url + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	require.NoError(t, err)
+	counted := map[string]float64{}
+	for _, m := range families["hookflow_llm_tokens_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		counted[labels["model"]+" "+labels["type"]] = m.GetCounter().GetValue()
+	}
+	assert.Equal(t, map[string]float64{"llama3.2 prompt": 19, "llama3.2 completion": 10}, counted)
+	requests := 0.0
+	for _, m := range families["hookflow_outbound_requests_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "kind" && l.GetValue() == "llm.chat" {
+				requests += m.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, 1.0, requests, "the request is counted under its kind")
+}

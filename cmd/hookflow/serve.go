@@ -123,6 +123,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	// Counted around the guarded transport, whose dialer still checks
 	// every address.
 	services.HTTP.Transport = m.Transport(services.HTTP.Transport)
+	services.Tokens = m.LLMTokens
 	// Resume URLs are signed with a key derived from the credentials key,
 	// which every instance sharing the database has.
 	links := engine.NewResumeLinks(key)

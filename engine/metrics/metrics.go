@@ -108,6 +108,8 @@ type Metrics struct {
 	stepRetries  *prometheus.CounterVec
 
 	outbound *prometheus.CounterVec
+
+	llmTokens *prometheus.CounterVec
 }
 
 // New returns Hookflow's collectors, with the Go runtime's and the
@@ -162,6 +164,10 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "outbound_requests_total",
 			Help: "HTTP requests made by action nodes, each redirect hop counted, by node kind and status class: 1xx to 5xx, error (no answer), other.",
 		}, []string{"kind", "status_class"}),
+		llmTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "llm_tokens_total",
+			Help: "Tokens that llm.chat calls used, as the API reported them, by model and type: prompt or completion.",
+		}, []string{"model", "type"}),
 	}
 	for _, reason := range rejectReasons {
 		m.webhooksRejected.WithLabelValues(reason)
@@ -170,7 +176,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.webhooksReceived, m.webhooksAccepted, m.webhooksDuplicate, m.webhooksCaptured, m.webhooksRejected,
-		m.commitBatch, m.runsStarted, m.runsFinished, m.stepDuration, m.stepRetries, m.outbound,
+		m.commitBatch, m.runsStarted, m.runsFinished, m.stepDuration, m.stepRetries, m.outbound, m.llmTokens,
 	)
 	return m
 }
@@ -275,6 +281,21 @@ func (m *Metrics) StepRetried(kind string) {
 		return
 	}
 	m.stepRetries.WithLabelValues(kind).Inc()
+}
+
+// LLMTokens counts the tokens a chat completion used, as its answer's usage
+// reported them: prompt tokens read and completion tokens written by model.
+// It has the shape of nodes.Services.Tokens, which serve sets to it.
+func (m *Metrics) LLMTokens(model string, prompt, completion int64) {
+	if m == nil {
+		return
+	}
+	if prompt > 0 {
+		m.llmTokens.WithLabelValues(model, "prompt").Add(float64(prompt))
+	}
+	if completion > 0 {
+		m.llmTokens.WithLabelValues(model, "completion").Add(float64(completion))
+	}
 }
 
 // CollectQueue adds the queue's depth and the age of its oldest due run,

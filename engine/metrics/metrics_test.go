@@ -88,6 +88,7 @@ func TestNilMetricsCountNothing(t *testing.T) {
 		m.RunFinished("f", "succeeded")
 		m.StepSettled("transform", "succeeded", time.Millisecond)
 		m.StepRetried("http.request")
+		m.LLMTokens("gpt-4o", 10, 5)
 	})
 	assert.NoError(t, m.CollectQueue(fakeQueue{}, nil))
 	assert.Nil(t, m.Registry())
@@ -139,6 +140,27 @@ hookflow_step_retries_total{kind="http.request"} 1
 		}
 	}
 	// Each family's name and help text pass the linter Prometheus ships.
+	problems, err := testutil.GatherAndLint(m.Registry())
+	require.NoError(t, err)
+	assert.Empty(t, problems)
+}
+
+// TestLLMTokens adds up the tokens of chat completions by model, prompt and
+// completion apart.
+func TestLLMTokens(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	m.LLMTokens("gpt-4o-mini-2024-07-18", 120, 30)
+	m.LLMTokens("gpt-4o-mini-2024-07-18", 80, 12)
+	m.LLMTokens("llama3.2", 40, 0)
+	expected := `
+# HELP hookflow_llm_tokens_total Tokens that llm.chat calls used, as the API reported them, by model and type: prompt or completion.
+# TYPE hookflow_llm_tokens_total counter
+hookflow_llm_tokens_total{model="gpt-4o-mini-2024-07-18",type="completion"} 42
+hookflow_llm_tokens_total{model="gpt-4o-mini-2024-07-18",type="prompt"} 200
+hookflow_llm_tokens_total{model="llama3.2",type="prompt"} 40
+`
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "hookflow_llm_tokens_total"))
 	problems, err := testutil.GatherAndLint(m.Registry())
 	require.NoError(t, err)
 	assert.Empty(t, problems)
@@ -274,6 +296,7 @@ func TestDocsListEverySeries(t *testing.T) {
 	m.RunFinished("f", "succeeded")
 	m.StepSettled("transform", "succeeded", time.Millisecond)
 	m.StepRetried("http.request")
+	m.LLMTokens("gpt-4o", 10, 5)
 	_, _ = m.Transport(failingTransport{}).RoundTrip(httptest.NewRequest("GET", "http://example.test/", nil))
 	families, err := m.Registry().Gather()
 	require.NoError(t, err)

@@ -32,7 +32,10 @@ type Violation struct {
 	Message string
 }
 
-// Compile compiles a schema document given as decoded JSON.
+// Compile compiles a schema document given as decoded JSON. The document
+// stands alone: a $ref may point inside it, or at a JSON Schema
+// meta-schema, but never at a file or URL, so a schema a user wrote (an
+// llm.chat node's structured output) cannot make the server read files.
 func Compile(doc map[string]any) (*Schema, error) {
 	// Round-trip through JSON so numbers reach the compiler as json.Number,
 	// whatever Go types the document was built from.
@@ -45,6 +48,7 @@ func Compile(doc map[string]any) (*Schema, error) {
 		return nil, fmt.Errorf("decode schema: %w", err)
 	}
 	c := jsonschema.NewCompiler()
+	c.UseLoader(noLoader{})
 	const url = "mem://schema.json"
 	if err := c.AddResource(url, value); err != nil {
 		return nil, fmt.Errorf("add schema: %w", err)
@@ -54,6 +58,13 @@ func Compile(doc map[string]any) (*Schema, error) {
 		return nil, fmt.Errorf("compile schema: %w", err)
 	}
 	return &Schema{compiled: compiled}, nil
+}
+
+// noLoader refuses every external resource a schema refers to.
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("%s: a schema may only refer to itself", url)
 }
 
 // Decode parses JSON into the generic form Check expects: objects as

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,4 +57,28 @@ func TestJoin(t *testing.T) {
 	assert.Equal(t, "a", Join("a", ""))
 	assert.Equal(t, "a.b", Join("a", "b"))
 	assert.Equal(t, "a[0]", Join("a", "[0]"))
+}
+
+// TestCompileRefusesExternalReferences holds schemas to themselves: a user's
+// schema that points at a file is refused, and reads nothing.
+func TestCompileRefusesExternalReferences(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "other.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"type": "string"}`), 0o600))
+	for _, ref := range []string{"file://" + file, "https://example.com/schema.json", "other.json"} {
+		_, err := Compile(map[string]any{"$ref": ref})
+		require.Error(t, err, ref)
+		assert.Contains(t, err.Error(), "may only refer to itself", ref)
+	}
+	s, err := Compile(map[string]any{
+		"$defs": map[string]any{"n": map[string]any{"type": "number"}},
+		"type":  "object", "properties": map[string]any{"total": map[string]any{"$ref": "#/$defs/n"}},
+	})
+	require.NoError(t, err, "a reference inside the document resolves")
+	value, err := Decode([]byte(`{"total": "x"}`))
+	require.NoError(t, err)
+	assert.Equal(t, []Violation{{Field: "total", Message: "must be a number, not string"}}, s.Check(value))
+	_, err = Compile(map[string]any{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "string"})
+	require.NoError(t, err, "the meta-schemas are built in")
 }

@@ -705,7 +705,7 @@ export interface components {
             };
             timeout_ms?: number;
             /** @enum {string} */
-            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
+            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "llm.chat" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
             ui?: {
                 [key: string]: unknown;
             };
