@@ -12,7 +12,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -110,7 +112,15 @@ type Metrics struct {
 	outbound *prometheus.CounterVec
 
 	llmTokens *prometheus.CounterVec
+	// llmModels are the model labels llmTokens has: the names servers
+	// answer with are theirs to choose, so their number is capped.
+	llmModelsMu sync.Mutex
+	llmModels   map[string]bool
 }
+
+// maxLLMModels is how many models hookflow_llm_tokens_total names; the
+// tokens of any further model count under "other".
+const maxLLMModels = 100
 
 // New returns Hookflow's collectors, with the Go runtime's and the
 // process's, on a new registry.
@@ -283,6 +293,27 @@ func (m *Metrics) StepRetried(kind string) {
 	m.stepRetries.WithLabelValues(kind).Inc()
 }
 
+// llmModel is the label of a model: itself while fewer than maxLLMModels
+// are named (and it is at most 100 bytes of valid UTF-8), else "other".
+func (m *Metrics) llmModel(model string) string {
+	if len(model) > 100 || !utf8.ValidString(model) {
+		return "other"
+	}
+	m.llmModelsMu.Lock()
+	defer m.llmModelsMu.Unlock()
+	if m.llmModels[model] {
+		return model
+	}
+	if len(m.llmModels) >= maxLLMModels {
+		return "other"
+	}
+	if m.llmModels == nil {
+		m.llmModels = map[string]bool{}
+	}
+	m.llmModels[model] = true
+	return model
+}
+
 // LLMTokens counts the tokens a chat completion used, as its answer's usage
 // reported them: prompt tokens read and completion tokens written by model.
 // It has the shape of nodes.Services.Tokens, which serve sets to it.
@@ -290,6 +321,7 @@ func (m *Metrics) LLMTokens(model string, prompt, completion int64) {
 	if m == nil {
 		return
 	}
+	model = m.llmModel(model)
 	if prompt > 0 {
 		m.llmTokens.WithLabelValues(model, "prompt").Add(float64(prompt))
 	}

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -161,6 +162,33 @@ hookflow_llm_tokens_total{model="gpt-4o-mini-2024-07-18",type="prompt"} 200
 hookflow_llm_tokens_total{model="llama3.2",type="prompt"} 40
 `
 	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "hookflow_llm_tokens_total"))
+
+	// A server may answer with any model name: past 100 of them, the
+	// tokens count under "other", so the series stay bounded.
+	for i := range 150 {
+		m.LLMTokens(fmt.Sprintf("model-%d", i), 1, 0)
+	}
+	m.LLMTokens("llama3.2", 1, 0)
+	families, err := m.Registry().Gather()
+	require.NoError(t, err)
+	prompts := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "hookflow_llm_tokens_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["type"] == "prompt" {
+				prompts[labels["model"]] = s.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.Len(t, prompts, 101, "100 models by name, then other")
+	assert.InDelta(t, 52, prompts["other"], 0, "the 52 models past the cap")
+	assert.InDelta(t, 41, prompts["llama3.2"], 0, "a model named before still counts by name")
 	problems, err := testutil.GatherAndLint(m.Registry())
 	require.NoError(t, err)
 	assert.Empty(t, problems)
