@@ -566,7 +566,7 @@ export interface components {
             data: Record<string, unknown>;
             /** @description Required to create; must match the path to replace. */
             name?: string;
-            /** @description A credential type from /credential-types: secret, http_basic, http_bearer, http_header, slack, discord, database, telegram, teams or smtp. */
+            /** @description A credential type from /credential-types: secret, http_basic, http_bearer, http_header, slack, discord, database, telegram, teams, smtp or openai. */
             type: string;
         };
         CredentialType: {
