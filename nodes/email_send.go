@@ -679,9 +679,13 @@ func (c *smtpConfig) send(ctx context.Context, in *Input, m *gomail.Msg, msg *em
 			stop()
 		}
 	}()
+	// The step's context ends the exchange (dial closes the connection
+	// then). go-mail's own timeout per command is a backstop just past the
+	// step's deadline, so that a silent server is always reported as the
+	// step running out of time, whichever fires first by a hair.
 	timeout := defaultSMTPTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(deadline), time.Millisecond)
+		timeout = max(time.Until(deadline), time.Millisecond) + time.Second
 	}
 	opts := []gomail.Option{
 		gomail.WithPort(c.port),
