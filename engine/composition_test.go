@@ -42,6 +42,15 @@ func TestACallWhoseWorkerDiesResumesElsewhere(t *testing.T) {
 			require.Eventually(t, func() bool { return first.calls.get("wait") == 1 }, 10*time.Second, 5*time.Millisecond,
 				"the called run reaches its blocking step")
 			waitQueuedAt(t, db, parent.ID, "call")
+			// The blocking step's attempt is on record as running before
+			// the worker dies, as a step running longer than
+			// RunningRecordAfter is; else there would be nothing to show
+			// as interrupted.
+			require.Eventually(t, func() bool {
+				children, err := db.ListRuns(context.Background(), store.RunFilter{ParentRunID: parent.ID})
+				require.NoError(t, err)
+				return len(children) == 1 && hasStep(t, db, children[0].ID, "wait", store.StepRunning)
+			}, 10*time.Second, 5*time.Millisecond, "the called run records its running step")
 			cut.dead.Store(true)
 
 			second := newHarness(t)
