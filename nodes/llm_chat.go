@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,9 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
+	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/hookflow/hookflow/engine/expression"
 	"github.com/hookflow/hookflow/engine/schema"
@@ -102,9 +101,9 @@ type llmChatNode struct {
 	temperature *float64
 	maxTokens   *int64
 	format      string
-	// schemaDoc is the schema as the user wrote it, sent to the API;
+	// schemaJSON is the schema as the user wrote it, sent to the API;
 	// schema is the same compiled, which the answer is checked against.
-	schemaDoc  map[string]any
+	schemaJSON json.RawMessage
 	schema     *schema.Schema
 	schemaName string
 	strict     bool
@@ -141,7 +140,12 @@ func buildLLMChat(b *Builder, p *llmChatParams) Node {
 			b.Fail("json_schema", "is not a valid JSON Schema: %v", err)
 			break
 		}
-		n.schemaDoc, n.schema = doc, compiled
+		data, err := json.Marshal(doc)
+		if err != nil {
+			b.Fail("json_schema", "cannot be sent as JSON: %v", err)
+			break
+		}
+		n.schemaJSON, n.schema = data, compiled
 	case p.JSONSchema != nil:
 		b.Fail("json_schema", "is only used to answer as JSON matching a schema (response_format json_schema)")
 	}
@@ -191,7 +195,7 @@ func (n *llmChatNode) Run(ctx context.Context, in *Input) (Result, error) {
 		// echoing it back is still kept from the logs.
 		return Result{}, hideSecret(err, key)
 	}
-	out, err := n.output(in, completion, string(body.Model))
+	out, err := n.output(in, completion, body.Model)
 	if err != nil {
 		return Result{}, hideSecret(err, key)
 	}
@@ -217,9 +221,28 @@ func openAIBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// llmRequest is a chat completion request, as it is sent. It is not
+// go-openai's ChatCompletionRequest, which cannot say all of it: that
+// type's temperature, a float32 with omitempty, drops an explicit 0, it
+// always sends "stream", and its messages leave an empty content out.
+type llmRequest struct {
+	Model               string                               `json:"model"`
+	Messages            []llmMessage                         `json:"messages"`
+	Temperature         *float64                             `json:"temperature,omitempty"`
+	MaxTokens           *int64                               `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int64                               `json:"max_completion_tokens,omitempty"`
+	ResponseFormat      *openai.ChatCompletionResponseFormat `json:"response_format,omitempty"`
+}
+
+// llmMessage is a message of the conversation: its role and its text.
+type llmMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
 // request renders the chat completion's parameters.
-func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (openai.ChatCompletionNewParams, error) {
-	var body openai.ChatCompletionNewParams
+func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (llmRequest, error) {
+	var body llmRequest
 	model, err := renderText(ctx, in, "model", n.model)
 	if err != nil {
 		return body, err
@@ -227,14 +250,14 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (op
 	if model = strings.TrimSpace(model); model == "" {
 		return body, Permanent(errors.New("model: the model's name is empty"))
 	}
-	body.Model = shared.ChatModel(model)
+	body.Model = model
 	if n.system != nil {
 		system, err := renderText(ctx, in, "system", n.system)
 		if err != nil {
 			return body, err
 		}
 		if strings.TrimSpace(system) != "" {
-			body.Messages = append(body.Messages, openai.SystemMessage(system))
+			body.Messages = append(body.Messages, llmMessage{openai.ChatMessageRoleSystem, system})
 		}
 	}
 	if n.messages != nil {
@@ -251,26 +274,27 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (op
 	if strings.TrimSpace(user) == "" {
 		return body, Permanent(errors.New("user: the message is empty"))
 	}
-	body.Messages = append(body.Messages, openai.UserMessage(user))
-	if n.temperature != nil {
-		body.Temperature = openai.Float(*n.temperature)
-	}
+	body.Messages = append(body.Messages, llmMessage{openai.ChatMessageRoleUser, user})
+	body.Temperature = n.temperature
 	if n.maxTokens != nil {
 		// OpenAI's reasoning models refuse max_tokens, which it has
 		// deprecated; most compatible servers know only max_tokens.
 		if speaksMaxCompletionTokens(base) {
-			body.MaxCompletionTokens = openai.Int(*n.maxTokens)
+			body.MaxCompletionTokens = n.maxTokens
 		} else {
-			body.MaxTokens = openai.Int(*n.maxTokens)
+			body.MaxTokens = n.maxTokens
 		}
 	}
 	switch n.format {
 	case LLMJSONObject:
-		body.ResponseFormat.OfJSONObject = &shared.ResponseFormatJSONObjectParam{}
+		body.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
 	case LLMJSONSchema:
-		body.ResponseFormat.OfJSONSchema = &shared.ResponseFormatJSONSchemaParam{JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
-			Name: n.schemaName, Schema: n.schemaDoc, Strict: openai.Bool(n.strict),
-		}}
+		body.ResponseFormat = &openai.ChatCompletionResponseFormat{
+			Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
+			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{
+				Name: n.schemaName, Schema: n.schemaJSON, Strict: n.strict,
+			},
+		}
 	}
 	return body, nil
 }
@@ -296,7 +320,7 @@ func renderText(ctx context.Context, in *Input, field string, t *expression.Temp
 }
 
 // earlierMessages evaluates the messages param: the conversation so far.
-func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.ChatCompletionMessageParamUnion, error) {
+func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]llmMessage, error) {
 	v, err := n.messages.Eval(ctx, in.Scope)
 	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
@@ -311,7 +335,7 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.
 	if rv.Len() > llmMaxMessages {
 		return nil, Permanent(fmt.Errorf("messages: %d messages; the limit is %d", rv.Len(), llmMaxMessages))
 	}
-	out := make([]openai.ChatCompletionMessageParamUnion, 0, rv.Len())
+	out := make([]llmMessage, 0, rv.Len())
 	for i := range rv.Len() {
 		m, ok := rv.Index(i).Interface().(map[string]any)
 		if !ok {
@@ -323,14 +347,8 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.
 			return nil, Permanent(fmt.Errorf("messages[%d].content: must be text", i))
 		}
 		switch role {
-		case "system":
-			out = append(out, openai.SystemMessage(content))
-		case "developer":
-			out = append(out, openai.DeveloperMessage(content))
-		case "user":
-			out = append(out, openai.UserMessage(content))
-		case "assistant":
-			out = append(out, openai.AssistantMessage(content))
+		case openai.ChatMessageRoleSystem, openai.ChatMessageRoleDeveloper, openai.ChatMessageRoleUser, openai.ChatMessageRoleAssistant:
+			out = append(out, llmMessage{role, content})
 		default:
 			return nil, Permanent(fmt.Errorf("messages[%d].role: %q is not system, developer, user or assistant", i, role))
 		}
@@ -338,9 +356,9 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.
 	return out, nil
 }
 
-// call sends the request through the library, on the guarded client, and
+// call sends the request through go-openai, on the guarded client, and
 // turns its failures into the executor's terms.
-func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, org string, body openai.ChatCompletionNewParams) (*openai.ChatCompletion, error) {
+func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, org string, body llmRequest) (*openai.ChatCompletionResponse, error) {
 	if in.Services == nil || in.Services.HTTP == nil {
 		return nil, Permanent(errors.New("outbound requests are not available here"))
 	}
@@ -350,94 +368,144 @@ func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, o
 			return nil, Permanent(fmt.Errorf("llm.chat: %w", err))
 		}
 	}
-	var answer *http.Response
-	opts := []option.RequestOption{
-		option.WithBaseURL(base.String()),
-		option.WithHTTPClient(in.Services.HTTP),
-		// The executor retries, after the waits the API asks for, with
-		// the run back in the queue.
-		option.WithMaxRetries(0),
-		option.WithMiddleware(capAnswer),
-		option.WithResponseInto(&answer),
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("llm.chat: encode the request: %w", err))
 	}
-	if key != "" {
-		opts = append(opts, option.WithAPIKey(key))
+	doer := &llmDoer{client: in.Services.HTTP, body: data, idempotencyKey: in.IdempotencyKey}
+	// go-openai reads nothing from the server's environment, unlike
+	// OpenAI's library, whose OPENAI_API_KEY and OPENAI_BASE_URL could send
+	// the operator's key to a flow's server; an empty key sends none. Nor
+	// does it retry: the executor does, after the waits the API asks for,
+	// with the run back in the queue.
+	config := openai.DefaultConfig(key)
+	config.BaseURL = base.String()
+	config.OrgID = org
+	config.HTTPClient = doer
+	// go-openai gets an empty request, which the doer replaces with body:
+	// the library checks a request against its own table of models (no
+	// temperature for a reasoning model, no legacy model on this endpoint)
+	// and would refuse some the API or a proxy in front of it takes. The
+	// API is the judge, as it was with OpenAI's library.
+	completion, err := openai.NewClientWithConfig(config).CreateChatCompletion(ctx, openai.ChatCompletionRequest{})
+	if err != nil {
+		return nil, llmCallError(in, err, doer, redactedURL(endpoint))
 	}
-	if org != "" {
-		opts = append(opts, option.WithOrganization(org))
+	return &completion, nil
+}
+
+// llmDoer is what go-openai sends a call's request with: the guarded
+// client, and the step's Idempotency-Key and User-Agent. It sends body, the
+// request as llmRequest encodes it, in place of the library's encoding,
+// caps the answer at maxResponseBytes, and keeps the answer's status and
+// header, which go-openai's errors leave out and a 429's wait is read from.
+type llmDoer struct {
+	client         *http.Client
+	body           []byte
+	idempotencyKey string
+
+	// sent is set once the request has gone out; status and header are
+	// the answer's, if one came.
+	sent   bool
+	status int
+	header http.Header
+}
+
+var _ openai.HTTPDoer = (*llmDoer)(nil)
+
+// Do sends req with the doer's body and headers.
+func (d *llmDoer) Do(req *http.Request) (*http.Response, error) {
+	req.Body = io.NopCloser(bytes.NewReader(d.body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.body)), nil }
+	req.ContentLength = int64(len(d.body))
+	if d.idempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", d.idempotencyKey)
 	}
-	if in.IdempotencyKey != "" {
-		opts = append(opts, option.WithHeader("Idempotency-Key", in.IdempotencyKey))
+	req.Header.Set("User-Agent", userAgent)
+	d.sent = true
+	res, err := d.client.Do(req)
+	if res != nil {
+		d.status, d.header = res.StatusCode, res.Header
+		if res.Body != nil {
+			res.Body = &cappedBody{ReadCloser: res.Body}
+		}
 	}
-	// A service, not openai.NewClient: the client would read OPENAI_API_KEY
-	// and OPENAI_BASE_URL from the server's environment, and could send
-	// the operator's key to a flow's server.
-	chat := openai.NewChatCompletionService(opts...)
-	completion, err := chat.New(ctx, body)
-	if err == nil {
-		return completion, nil
-	}
-	return nil, llmCallError(in, err, answer, redactedURL(endpoint))
+	return res, err
 }
 
 // errAnswerTooLong ends the reading of an answer over maxResponseBytes.
 var errAnswerTooLong = fmt.Errorf("the answer is longer than %d MiB", maxResponseBytes>>20)
 
-// capAnswer keeps the library from reading more of an answer than an
+// cappedBody keeps the library from reading more of an answer than an
 // action may keep.
-func capAnswer(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	res, err := next(req)
-	if res != nil && res.Body != nil {
-		res.Body = &cappedBody{ReadCloser: res.Body}
-	}
-	return res, err
-}
-
 type cappedBody struct {
 	io.ReadCloser
 	read int64
 }
 
+// Read fails once the answer passes the limit, without the bytes of that
+// read: a JSON decoder, which stops at the end of a value, would else take
+// an answer that ends just past it.
 func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.read > maxResponseBytes {
+		return 0, errAnswerTooLong
+	}
 	n, err := b.ReadCloser.Read(p)
 	b.read += int64(n)
 	if b.read > maxResponseBytes {
-		return n, errAnswerTooLong
+		return 0, errAnswerTooLong
 	}
 	return n, err
 }
 
 // llmCallError is the failure a call that did not give a completion means.
-// answer is the API's answer, if one came.
-func llmCallError(in *Input, err error, answer *http.Response, endpoint string) error {
-	var apiErr *openai.Error
+// d is the call's doer, which saw the answer, if one came.
+func llmCallError(in *Input, err error, d *llmDoer, endpoint string) error {
+	// go-openai gives an *APIError for the API's own error answer and a
+	// *RequestError, holding the body, for any other; a RequestError may
+	// wrap an APIError it could read only in part.
+	var apiErr *openai.APIError
+	var reqErr *openai.RequestError
+	isAPI, isReq := errors.As(err, &apiErr), errors.As(err, &reqErr)
 	switch {
-	case errors.As(err, &apiErr):
-		var header http.Header
-		var body string
-		if apiErr.Response != nil {
-			header = apiErr.Response.Header
-			if apiErr.Message == "" && apiErr.Response.Body != nil {
-				// Not the API's error: a proxy's page, quoted.
-				data, _ := io.ReadAll(io.LimitReader(apiErr.Response.Body, 64<<10))
-				body = snippet(data)
-			}
+	case isAPI || isReq:
+		var code, typ, message, body string
+		if isAPI {
+			code, typ, message = llmErrorCode(apiErr.Code), apiErr.Type, apiErr.Message
 		}
-		return llmStatusError(apiErr.StatusCode, header, apiErr.Code, apiErr.Type, apiErr.Message, body)
+		if isReq && message == "" {
+			// Not the API's error: a proxy's page, quoted.
+			body = snippet(reqErr.Body)
+		}
+		return llmStatusError(d.status, d.header, code, typ, message, body)
 	case errors.Is(err, errAnswerTooLong):
 		return Permanent(fmt.Errorf("llm.chat: %w", errAnswerTooLong))
-	case answer != nil && answer.StatusCode >= 400:
-		// An error the library could not read as the API's: a proxy's.
-		data, _ := io.ReadAll(io.LimitReader(answer.Body, 64<<10))
-		return llmStatusError(answer.StatusCode, answer.Header, "", "", "", snippet(data))
-	case answer != nil && answer.StatusCode < 300:
-		mediaType, _, _ := mime.ParseMediaType(answer.Header.Get("Content-Type"))
+	case d.status >= 400:
+		// An error answer the library could not read to its end.
+		return llmStatusError(d.status, d.header, "", "", "", "")
+	case d.status != 0 && d.status < 300:
+		mediaType, _, _ := mime.ParseMediaType(d.header.Get("Content-Type"))
 		return Permanent(fmt.Errorf("llm.chat: the answer of %s is not a chat completion (%d, %s); is the base URL the API's, ending in /v1 for most servers?",
-			endpoint, answer.StatusCode, mediaType))
-	case in.Services.Refused != nil && in.Services.Refused(err):
+			endpoint, d.status, mediaType))
+	case !d.sent:
+		// go-openai refused to send the request: sending it again will not do.
+		return Permanent(fmt.Errorf("llm.chat: %w", err))
+	case in.Services.refused(err):
 		return Permanent(fmt.Errorf("llm.chat: %w", unwrapURLError(err)))
 	}
 	return fmt.Errorf("llm.chat: POST %s: %w", endpoint, unwrapURLError(err))
+}
+
+// llmErrorCode is an API error's code as text: OpenAI's are text, some
+// servers' numbers.
+func llmErrorCode(code any) string {
+	switch c := code.(type) {
+	case nil:
+		return ""
+	case string:
+		return c
+	}
+	return fmt.Sprint(code)
 }
 
 // llmStatusError classes an error answer of the API, which says
@@ -517,13 +585,14 @@ func llmRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 
 // output checks the completion and makes the step's output. Its tokens
 // are counted whatever the checks find: they were spent.
-func (n *llmChatNode) output(in *Input, c *openai.ChatCompletion, asked string) (map[string]any, error) {
+func (n *llmChatNode) output(in *Input, c *openai.ChatCompletionResponse, asked string) (map[string]any, error) {
 	model := c.Model
 	if model == "" {
 		model = asked
 	}
+	prompt, completion := int64(c.Usage.PromptTokens), int64(c.Usage.CompletionTokens)
 	if count := in.Services.Tokens; count != nil {
-		count(model, c.Usage.PromptTokens, c.Usage.CompletionTokens)
+		count(model, prompt, completion)
 	}
 	if len(c.Choices) == 0 {
 		return nil, Permanent(errors.New("llm.chat: the answer holds no choices"))
@@ -532,24 +601,24 @@ func (n *llmChatNode) output(in *Input, c *openai.ChatCompletion, asked string) 
 	if choice.Message.Refusal != "" {
 		return nil, Permanent(fmt.Errorf("llm.chat: the model refused: %s", choice.Message.Refusal))
 	}
-	if choice.FinishReason == "content_filter" {
+	if choice.FinishReason == openai.FinishReasonContentFilter {
 		return nil, Permanent(errors.New("llm.chat: the answer was withheld by the API's content filter (finish_reason content_filter)"))
 	}
 	out := map[string]any{
 		"id":            c.ID,
 		"model":         model,
 		"content":       choice.Message.Content,
-		"finish_reason": choice.FinishReason,
+		"finish_reason": string(choice.FinishReason),
 		"usage": map[string]any{
-			"prompt_tokens":     c.Usage.PromptTokens,
-			"completion_tokens": c.Usage.CompletionTokens,
-			"total_tokens":      c.Usage.TotalTokens,
+			"prompt_tokens":     prompt,
+			"completion_tokens": completion,
+			"total_tokens":      int64(c.Usage.TotalTokens),
 		},
 	}
 	if n.format == LLMText {
 		return out, nil
 	}
-	if choice.FinishReason == "length" {
+	if choice.FinishReason == openai.FinishReasonLength {
 		return nil, Permanent(errors.New("llm.chat: the answer was cut off at the token limit (finish_reason length), so its JSON is incomplete; raise max_tokens"))
 	}
 	value, err := schema.Decode([]byte(choice.Message.Content))
