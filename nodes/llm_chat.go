@@ -1,12 +1,10 @@
 package nodes
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -15,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/hookflow/hookflow/engine/expression"
 	"github.com/hookflow/hookflow/engine/schema"
@@ -221,17 +217,28 @@ func openAIBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// llmRequest is a chat completion request, as it is sent. It is not
-// go-openai's ChatCompletionRequest, which cannot say all of it: that
-// type's temperature, a float32 with omitempty, drops an explicit 0, it
-// always sends "stream", and its messages leave an empty content out.
+// llmRequest is a chat completion request, as it is sent: a temperature
+// of 0 is sent, and no stream.
 type llmRequest struct {
-	Model               string                               `json:"model"`
-	Messages            []llmMessage                         `json:"messages"`
-	Temperature         *float64                             `json:"temperature,omitempty"`
-	MaxTokens           *int64                               `json:"max_tokens,omitempty"`
-	MaxCompletionTokens *int64                               `json:"max_completion_tokens,omitempty"`
-	ResponseFormat      *openai.ChatCompletionResponseFormat `json:"response_format,omitempty"`
+	Model               string             `json:"model"`
+	Messages            []llmMessage       `json:"messages"`
+	Temperature         *float64           `json:"temperature,omitempty"`
+	MaxTokens           *int64             `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int64             `json:"max_completion_tokens,omitempty"`
+	ResponseFormat      *llmResponseFormat `json:"response_format,omitempty"`
+}
+
+// llmResponseFormat asks for a JSON object, or JSON matching a schema.
+type llmResponseFormat struct {
+	Type       string         `json:"type"`
+	JSONSchema *llmJSONSchema `json:"json_schema,omitempty"`
+}
+
+// llmJSONSchema is a response format's schema, sent as the user wrote it.
+type llmJSONSchema struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
+	Strict bool            `json:"strict"`
 }
 
 // llmMessage is a message of the conversation: its role and its text.
@@ -257,7 +264,7 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (ll
 			return body, err
 		}
 		if strings.TrimSpace(system) != "" {
-			body.Messages = append(body.Messages, llmMessage{openai.ChatMessageRoleSystem, system})
+			body.Messages = append(body.Messages, llmMessage{"system", system})
 		}
 	}
 	if n.messages != nil {
@@ -274,7 +281,7 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (ll
 	if strings.TrimSpace(user) == "" {
 		return body, Permanent(errors.New("user: the message is empty"))
 	}
-	body.Messages = append(body.Messages, llmMessage{openai.ChatMessageRoleUser, user})
+	body.Messages = append(body.Messages, llmMessage{"user", user})
 	body.Temperature = n.temperature
 	if n.maxTokens != nil {
 		// OpenAI's reasoning models refuse max_tokens, which it has
@@ -287,14 +294,10 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (ll
 	}
 	switch n.format {
 	case LLMJSONObject:
-		body.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONObject}
+		body.ResponseFormat = &llmResponseFormat{Type: "json_object"}
 	case LLMJSONSchema:
-		body.ResponseFormat = &openai.ChatCompletionResponseFormat{
-			Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
-			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{
-				Name: n.schemaName, Schema: n.schemaJSON, Strict: n.strict,
-			},
-		}
+		body.ResponseFormat = &llmResponseFormat{Type: "json_schema",
+			JSONSchema: &llmJSONSchema{Name: n.schemaName, Schema: n.schemaJSON, Strict: n.strict}}
 	}
 	return body, nil
 }
@@ -347,7 +350,7 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]llmMess
 			return nil, Permanent(fmt.Errorf("messages[%d].content: must be text", i))
 		}
 		switch role {
-		case openai.ChatMessageRoleSystem, openai.ChatMessageRoleDeveloper, openai.ChatMessageRoleUser, openai.ChatMessageRoleAssistant:
+		case "system", "developer", "user", "assistant":
 			out = append(out, llmMessage{role, content})
 		default:
 			return nil, Permanent(fmt.Errorf("messages[%d].role: %q is not system, developer, user or assistant", i, role))
@@ -356,169 +359,95 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]llmMess
 	return out, nil
 }
 
-// call sends the request through go-openai, on the guarded client, and
-// turns its failures into the executor's terms.
-func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, org string, body llmRequest) (*openai.ChatCompletionResponse, error) {
-	if in.Services == nil || in.Services.HTTP == nil {
-		return nil, Permanent(errors.New("outbound requests are not available here"))
-	}
+// call posts the request on the path every action's takes (the SSRF
+// guard, the guarded client, the step's Idempotency-Key, the answer's cap)
+// and reads the completion from the answer. Without a key, a credential
+// sends no Authorization: a local server takes none.
+func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, org string, body llmRequest) (*llmCompletion, error) {
 	endpoint := base.JoinPath("chat/completions")
-	if check := in.Services.CheckURL; check != nil {
-		if err := check(endpoint); err != nil {
-			return nil, Permanent(fmt.Errorf("llm.chat: %w", err))
-		}
-	}
-	data, err := json.Marshal(body)
+	req, err := jsonRequest(ctx, endpoint.String(), body)
 	if err != nil {
-		return nil, Permanent(fmt.Errorf("llm.chat: encode the request: %w", err))
+		return nil, fmt.Errorf("llm.chat: %w", err)
 	}
-	doer := &llmDoer{client: in.Services.HTTP, body: data, idempotencyKey: in.IdempotencyKey}
-	// go-openai reads nothing from the server's environment, unlike
-	// OpenAI's library, whose OPENAI_API_KEY and OPENAI_BASE_URL could send
-	// the operator's key to a flow's server; an empty key sends none. Nor
-	// does it retry: the executor does, after the waits the API asks for,
-	// with the run back in the queue.
-	config := openai.DefaultConfig(key)
-	config.BaseURL = base.String()
-	config.OrgID = org
-	config.HTTPClient = doer
-	// go-openai gets an empty request, which the doer replaces with body:
-	// the library checks a request against its own table of models (no
-	// temperature for a reasoning model, no legacy model on this endpoint)
-	// and would refuse some the API or a proxy in front of it takes. The
-	// API is the judge, as it was with OpenAI's library.
-	completion, err := openai.NewClientWithConfig(config).CreateChatCompletion(ctx, openai.ChatCompletionRequest{})
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if org != "" {
+		req.Header.Set("OpenAI-Organization", org)
+	}
+	resp, err := send(ctx, in, req, maxResponseBytes)
 	if err != nil {
-		return nil, llmCallError(in, err, doer, redactedURL(endpoint))
+		return nil, fmt.Errorf("llm.chat: %w", err)
 	}
-	return &completion, nil
+	if resp.truncated {
+		// Not decoded: the start of an answer may be a whole JSON value.
+		return nil, Permanent(fmt.Errorf("llm.chat: the answer is longer than %d MiB", maxResponseBytes>>20))
+	}
+	if resp.status >= 400 {
+		return nil, llmStatusError(resp)
+	}
+	var c llmCompletion
+	if resp.status >= 300 || json.Unmarshal(resp.body, &c) != nil {
+		mediaType, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type"))
+		return nil, Permanent(fmt.Errorf("llm.chat: the answer of %s is not a chat completion (%d, %s); is the base URL the API's, ending in /v1 for most servers?",
+			redactedURL(endpoint), resp.status, mediaType))
+	}
+	return &c, nil
 }
 
-// llmDoer is what go-openai sends a call's request with: the guarded
-// client, and the step's Idempotency-Key and User-Agent. It sends body, the
-// request as llmRequest encodes it, in place of the library's encoding,
-// caps the answer at maxResponseBytes, and keeps the answer's status and
-// header, which go-openai's errors leave out and a 429's wait is read from.
-type llmDoer struct {
-	client         *http.Client
-	body           []byte
-	idempotencyKey string
-
-	// sent is set once the request has gone out; status and header are
-	// the answer's, if one came.
-	sent   bool
-	status int
-	header http.Header
+// llmCompletion is what the node reads of a chat completion.
+type llmCompletion struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Message struct {
+			Content string `json:"content"`
+			Refusal string `json:"refusal"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+		TotalTokens      int64 `json:"total_tokens"`
+	} `json:"usage"`
 }
 
-var _ openai.HTTPDoer = (*llmDoer)(nil)
-
-// Do sends req with the doer's body and headers.
-func (d *llmDoer) Do(req *http.Request) (*http.Response, error) {
-	req.Body = io.NopCloser(bytes.NewReader(d.body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(d.body)), nil }
-	req.ContentLength = int64(len(d.body))
-	if d.idempotencyKey != "" {
-		req.Header.Set("Idempotency-Key", d.idempotencyKey)
-	}
-	req.Header.Set("User-Agent", userAgent)
-	d.sent = true
-	res, err := d.client.Do(req)
-	if res != nil {
-		d.status, d.header = res.StatusCode, res.Header
-		if res.Body != nil {
-			res.Body = &cappedBody{ReadCloser: res.Body}
-		}
-	}
-	return res, err
+// llmErrorAnswer is the API's error answer: {"error": {"message", "type",
+// "param", "code"}}, whose code is text (OpenAI's), a number (some
+// servers') or null.
+type llmErrorAnswer struct {
+	Error struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    any    `json:"code"`
+	} `json:"error"`
 }
 
-// errAnswerTooLong ends the reading of an answer over maxResponseBytes.
-var errAnswerTooLong = fmt.Errorf("the answer is longer than %d MiB", maxResponseBytes>>20)
-
-// cappedBody keeps the library from reading more of an answer than an
-// action may keep.
-type cappedBody struct {
-	io.ReadCloser
-	read int64
-}
-
-// Read fails once the answer passes the limit, without the bytes of that
-// read: a JSON decoder, which stops at the end of a value, would else take
-// an answer that ends just past it.
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.read > maxResponseBytes {
-		return 0, errAnswerTooLong
+// llmStatusError classes an error answer: the API's, or another (a
+// proxy's page), whose start it quotes.
+func llmStatusError(r *response) error {
+	var answer llmErrorAnswer
+	if json.Unmarshal(r.body, &answer) != nil {
+		// What a body of another shape left in answer is not the API's.
+		answer = llmErrorAnswer{}
 	}
-	n, err := b.ReadCloser.Read(p)
-	b.read += int64(n)
-	if b.read > maxResponseBytes {
-		return 0, errAnswerTooLong
-	}
-	return n, err
-}
-
-// llmCallError is the failure a call that did not give a completion means.
-// d is the call's doer, which saw the answer, if one came.
-func llmCallError(in *Input, err error, d *llmDoer, endpoint string) error {
-	// go-openai gives an *APIError for the API's own error answer and a
-	// *RequestError, holding the body, for any other; a RequestError may
-	// wrap an APIError it could read only in part.
-	var apiErr *openai.APIError
-	var reqErr *openai.RequestError
-	isAPI, isReq := errors.As(err, &apiErr), errors.As(err, &reqErr)
-	switch {
-	case isAPI || isReq:
-		var code, typ, message, body string
-		if isAPI {
-			code, typ, message = llmErrorCode(apiErr.Code), apiErr.Type, apiErr.Message
-		}
-		if isReq && message == "" {
-			// Not the API's error: a proxy's page, quoted.
-			body = snippet(reqErr.Body)
-		}
-		return llmStatusError(d.status, d.header, code, typ, message, body)
-	case errors.Is(err, errAnswerTooLong):
-		return Permanent(fmt.Errorf("llm.chat: %w", errAnswerTooLong))
-	case d.status >= 400:
-		// An error answer the library could not read to its end.
-		return llmStatusError(d.status, d.header, "", "", "", "")
-	case d.status != 0 && d.status < 300:
-		mediaType, _, _ := mime.ParseMediaType(d.header.Get("Content-Type"))
-		return Permanent(fmt.Errorf("llm.chat: the answer of %s is not a chat completion (%d, %s); is the base URL the API's, ending in /v1 for most servers?",
-			endpoint, d.status, mediaType))
-	case !d.sent:
-		// go-openai refused to send the request: sending it again will not do.
-		return Permanent(fmt.Errorf("llm.chat: %w", err))
-	case in.Services.refused(err):
-		return Permanent(fmt.Errorf("llm.chat: %w", unwrapURLError(err)))
-	}
-	return fmt.Errorf("llm.chat: POST %s: %w", endpoint, unwrapURLError(err))
-}
-
-// llmErrorCode is an API error's code as text: OpenAI's are text, some
-// servers' numbers.
-func llmErrorCode(code any) string {
-	switch c := code.(type) {
-	case nil:
-		return ""
+	message, typ := answer.Error.Message, answer.Error.Type
+	var code string
+	switch c := answer.Error.Code.(type) {
 	case string:
-		return c
+		code = c
+	case float64:
+		code = strconv.FormatFloat(c, 'f', -1, 64)
 	}
-	return fmt.Sprint(code)
-}
-
-// llmStatusError classes an error answer of the API, which says
-// {"error": {"message", "type", "param", "code"}}; body is the start of an
-// answer that is not the API's.
-func llmStatusError(status int, header http.Header, code, typ, message, body string) error {
 	detail := message
 	if detail == "" {
-		detail = body
+		detail = snippet(r.body)
 	}
 	if code != "" {
 		detail = strings.TrimSpace(detail + " (" + code + ")")
 	}
+	status := r.status
 	err := fmt.Errorf("llm.chat: %d %s", status, http.StatusText(status))
 	if detail != "" {
 		err = fmt.Errorf("%w: %s", err, detail)
@@ -537,7 +466,7 @@ func llmStatusError(status int, header http.Header, code, typ, message, body str
 		// The account's quota or credit is used up: no wait will do.
 		return Permanent(err)
 	case status == http.StatusTooManyRequests:
-		if after, ok := llmRetryAfter(header, time.Now()); ok {
+		if after, ok := llmRetryAfter(r.header, time.Now()); ok {
 			return RetryAfter(after, err)
 		}
 		return err
@@ -585,12 +514,12 @@ func llmRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 
 // output checks the completion and makes the step's output. Its tokens
 // are counted whatever the checks find: they were spent.
-func (n *llmChatNode) output(in *Input, c *openai.ChatCompletionResponse, asked string) (map[string]any, error) {
+func (n *llmChatNode) output(in *Input, c *llmCompletion, asked string) (map[string]any, error) {
 	model := c.Model
 	if model == "" {
 		model = asked
 	}
-	prompt, completion := int64(c.Usage.PromptTokens), int64(c.Usage.CompletionTokens)
+	prompt, completion := c.Usage.PromptTokens, c.Usage.CompletionTokens
 	if count := in.Services.Tokens; count != nil {
 		count(model, prompt, completion)
 	}
@@ -601,24 +530,24 @@ func (n *llmChatNode) output(in *Input, c *openai.ChatCompletionResponse, asked 
 	if choice.Message.Refusal != "" {
 		return nil, Permanent(fmt.Errorf("llm.chat: the model refused: %s", choice.Message.Refusal))
 	}
-	if choice.FinishReason == openai.FinishReasonContentFilter {
+	if choice.FinishReason == "content_filter" {
 		return nil, Permanent(errors.New("llm.chat: the answer was withheld by the API's content filter (finish_reason content_filter)"))
 	}
 	out := map[string]any{
 		"id":            c.ID,
 		"model":         model,
 		"content":       choice.Message.Content,
-		"finish_reason": string(choice.FinishReason),
+		"finish_reason": choice.FinishReason,
 		"usage": map[string]any{
 			"prompt_tokens":     prompt,
 			"completion_tokens": completion,
-			"total_tokens":      int64(c.Usage.TotalTokens),
+			"total_tokens":      c.Usage.TotalTokens,
 		},
 	}
 	if n.format == LLMText {
 		return out, nil
 	}
-	if choice.FinishReason == openai.FinishReasonLength {
+	if choice.FinishReason == "length" {
 		return nil, Permanent(errors.New("llm.chat: the answer was cut off at the token limit (finish_reason length), so its JSON is incomplete; raise max_tokens"))
 	}
 	value, err := schema.Decode([]byte(choice.Message.Content))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -386,12 +387,11 @@ func TestLLMChatIgnoresTheServersEnvironment(t *testing.T) {
 	assert.Empty(t, elsewhere.sent())
 }
 
-// TestLLMChatRequest sends the request as the API documents it, where
-// go-openai's own request type would not: a temperature of 0, no stream,
-// an empty earlier message, and a reasoning model's name with parameters
-// the library's table of models refuses (the API, or a proxy, decides);
-// with the organization, the step's Idempotency-Key and Hookflow's
-// User-Agent.
+// TestLLMChatRequest sends the request as the API documents it: a
+// temperature of 0, no stream, an empty earlier message, and a reasoning
+// model's name with parameters it may refuse (the API, or a proxy,
+// decides); with the organization, the step's Idempotency-Key and
+// Hookflow's User-Agent, as JSON.
 func TestLLMChatRequest(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -424,7 +424,9 @@ func TestLLMChatRequest(t *testing.T) {
 	assert.Equal(t, "org-123", header.Get("OpenAI-Organization"))
 	assert.Equal(t, "hf-step-key", header.Get("Idempotency-Key"))
 	assert.Equal(t, "Hookflow", header.Get("User-Agent"))
-	assert.Equal(t, "application/json", header.Get("Content-Type"))
+	mediaType, _, err := mime.ParseMediaType(header.Get("Content-Type"))
+	require.NoError(t, err)
+	assert.Equal(t, "application/json", mediaType)
 }
 
 // TestLLMChatAnswerTooLong stops reading an answer, or an error answer,
