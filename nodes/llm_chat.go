@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -14,10 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/hookflow/hookflow/engine/expression"
 	"github.com/hookflow/hookflow/engine/schema"
@@ -102,9 +97,9 @@ type llmChatNode struct {
 	temperature *float64
 	maxTokens   *int64
 	format      string
-	// schemaDoc is the schema as the user wrote it, sent to the API;
+	// schemaJSON is the schema as the user wrote it, sent to the API;
 	// schema is the same compiled, which the answer is checked against.
-	schemaDoc  map[string]any
+	schemaJSON json.RawMessage
 	schema     *schema.Schema
 	schemaName string
 	strict     bool
@@ -141,7 +136,12 @@ func buildLLMChat(b *Builder, p *llmChatParams) Node {
 			b.Fail("json_schema", "is not a valid JSON Schema: %v", err)
 			break
 		}
-		n.schemaDoc, n.schema = doc, compiled
+		data, err := json.Marshal(doc)
+		if err != nil {
+			b.Fail("json_schema", "cannot be sent as JSON: %v", err)
+			break
+		}
+		n.schemaJSON, n.schema = data, compiled
 	case p.JSONSchema != nil:
 		b.Fail("json_schema", "is only used to answer as JSON matching a schema (response_format json_schema)")
 	}
@@ -191,7 +191,7 @@ func (n *llmChatNode) Run(ctx context.Context, in *Input) (Result, error) {
 		// echoing it back is still kept from the logs.
 		return Result{}, hideSecret(err, key)
 	}
-	out, err := n.output(in, completion, string(body.Model))
+	out, err := n.output(in, completion, body.Model)
 	if err != nil {
 		return Result{}, hideSecret(err, key)
 	}
@@ -217,9 +217,39 @@ func openAIBaseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// llmRequest is a chat completion request, as it is sent: a temperature
+// of 0 is sent, and no stream.
+type llmRequest struct {
+	Model               string             `json:"model"`
+	Messages            []llmMessage       `json:"messages"`
+	Temperature         *float64           `json:"temperature,omitempty"`
+	MaxTokens           *int64             `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int64             `json:"max_completion_tokens,omitempty"`
+	ResponseFormat      *llmResponseFormat `json:"response_format,omitempty"`
+}
+
+// llmResponseFormat asks for a JSON object, or JSON matching a schema.
+type llmResponseFormat struct {
+	Type       string         `json:"type"`
+	JSONSchema *llmJSONSchema `json:"json_schema,omitempty"`
+}
+
+// llmJSONSchema is a response format's schema, sent as the user wrote it.
+type llmJSONSchema struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
+	Strict bool            `json:"strict"`
+}
+
+// llmMessage is a message of the conversation: its role and its text.
+type llmMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
 // request renders the chat completion's parameters.
-func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (openai.ChatCompletionNewParams, error) {
-	var body openai.ChatCompletionNewParams
+func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (llmRequest, error) {
+	var body llmRequest
 	model, err := renderText(ctx, in, "model", n.model)
 	if err != nil {
 		return body, err
@@ -227,14 +257,14 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (op
 	if model = strings.TrimSpace(model); model == "" {
 		return body, Permanent(errors.New("model: the model's name is empty"))
 	}
-	body.Model = shared.ChatModel(model)
+	body.Model = model
 	if n.system != nil {
 		system, err := renderText(ctx, in, "system", n.system)
 		if err != nil {
 			return body, err
 		}
 		if strings.TrimSpace(system) != "" {
-			body.Messages = append(body.Messages, openai.SystemMessage(system))
+			body.Messages = append(body.Messages, llmMessage{"system", system})
 		}
 	}
 	if n.messages != nil {
@@ -251,26 +281,23 @@ func (n *llmChatNode) request(ctx context.Context, in *Input, base *url.URL) (op
 	if strings.TrimSpace(user) == "" {
 		return body, Permanent(errors.New("user: the message is empty"))
 	}
-	body.Messages = append(body.Messages, openai.UserMessage(user))
-	if n.temperature != nil {
-		body.Temperature = openai.Float(*n.temperature)
-	}
+	body.Messages = append(body.Messages, llmMessage{"user", user})
+	body.Temperature = n.temperature
 	if n.maxTokens != nil {
 		// OpenAI's reasoning models refuse max_tokens, which it has
 		// deprecated; most compatible servers know only max_tokens.
 		if speaksMaxCompletionTokens(base) {
-			body.MaxCompletionTokens = openai.Int(*n.maxTokens)
+			body.MaxCompletionTokens = n.maxTokens
 		} else {
-			body.MaxTokens = openai.Int(*n.maxTokens)
+			body.MaxTokens = n.maxTokens
 		}
 	}
 	switch n.format {
 	case LLMJSONObject:
-		body.ResponseFormat.OfJSONObject = &shared.ResponseFormatJSONObjectParam{}
+		body.ResponseFormat = &llmResponseFormat{Type: "json_object"}
 	case LLMJSONSchema:
-		body.ResponseFormat.OfJSONSchema = &shared.ResponseFormatJSONSchemaParam{JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
-			Name: n.schemaName, Schema: n.schemaDoc, Strict: openai.Bool(n.strict),
-		}}
+		body.ResponseFormat = &llmResponseFormat{Type: "json_schema",
+			JSONSchema: &llmJSONSchema{Name: n.schemaName, Schema: n.schemaJSON, Strict: n.strict}}
 	}
 	return body, nil
 }
@@ -296,7 +323,7 @@ func renderText(ctx context.Context, in *Input, field string, t *expression.Temp
 }
 
 // earlierMessages evaluates the messages param: the conversation so far.
-func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.ChatCompletionMessageParamUnion, error) {
+func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]llmMessage, error) {
 	v, err := n.messages.Eval(ctx, in.Scope)
 	if err != nil {
 		return nil, fmt.Errorf("messages: %w", err)
@@ -311,7 +338,7 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.
 	if rv.Len() > llmMaxMessages {
 		return nil, Permanent(fmt.Errorf("messages: %d messages; the limit is %d", rv.Len(), llmMaxMessages))
 	}
-	out := make([]openai.ChatCompletionMessageParamUnion, 0, rv.Len())
+	out := make([]llmMessage, 0, rv.Len())
 	for i := range rv.Len() {
 		m, ok := rv.Index(i).Interface().(map[string]any)
 		if !ok {
@@ -323,14 +350,8 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.
 			return nil, Permanent(fmt.Errorf("messages[%d].content: must be text", i))
 		}
 		switch role {
-		case "system":
-			out = append(out, openai.SystemMessage(content))
-		case "developer":
-			out = append(out, openai.DeveloperMessage(content))
-		case "user":
-			out = append(out, openai.UserMessage(content))
-		case "assistant":
-			out = append(out, openai.AssistantMessage(content))
+		case "system", "developer", "user", "assistant":
+			out = append(out, llmMessage{role, content})
 		default:
 			return nil, Permanent(fmt.Errorf("messages[%d].role: %q is not system, developer, user or assistant", i, role))
 		}
@@ -338,119 +359,95 @@ func (n *llmChatNode) earlierMessages(ctx context.Context, in *Input) ([]openai.
 	return out, nil
 }
 
-// call sends the request through the library, on the guarded client, and
-// turns its failures into the executor's terms.
-func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, org string, body openai.ChatCompletionNewParams) (*openai.ChatCompletion, error) {
-	if in.Services == nil || in.Services.HTTP == nil {
-		return nil, Permanent(errors.New("outbound requests are not available here"))
-	}
+// call posts the request on the path every action's takes (the SSRF
+// guard, the guarded client, the step's Idempotency-Key, the answer's cap)
+// and reads the completion from the answer. Without a key, a credential
+// sends no Authorization: a local server takes none.
+func (n *llmChatNode) call(ctx context.Context, in *Input, base *url.URL, key, org string, body llmRequest) (*llmCompletion, error) {
 	endpoint := base.JoinPath("chat/completions")
-	if check := in.Services.CheckURL; check != nil {
-		if err := check(endpoint); err != nil {
-			return nil, Permanent(fmt.Errorf("llm.chat: %w", err))
-		}
-	}
-	var answer *http.Response
-	opts := []option.RequestOption{
-		option.WithBaseURL(base.String()),
-		option.WithHTTPClient(in.Services.HTTP),
-		// The executor retries, after the waits the API asks for, with
-		// the run back in the queue.
-		option.WithMaxRetries(0),
-		option.WithMiddleware(capAnswer),
-		option.WithResponseInto(&answer),
+	req, err := jsonRequest(ctx, endpoint.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("llm.chat: %w", err)
 	}
 	if key != "" {
-		opts = append(opts, option.WithAPIKey(key))
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	if org != "" {
-		opts = append(opts, option.WithOrganization(org))
+		req.Header.Set("OpenAI-Organization", org)
 	}
-	if in.IdempotencyKey != "" {
-		opts = append(opts, option.WithHeader("Idempotency-Key", in.IdempotencyKey))
+	resp, err := send(ctx, in, req, maxResponseBytes)
+	if err != nil {
+		return nil, fmt.Errorf("llm.chat: %w", err)
 	}
-	// A service, not openai.NewClient: the client would read OPENAI_API_KEY
-	// and OPENAI_BASE_URL from the server's environment, and could send
-	// the operator's key to a flow's server.
-	chat := openai.NewChatCompletionService(opts...)
-	completion, err := chat.New(ctx, body)
-	if err == nil {
-		return completion, nil
+	if resp.truncated {
+		// Not decoded: the start of an answer may be a whole JSON value.
+		return nil, Permanent(fmt.Errorf("llm.chat: the answer is longer than %d MiB", maxResponseBytes>>20))
 	}
-	return nil, llmCallError(in, err, answer, redactedURL(endpoint))
+	if resp.status >= 400 {
+		return nil, llmStatusError(resp)
+	}
+	var c llmCompletion
+	if resp.status >= 300 || json.Unmarshal(resp.body, &c) != nil {
+		mediaType, _, _ := mime.ParseMediaType(resp.header.Get("Content-Type"))
+		return nil, Permanent(fmt.Errorf("llm.chat: the answer of %s is not a chat completion (%d, %s); is the base URL the API's, ending in /v1 for most servers?",
+			redactedURL(endpoint), resp.status, mediaType))
+	}
+	return &c, nil
 }
 
-// errAnswerTooLong ends the reading of an answer over maxResponseBytes.
-var errAnswerTooLong = fmt.Errorf("the answer is longer than %d MiB", maxResponseBytes>>20)
+// llmCompletion is what the node reads of a chat completion.
+type llmCompletion struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Choices []struct {
+		Message struct {
+			Content string `json:"content"`
+			Refusal string `json:"refusal"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+		TotalTokens      int64 `json:"total_tokens"`
+	} `json:"usage"`
+}
 
-// capAnswer keeps the library from reading more of an answer than an
-// action may keep.
-func capAnswer(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
-	res, err := next(req)
-	if res != nil && res.Body != nil {
-		res.Body = &cappedBody{ReadCloser: res.Body}
+// llmErrorAnswer is the API's error answer: {"error": {"message", "type",
+// "param", "code"}}, whose code is text (OpenAI's), a number (some
+// servers') or null.
+type llmErrorAnswer struct {
+	Error struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    any    `json:"code"`
+	} `json:"error"`
+}
+
+// llmStatusError classes an error answer: the API's, or another (a
+// proxy's page), whose start it quotes.
+func llmStatusError(r *response) error {
+	var answer llmErrorAnswer
+	if json.Unmarshal(r.body, &answer) != nil {
+		// What a body of another shape left in answer is not the API's.
+		answer = llmErrorAnswer{}
 	}
-	return res, err
-}
-
-type cappedBody struct {
-	io.ReadCloser
-	read int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.read += int64(n)
-	if b.read > maxResponseBytes {
-		return n, errAnswerTooLong
+	message, typ := answer.Error.Message, answer.Error.Type
+	var code string
+	switch c := answer.Error.Code.(type) {
+	case string:
+		code = c
+	case float64:
+		code = strconv.FormatFloat(c, 'f', -1, 64)
 	}
-	return n, err
-}
-
-// llmCallError is the failure a call that did not give a completion means.
-// answer is the API's answer, if one came.
-func llmCallError(in *Input, err error, answer *http.Response, endpoint string) error {
-	var apiErr *openai.Error
-	switch {
-	case errors.As(err, &apiErr):
-		var header http.Header
-		var body string
-		if apiErr.Response != nil {
-			header = apiErr.Response.Header
-			if apiErr.Message == "" && apiErr.Response.Body != nil {
-				// Not the API's error: a proxy's page, quoted.
-				data, _ := io.ReadAll(io.LimitReader(apiErr.Response.Body, 64<<10))
-				body = snippet(data)
-			}
-		}
-		return llmStatusError(apiErr.StatusCode, header, apiErr.Code, apiErr.Type, apiErr.Message, body)
-	case errors.Is(err, errAnswerTooLong):
-		return Permanent(fmt.Errorf("llm.chat: %w", errAnswerTooLong))
-	case answer != nil && answer.StatusCode >= 400:
-		// An error the library could not read as the API's: a proxy's.
-		data, _ := io.ReadAll(io.LimitReader(answer.Body, 64<<10))
-		return llmStatusError(answer.StatusCode, answer.Header, "", "", "", snippet(data))
-	case answer != nil && answer.StatusCode < 300:
-		mediaType, _, _ := mime.ParseMediaType(answer.Header.Get("Content-Type"))
-		return Permanent(fmt.Errorf("llm.chat: the answer of %s is not a chat completion (%d, %s); is the base URL the API's, ending in /v1 for most servers?",
-			endpoint, answer.StatusCode, mediaType))
-	case in.Services.Refused != nil && in.Services.Refused(err):
-		return Permanent(fmt.Errorf("llm.chat: %w", unwrapURLError(err)))
-	}
-	return fmt.Errorf("llm.chat: POST %s: %w", endpoint, unwrapURLError(err))
-}
-
-// llmStatusError classes an error answer of the API, which says
-// {"error": {"message", "type", "param", "code"}}; body is the start of an
-// answer that is not the API's.
-func llmStatusError(status int, header http.Header, code, typ, message, body string) error {
 	detail := message
 	if detail == "" {
-		detail = body
+		detail = snippet(r.body)
 	}
 	if code != "" {
 		detail = strings.TrimSpace(detail + " (" + code + ")")
 	}
+	status := r.status
 	err := fmt.Errorf("llm.chat: %d %s", status, http.StatusText(status))
 	if detail != "" {
 		err = fmt.Errorf("%w: %s", err, detail)
@@ -469,7 +466,7 @@ func llmStatusError(status int, header http.Header, code, typ, message, body str
 		// The account's quota or credit is used up: no wait will do.
 		return Permanent(err)
 	case status == http.StatusTooManyRequests:
-		if after, ok := llmRetryAfter(header, time.Now()); ok {
+		if after, ok := llmRetryAfter(r.header, time.Now()); ok {
 			return RetryAfter(after, err)
 		}
 		return err
@@ -517,13 +514,14 @@ func llmRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 
 // output checks the completion and makes the step's output. Its tokens
 // are counted whatever the checks find: they were spent.
-func (n *llmChatNode) output(in *Input, c *openai.ChatCompletion, asked string) (map[string]any, error) {
+func (n *llmChatNode) output(in *Input, c *llmCompletion, asked string) (map[string]any, error) {
 	model := c.Model
 	if model == "" {
 		model = asked
 	}
+	prompt, completion := c.Usage.PromptTokens, c.Usage.CompletionTokens
 	if count := in.Services.Tokens; count != nil {
-		count(model, c.Usage.PromptTokens, c.Usage.CompletionTokens)
+		count(model, prompt, completion)
 	}
 	if len(c.Choices) == 0 {
 		return nil, Permanent(errors.New("llm.chat: the answer holds no choices"))
@@ -541,8 +539,8 @@ func (n *llmChatNode) output(in *Input, c *openai.ChatCompletion, asked string) 
 		"content":       choice.Message.Content,
 		"finish_reason": choice.FinishReason,
 		"usage": map[string]any{
-			"prompt_tokens":     c.Usage.PromptTokens,
-			"completion_tokens": c.Usage.CompletionTokens,
+			"prompt_tokens":     prompt,
+			"completion_tokens": completion,
 			"total_tokens":      c.Usage.TotalTokens,
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -384,6 +385,65 @@ func TestLLMChatIgnoresTheServersEnvironment(t *testing.T) {
 	require.Len(t, api.sent(), 1)
 	assert.Empty(t, api.sent()[0].auth, "no key is sent")
 	assert.Empty(t, elsewhere.sent())
+}
+
+// TestLLMChatRequest sends the request as the API documents it: a
+// temperature of 0, no stream, an empty earlier message, and a reasoning
+// model's name with parameters it may refuse (the API, or a proxy,
+// decides); with the organization, the step's Idempotency-Key and
+// Hookflow's User-Agent, as JSON.
+func TestLLMChatRequest(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var header http.Header
+	var body map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		header = r.Header.Clone()
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+		a := completion("ok", "stop")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(a.body))
+	}))
+	defer srv.Close()
+	cred := openAICredential(srv.URL)
+	cred.Data["organization"] = "org-123"
+	in := messageInput(t, srv, dbCreds{"c": cred})
+	_, err := build(t, KindLLMChat, `{"credential": "c", "model": "o3-mini", "user": "x", "temperature": 0, "max_tokens": 10,
+		"messages": "[{role: 'assistant', content: ''}]"}`).Run(context.Background(), in)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]any{
+		"model":       "o3-mini",
+		"messages":    []any{map[string]any{"role": "assistant", "content": ""}, map[string]any{"role": "user", "content": "x"}},
+		"temperature": float64(0),
+		"max_tokens":  float64(10),
+	}, body)
+	assert.Equal(t, "org-123", header.Get("OpenAI-Organization"))
+	assert.Equal(t, "hf-step-key", header.Get("Idempotency-Key"))
+	assert.Equal(t, "Hookflow", header.Get("User-Agent"))
+	mediaType, _, err := mime.ParseMediaType(header.Get("Content-Type"))
+	require.NoError(t, err)
+	assert.Equal(t, "application/json", mediaType)
+}
+
+// TestLLMChatAnswerTooLong stops reading an answer, or an error answer,
+// longer than an action may keep: final.
+func TestLLMChatAnswerTooLong(t *testing.T) {
+	t.Parallel()
+	long := `{"id": "x", "object": "chat.completion", "choices": [], "padding": "` + strings.Repeat("a", maxResponseBytes) + `"}`
+	for _, status := range []int{200, 500} {
+		api := &fakeAPI{answers: []fakeAnswer{{status: status, header: map[string]string{"Content-Type": "application/json"}, body: long}}}
+		srv := httptest.NewServer(api)
+		in := messageInput(t, srv, dbCreds{"c": openAICredential(srv.URL)})
+		_, err := build(t, KindLLMChat, `{"credential": "c", "model": "gpt-4o-mini", "user": "x"}`).Run(context.Background(), in)
+		srv.Close()
+		require.Error(t, err, status)
+		assert.Contains(t, err.Error(), "llm.chat: the answer is longer than 3 MiB", status)
+		assert.True(t, IsPermanent(err), status)
+	}
 }
 
 // TestLLMChatSSRFGuard sends nothing to an address the guard refuses: a
