@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
+	"sort"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -27,9 +29,44 @@ const (
 func encode(v any) ([]byte, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
+		if path, f, ok := nonFinite(v, "output"); ok {
+			// An expression's 1/0 or 0.0/0: say where, in the user's terms.
+			return nil, fmt.Errorf("%s is %v, which JSON cannot hold: a division by zero?", path, f)
+		}
 		return nil, fmt.Errorf("output is not JSON: %w", err)
 	}
 	return data, nil
+}
+
+// nonFinite finds the first NaN or infinite number in a value made of JSON
+// types, and its path.
+func nonFinite(v any, path string) (string, float64, bool) {
+	switch v := v.(type) {
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return path, v, true
+		}
+	case float32:
+		return nonFinite(float64(v), path)
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if p, f, ok := nonFinite(v[k], path+"."+k); ok {
+				return p, f, true
+			}
+		}
+	case []any:
+		for i, item := range v {
+			if p, f, ok := nonFinite(item, fmt.Sprintf("%s[%d]", path, i)); ok {
+				return p, f, true
+			}
+		}
+	}
+	return "", 0, false
 }
 
 // Truncated is what a record holds in place of a value over its cap.

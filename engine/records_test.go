@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -83,4 +84,23 @@ func TestStepRecordsCarryInputTimingAndLogs(t *testing.T) {
 	assert.WithinDuration(t, time.Now(), b.StartedAt, time.Minute)
 	assert.Contains(t, string(b.Logs), `"msg":"sending"`)
 	assert.Equal(t, []int{1, 2, 3}, []int{steps[0].Seq, steps[1].Seq, steps[2].Seq}, "steps are numbered as they start")
+}
+
+// TestANonFiniteOutputSaysWhere: 1/0 in an expression is +Inf, which JSON
+// cannot hold; the step's error names the field.
+func TestANonFiniteOutputSaysWhere(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		output any
+		want   string
+	}{
+		{map[string]any{"ok": 1.0, "ratio": math.Inf(1)}, "output.ratio is +Inf, which JSON cannot hold: a division by zero?"},
+		{map[string]any{"rows": []any{map[string]any{"avg": math.NaN()}}}, "output.rows[0].avg is NaN, which JSON cannot hold: a division by zero?"},
+		{math.Inf(-1), "output is -Inf, which JSON cannot hold: a division by zero?"},
+	}
+	for _, tt := range tests {
+		_, err := encode(tt.output)
+		require.Error(t, err)
+		assert.Equal(t, tt.want, err.Error())
+	}
 }
