@@ -164,6 +164,8 @@ var builtinCredentialTypes = []CredentialType{
 				Help: "The From of messages whose node names no sender."},
 			{Name: "ca_certificate", Type: TypeString, Label: "CA certificate", Advanced: true, Multiline: true,
 				Help: "PEM of the CA (or the self-signed certificate) the server's certificate is checked against, instead of the system's CAs.", Placeholder: "-----BEGIN CERTIFICATE-----"},
+			{Name: "helo_name", Type: TypeString, Label: "Greeting name", Advanced: true, Placeholder: "hookflow.example.com",
+				Help: "The host name Hookflow greets the server with (EHLO); empty: this machine's. Strict servers refuse a container's short name."},
 			{Name: "skip_verify", Type: TypeBoolean, Label: "Skip certificate check", Advanced: true,
 				Help: "Accept any certificate. Discouraged: whoever sits between Hookflow and the server can then read the password and the mail; give a CA certificate instead."},
 		},

@@ -14,6 +14,7 @@ import (
 	"net/mail"
 	"net/textproto"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -556,6 +557,7 @@ type smtpConfig struct {
 	security           string
 	auth               string
 	username, password string
+	helo               string // empty: go-mail's, the machine's host name
 	tls                *tls.Config
 }
 
@@ -567,6 +569,7 @@ func smtpConfigOf(cred *Credential) (*smtpConfig, error) {
 		auth:     cred.String("auth"),
 		username: cred.String("username"),
 		password: cred.String("password"),
+		helo:     strings.TrimSpace(cred.String("helo_name")),
 	}
 	if c.security == "" {
 		c.security = SMTPStartTLS
@@ -613,6 +616,11 @@ func numberOf(v any) (float64, bool) {
 	return 0, false
 }
 
+// heloName is what a client may greet with: a domain, or an address
+// literal. Nothing else reaches the EHLO line, which a line break would
+// end early.
+var heloName = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[[0-9A-Fa-f:.]+\]$`)
+
 // checkSMTPCredential checks what the schema of an smtp credential cannot.
 func checkSMTPCredential(data map[string]any) FieldErrors {
 	host, _ := data["host"].(string)
@@ -635,6 +643,9 @@ func checkSMTPCredential(data map[string]any) FieldErrors {
 	user, _ := data["username"].(string)
 	if (auth == SMTPAuthPlain || auth == SMTPAuthLogin) && user == "" {
 		return FieldErrors{{Field: "username", Message: "give the username to log in with"}}
+	}
+	if helo, _ := data["helo_name"].(string); helo != "" && !heloName.MatchString(strings.TrimSpace(helo)) {
+		return FieldErrors{{Field: "helo_name", Message: "is not a host name (mail.example.com) or an address in brackets ([192.0.2.1])"}}
 	}
 	if pem, _ := data["ca_certificate"].(string); pem != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(pem)) {
 		return FieldErrors{{Field: "ca_certificate", Message: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"}}
@@ -694,6 +705,9 @@ func (c *smtpConfig) send(ctx context.Context, in *Input, m *gomail.Msg, msg *em
 		gomail.WithDialContextFunc(func(dialCtx context.Context, network, addr string) (net.Conn, error) {
 			return c.dial(ctx, dialCtx, in, s, network, addr)
 		}),
+	}
+	if c.helo != "" {
+		opts = append(opts, gomail.WithHELO(c.helo))
 	}
 	switch c.security {
 	case SMTPTLS:

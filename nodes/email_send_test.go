@@ -224,6 +224,14 @@ func TestEmailSend(t *testing.T) {
 			},
 		},
 		{
+			name: "the greeting name the credential gives", security: smtptest.StartTLS, mechanisms: []string{"PLAIN"},
+			cred:   map[string]any{"helo_name": "hookflow.shop.example"},
+			params: `{"credential": "c", "to": "ann@example.com", "subject": "x", "text": "x"}`,
+			check: func(t *testing.T, _ map[string]any, msg smtptest.Message) {
+				assert.Equal(t, "hookflow.shop.example", msg.Helo)
+			},
+		},
+		{
 			name: "a relay without TLS, with a login", security: smtptest.Plain, mechanisms: []string{"PLAIN"},
 			cred:   map[string]any{"security": SMTPNone},
 			params: `{"credential": "c", "to": "ann@example.com", "subject": "x", "text": "x"}`,
@@ -568,6 +576,10 @@ func TestSMTPCredentialType(t *testing.T) {
 		{map[string]any{"host": "smtp.example.com", "from": "not an address"}, "from"},
 		{map[string]any{"host": "smtp.example.com", "from": "a@example.com, b@example.com"}, "from"},
 		{map[string]any{"host": "smtp.example.com", "ca_certificate": "not PEM"}, "ca_certificate"},
+		{map[string]any{"host": "smtp.example.com", "helo_name": "hookflow.shop.example"}, ""},
+		{map[string]any{"host": "smtp.example.com", "helo_name": "[192.0.2.1]"}, ""},
+		{map[string]any{"host": "smtp.example.com", "helo_name": "my host"}, "helo_name"},
+		{map[string]any{"host": "smtp.example.com", "helo_name": "x\r\nRCPT TO:<all@example.com>"}, "helo_name"},
 	}
 	for _, tt := range tests {
 		errs := ct.Check(tt.data)

@@ -57,6 +57,8 @@ type Message struct {
 	Login string
 	// TLS is set when the message came over TLS.
 	TLS bool
+	// Helo is the name the client greeted with (EHLO).
+	Helo string
 }
 
 // Server is a running SMTP server.
@@ -177,7 +179,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		return err
 	}
 	_, isTLS := s.conn.TLSConnectionState()
-	s.msg = Message{From: from, Login: s.login, TLS: isTLS}
+	s.msg = Message{From: from, Login: s.login, TLS: isTLS, Helo: s.conn.Hostname()}
 	return nil
 }
 
