@@ -31,10 +31,7 @@ type InvalidFlowError struct {
 }
 
 func (e *InvalidFlowError) Error() string {
-	if len(e.Problems) == 1 {
-		return "flow is invalid: 1 problem"
-	}
-	return fmt.Sprintf("flow is invalid: %d problems", len(e.Problems))
+	return "flow is invalid: " + countProblems(len(e.Problems))
 }
 
 // MalformedFlowError is a flow document that is not JSON.
@@ -538,4 +535,13 @@ func leadingNumber(s string) (value, length int) {
 	}
 	value, _ = strconv.Atoi(s[:length])
 	return value, length
+}
+
+// countProblems says how many problems there are, in words: "1 problem",
+// "3 problems".
+func countProblems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return fmt.Sprintf("%d problems", n)
 }

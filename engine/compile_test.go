@@ -295,3 +295,11 @@ func TestCompileKeepsProblemsInDocumentOrder(t *testing.T) {
 	assert.Equal(t, "edges[9].to", invalid.Problems[9].Field)
 	assert.Equal(t, "edges[10].to", invalid.Problems[10].Field, "positions compare as numbers")
 }
+
+func TestInvalidErrorsCountTheirProblems(t *testing.T) {
+	t.Parallel()
+	one := []Problem{{Field: "name", Message: "is required"}}
+	assert.Equal(t, "flow is invalid: 1 problem", (&InvalidFlowError{Problems: one}).Error())
+	assert.Equal(t, "flow is invalid: 2 problems", (&InvalidFlowError{Problems: append(one, one...)}).Error())
+	assert.Equal(t, "credential is invalid: 1 problem", (&InvalidCredentialError{Problems: one}).Error())
+}

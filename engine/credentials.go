@@ -27,7 +27,7 @@ type InvalidCredentialError struct {
 }
 
 func (e *InvalidCredentialError) Error() string {
-	return fmt.Sprintf("credential is invalid: %d problems", len(e.Problems))
+	return "credential is invalid: " + countProblems(len(e.Problems))
 }
 
 // Credentials stores credentials sealed, checks their data against their

@@ -46,7 +46,7 @@ function fakeServer() {
       const body = JSON.parse(String(init.body)) as { type: string; data: Record<string, string> };
       puts.push({ path: input, body });
       if (body.type === "http_bearer" && !body.data.token) {
-        return json(422, { error: "credential is invalid: 1 problems", problems: [{ node: "", field: "data.token", message: "is required" }] });
+        return json(422, { error: "credential is invalid: 1 problem", problems: [{ node: "", field: "data.token", message: "is required" }] });
       }
       return json(200, { name: "orders-api", type: body.type, created_at: "", updated_at: "", used_by: [] });
     }
