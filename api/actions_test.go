@@ -147,3 +147,34 @@ func TestCredentialTypesCheckTheirData(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, status, "%s %s: %v", ok.typ, ok.data, body)
 	}
 }
+
+// TestACredentialInUseByAnActiveFlowIsKept refuses to delete a credential
+// whose loss would fail an active flow's next run, names the flow, and
+// deletes it once no active flow uses it.
+func TestACredentialInUseByAnActiveFlowIsKept(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f := hooks(t, storetest.Open(t, dialect))
+			f.credential("orders-api", "http_bearer", `{"token": "tok_orders_0123456789"}`)
+			id, _ := f.activeFlow(`{"name": "Order sync", "nodes": [
+				{"id": "hook", "type": "trigger.webhook"},
+				{"id": "call", "type": "http.request", "params": {"url": "https://api.example.com/orders", "credential": "orders-api"}}],
+				"edges": [{"from": "hook", "to": "call"}]}`)
+
+			status, body := f.do("DELETE", "/api/v1/credentials/orders-api", "")
+			assert.Equal(t, http.StatusConflict, status)
+			assert.Equal(t, `credential "orders-api" is used by the active flows "Order sync": deactivate them, or change their credential, first`, body["error"])
+			status, _ = f.do("GET", "/api/v1/credentials/orders-api", "")
+			assert.Equal(t, http.StatusOK, status, "the credential is kept")
+
+			status, _ = f.do("POST", "/api/v1/flows/"+id+"/deactivate", "")
+			require.Equal(t, http.StatusOK, status)
+			status, _ = f.do("DELETE", "/api/v1/credentials/orders-api", "")
+			assert.Equal(t, http.StatusNoContent, status, "an inactive flow does not hold it")
+			status, _ = f.do("GET", "/api/v1/credentials/orders-api", "")
+			assert.Equal(t, http.StatusNotFound, status)
+		})
+	}
+}

@@ -59,6 +59,7 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		invalidCredential *engine.InvalidCredentialError
 		malformed         *engine.MalformedFlowError
 		preview           *engine.PreviewError
+		inUse             *engine.CredentialInUseError
 	)
 	switch {
 	case errors.As(err, &apiErr):
@@ -67,6 +68,8 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalid.Error(), Problems: invalid.Problems}
 	case errors.As(err, &invalidCredential):
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalidCredential.Error(), Problems: invalidCredential.Problems}
+	case errors.As(err, &inUse):
+		return fiber.StatusConflict, errorBody{Error: inUse.Error()}
 	case errors.As(err, &preview):
 		return fiber.StatusUnprocessableEntity, errorBody{Error: preview.Error(), Problems: []engine.Problem{preview.Problem}}
 	case errors.As(err, &malformed):

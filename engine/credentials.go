@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -101,8 +102,33 @@ func (c *Credentials) Update(ctx context.Context, name, typ string, data json.Ra
 
 // Delete removes a credential.
 func (c *Credentials) Delete(ctx context.Context, name string) error {
+	flows, err := c.store.ListFlows(ctx)
+	if err != nil {
+		return fmt.Errorf("list flows: %w", err)
+	}
+	active := slices.DeleteFunc(flows, func(f *store.Flow) bool { return !f.Active })
+	if using := c.usedBy(active)[name]; len(using) > 0 {
+		return &CredentialInUseError{Name: name, Flows: using}
+	}
 	defer c.forget(name)
 	return c.store.DeleteCredential(ctx, name)
+}
+
+// CredentialInUseError refuses to delete a credential that active flows
+// name: their next runs would fail on it. Inactive flows are no obstacle;
+// they are refused activation until they name another.
+type CredentialInUseError struct {
+	Name  string
+	Flows []FlowRef
+}
+
+func (e *CredentialInUseError) Error() string {
+	names := make([]string, len(e.Flows))
+	for i, f := range e.Flows {
+		names[i] = strconv.Quote(f.Name)
+	}
+	return fmt.Sprintf("credential %q is used by the active flows %s: deactivate them, or change their credential, first",
+		e.Name, strings.Join(names, ", "))
 }
 
 func (c *Credentials) forget(name string) {
@@ -174,6 +200,11 @@ func (c *Credentials) UsedBy(ctx context.Context) (map[string][]FlowRef, error) 
 	if err != nil {
 		return nil, fmt.Errorf("list flows: %w", err)
 	}
+	return c.usedBy(flows), nil
+}
+
+// usedBy maps each credential name to those of flows that name it.
+func (c *Credentials) usedBy(flows []*store.Flow) map[string][]FlowRef {
 	used := map[string][]FlowRef{}
 	for _, f := range flows {
 		var doc Flow
@@ -188,7 +219,7 @@ func (c *Credentials) UsedBy(ctx context.Context) (map[string][]FlowRef, error) 
 			used[name] = append(used[name], FlowRef{ID: f.ID, Name: f.Name})
 		}
 	}
-	return used, nil
+	return used
 }
 
 // credentialRef is a credential named in one node's params.

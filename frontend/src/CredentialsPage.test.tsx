@@ -42,6 +42,9 @@ function fakeServer() {
       return json(200, { credentials: [{ name: "orders-api", type: "http_bearer", created_at: "", updated_at: "", used_by: [{ id: "f1", name: "Orders" }] }] });
     }
     if (input === "/api/v1/credential-types") return json(200, { credential_types: types });
+    if (input === "/api/v1/credentials/orders-api" && method === "DELETE") {
+      return json(409, { error: 'credential "orders-api" is used by the active flows "Orders": deactivate them, or change their credential, first' });
+    }
     if (input === "/api/v1/credentials/orders-api" && method === "PUT") {
       const body = JSON.parse(String(init.body)) as { type: string; data: Record<string, string> };
       puts.push({ path: input, body });
@@ -129,5 +132,26 @@ describe("CredentialsPage", () => {
     await act(async () => cancel.click());
     expect(ctx.container.querySelector('form[aria-label^="Edit credential"]')).toBeNull();
     expect(server.puts).toEqual([]);
+  });
+
+  it("says why a credential an active flow uses is kept", async () => {
+    await open();
+    const confirm = window.confirm;
+    let asked = "";
+    window.confirm = (message?: string) => {
+      asked = message ?? "";
+      return true;
+    };
+    try {
+      const remove = [...ctx.container.querySelectorAll("button")].find((b) => b.textContent === "Delete")!;
+      await act(async () => remove.click());
+      await settle();
+    } finally {
+      window.confirm = confirm;
+    }
+    expect(asked).toBe('Delete the credential "orders-api"? Used by: Orders.');
+    expect(ctx.container.querySelector('[role="alert"]')?.textContent).toBe(
+      'credential "orders-api" is used by the active flows "Orders": deactivate them, or change their credential, first',
+    );
   });
 });

@@ -16,6 +16,7 @@ export function CredentialsPage({ client }: { client: Client }) {
   const editButtons = useRef(new Map<string, HTMLButtonElement>());
   const remove = useMutation({
     mutationFn: (name: string) => client.deleteCredential(name),
+    onMutate: () => setError(""),
     onSuccess: () => queries.invalidateQueries({ queryKey: ["credentials"] }),
     onError: (err) => setError(errorMessage(err)),
   });
@@ -74,7 +75,8 @@ export function CredentialsPage({ client }: { client: Client }) {
                     <button
                       type="button"
                       onClick={() => {
-                        const users = c.used_by.length ? ` ${c.used_by.length} flow(s) use it and will fail until it is replaced.` : "";
+                        // The server refuses while an active flow uses it, and says which.
+                        const users = c.used_by.length ? ` Used by: ${c.used_by.map((f) => f.name).join(", ")}.` : "";
                         if (window.confirm(`Delete the credential "${c.name}"?${users}`)) remove.mutate(c.name);
                       }}
                     >

@@ -53,7 +53,10 @@ export interface paths {
         /** Replace a credential's type and data */
         put: operations["updateCredential"];
         post?: never;
-        /** Delete a credential */
+        /**
+         * Delete a credential
+         * @description Refused with 409 while an active flow names the credential: its next run would fail. Deactivate those flows, or change their credential, first; inactive flows are no obstacle.
+         */
         delete: operations["deleteCredential"];
         options?: never;
         head?: never;
@@ -1099,6 +1102,15 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["Error"];
+            /** @description Active flows use the credential; the error names them */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listDeliveries: {
