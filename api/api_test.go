@@ -235,11 +235,11 @@ func TestFlowAPI(t *testing.T) {
 		assert.Equal(t, true, body["active"])
 
 		status, _ = f.do("DELETE", "/api/v1/credentials/stripe-signing", "")
-		require.Equal(t, http.StatusNoContent, status)
-		status, refused := f.do("PUT", "/api/v1/flows/"+id, updated)
+		require.Equal(t, http.StatusConflict, status, "an active flow's credential is kept")
+		status, refused := f.do("PUT", "/api/v1/flows/"+id, strings.ReplaceAll(updated, `"stripe-signing"`, `"stripe-signing-2"`))
 		assert.Equal(t, http.StatusUnprocessableEntity, status, "an active flow is not saved naming a missing credential")
-		assert.Equal(t, missing, refused["problems"])
-		f.credential("stripe-signing", "secret", `{"secret": "whsec_x"}`)
+		assert.Equal(t, []any{map[string]any{"node": "hook", "field": "params.verify.credential",
+			"message": `no credential is named "stripe-signing-2"; create it under Credentials first`}}, refused["problems"])
 		assert.Equal(t, float64(2), body["version"], "activation makes no version")
 
 		status, body = f.do("GET", "/api/v1/flows", "")
