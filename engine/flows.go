@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -53,21 +54,32 @@ func (s *Flows) Create(ctx context.Context, document []byte) (*store.Flow, error
 }
 
 // Update validates a flow document and saves it as the flow's next version.
+// A flow activated while the document was checked as a draft is checked
+// again, as an active one.
 func (s *Flows) Update(ctx context.Context, id string, document []byte) (*store.Flow, error) {
-	current, err := s.store.GetFlow(ctx, id)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		current, err := s.store.GetFlow(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		stored, err := s.compile(ctx, document, id, current.Active)
+		if err != nil {
+			return nil, err
+		}
+		f, err := s.store.UpdateFlow(ctx, id, stored, current.Active)
+		if errors.Is(err, store.ErrFlowChanged) && attempt < maxFlowWriteAttempts {
+			continue
+		}
+		if err == nil {
+			s.changed(id)
+		}
+		return f, err
 	}
-	stored, err := s.compile(ctx, document, id, current.Active)
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.store.UpdateFlow(ctx, id, stored)
-	if err == nil {
-		s.changed(id)
-	}
-	return f, err
 }
+
+// maxFlowWriteAttempts bounds how often a save or an activation that raced
+// another is checked again.
+const maxFlowWriteAttempts = 5
 
 // Delete removes a flow; its runs and deliveries stay readable until
 // retention prunes them.
@@ -83,21 +95,29 @@ func (s *Flows) Delete(ctx context.Context, id string) error {
 // current version again, so a flow the server can no longer run (a node kind
 // it lacks, a credential deleted since) is refused rather than left failing
 // every run.
+// A version saved while the flow was checked is checked in its turn.
 func (s *Flows) SetActive(ctx context.Context, id string, active bool) (*store.Flow, error) {
-	if active {
-		f, err := s.store.GetFlow(ctx, id)
-		if err != nil {
-			return nil, err
+	for attempt := 1; ; attempt++ {
+		version := 0
+		if active {
+			f, err := s.store.GetFlow(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := s.compile(ctx, f.Definition, id, true); err != nil {
+				return nil, fmt.Errorf("activate flow %s: %w", id, err)
+			}
+			version = f.Version
 		}
-		if _, err := s.compile(ctx, f.Definition, id, true); err != nil {
-			return nil, fmt.Errorf("activate flow %s: %w", id, err)
+		f, err := s.store.SetFlowActive(ctx, id, active, version)
+		if errors.Is(err, store.ErrFlowChanged) && attempt < maxFlowWriteAttempts {
+			continue
 		}
+		if err == nil {
+			s.changed(id)
+		}
+		return f, err
 	}
-	f, err := s.store.SetFlowActive(ctx, id, active)
-	if err == nil {
-		s.changed(id)
-	}
-	return f, err
 }
 
 // Stored is what the store keeps of a compiled flow: its document in

@@ -111,13 +111,13 @@ func TestFlowsFingerprint(t *testing.T) {
 		check("nothing yet")
 		id := newFlow(t, db)
 		check("a flow is created")
-		_, err := db.SetFlowActive(ctx, id, true)
+		_, err := db.SetFlowActive(ctx, id, true, 1)
 		require.NoError(t, err)
 		check("a flow is activated")
-		_, err = db.UpdateFlow(ctx, id, store.FlowDocument{Name: "g", Definition: []byte(`{}`)})
+		_, err = db.UpdateFlow(ctx, id, store.FlowDocument{Name: "g", Definition: []byte(`{}`)}, true)
 		require.NoError(t, err)
 		check("a flow is saved")
-		_, err = db.SetFlowActive(ctx, id, false)
+		_, err = db.SetFlowActive(ctx, id, false, 0)
 		require.NoError(t, err)
 		check("a flow is deactivated")
 		require.NoError(t, db.DeleteFlow(ctx, id))
@@ -144,7 +144,7 @@ func TestFireScheduleOncePerTick(t *testing.T) {
 			return run
 		}
 		assert.Nil(t, fire(1, tick), "an inactive flow does not fire")
-		_, err := db.SetFlowActive(ctx, id, true)
+		_, err := db.SetFlowActive(ctx, id, true, 1)
 		require.NoError(t, err)
 
 		// Processes firing the same tick at once enqueue one run.
@@ -171,7 +171,7 @@ func TestFireScheduleOncePerTick(t *testing.T) {
 
 		assert.NotNil(t, fire(1, tick.Add(time.Minute)), "the next tick fires")
 		assert.Nil(t, fire(2, tick.Add(2*time.Minute)), "a version that is not current does not fire")
-		_, err = db.SetFlowActive(ctx, id, false)
+		_, err = db.SetFlowActive(ctx, id, false, 0)
 		require.NoError(t, err)
 		assert.Nil(t, fire(1, tick.Add(3*time.Minute)), "a deactivated flow stops firing")
 	})

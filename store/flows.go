@@ -85,21 +85,22 @@ func (db *DB) CreateFlow(ctx context.Context, doc FlowDocument) (*Flow, error) {
 }
 
 // UpdateFlow implements Store.
-func (db *DB) UpdateFlow(ctx context.Context, id string, doc FlowDocument) (*Flow, error) {
+func (db *DB) UpdateFlow(ctx context.Context, id string, doc FlowDocument, checkedActive bool) (*Flow, error) {
 	name, definition := doc.Name, doc.Definition
 	var row flowRow
 	err := db.write.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Bumping the version first locks the row, so concurrent saves get
 		// consecutive versions instead of colliding.
 		t := now()
-		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, concurrency = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL
+		res := tx.Raw(`UPDATE flows SET version = version + 1, name = ?, concurrency = ?, updated_at = ?
+			WHERE id = ? AND deleted_at IS NULL AND (? OR NOT active)
 			RETURNING id, name, version, active, concurrency, hook_key, listen_until, created_at, updated_at`,
-			name, doc.Concurrency, t, id).Scan(&row)
+			name, doc.Concurrency, t, id, checkedActive).Scan(&row)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return ErrNotFound
+			return db.missingOrChanged(tx, id)
 		}
 		return tx.Create(&flowVersionRow{FlowID: id, Version: row.Version, Name: name, Definition: string(definition), CreatedAt: t}).Error
 	})
@@ -174,16 +175,32 @@ func (db *DB) SetTestPayload(ctx context.Context, id string, payload []byte) err
 }
 
 // SetFlowActive implements Store.
-func (db *DB) SetFlowActive(ctx context.Context, id string, active bool) (*Flow, error) {
-	res := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id).
-		Updates(map[string]any{"active": active, "updated_at": now()})
+func (db *DB) SetFlowActive(ctx context.Context, id string, active bool, checkedVersion int) (*Flow, error) {
+	q := db.write.WithContext(ctx).Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id)
+	if active {
+		q = q.Where("version = ?", checkedVersion)
+	}
+	res := q.Updates(map[string]any{"active": active, "updated_at": now()})
 	if res.Error != nil {
 		return nil, fmt.Errorf("set flow %s active: %w", id, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return nil, fmt.Errorf("set flow %s active: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("set flow %s active: %w", id, db.missingOrChanged(db.write.WithContext(ctx), id))
 	}
 	return db.GetFlow(ctx, id)
+}
+
+// missingOrChanged tells why a conditional write to a flow touched no row:
+// the flow is gone, or it no longer is as the condition said.
+func (db *DB) missingOrChanged(tx *gorm.DB, id string) error {
+	var n int64
+	if err := tx.Model(&flowRow{}).Where("id = ? AND deleted_at IS NULL", id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return ErrFlowChanged
 }
 
 // ListFlowVersions implements Store.

@@ -12,6 +12,10 @@ import (
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrFlowChanged is a flow saved or activated by someone else between the
+// check of a change and its write; checking again decides.
+var ErrFlowChanged = errors.New("the flow changed meanwhile")
+
 // Store is every operation Hookflow performs on its database. One
 // implementation serves both dialects; one conformance suite tests it on each.
 type Store interface {
@@ -27,8 +31,10 @@ type Store interface {
 
 	// CreateFlow saves a new flow as version 1, inactive, with a new hook key.
 	CreateFlow(ctx context.Context, doc FlowDocument) (*Flow, error)
-	// UpdateFlow saves a new version of a flow and makes it current.
-	UpdateFlow(ctx context.Context, id string, doc FlowDocument) (*Flow, error)
+	// UpdateFlow saves a new version of a flow and makes it current. A
+	// document checked only as a draft (checkedActive false) is saved only
+	// while the flow is still inactive; else ErrFlowChanged.
+	UpdateFlow(ctx context.Context, id string, doc FlowDocument, checkedActive bool) (*Flow, error)
 	// GetFlow returns a flow with its current version's definition.
 	GetFlow(ctx context.Context, id string) (*Flow, error)
 	// ListFlows returns every flow with its current definition, most
@@ -42,8 +48,10 @@ type Store interface {
 	// SetTestPayload keeps the payload and headers (JSON) of the flow's
 	// last test run.
 	SetTestPayload(ctx context.Context, id string, payload []byte) error
-	// SetFlowActive turns a flow's triggers on or off.
-	SetFlowActive(ctx context.Context, id string, active bool) (*Flow, error)
+	// SetFlowActive turns a flow's triggers on or off. Activation names the
+	// version that was checked, and is refused with ErrFlowChanged when
+	// another is current by then.
+	SetFlowActive(ctx context.Context, id string, active bool, checkedVersion int) (*Flow, error)
 	// ListFlowVersions returns a flow's versions, newest first, without
 	// definitions.
 	ListFlowVersions(ctx context.Context, id string) ([]*FlowVersion, error)

@@ -34,7 +34,7 @@ func TestFlowLifecycle(t *testing.T) {
 		assert.Equal(t, created, got, "a flow reads back as it was written")
 
 		v2 := []byte(`{"name":"two","nodes":[],"edges":[]}`)
-		updated, err := db.UpdateFlow(ctx, created.ID, store.FlowDocument{Name: "two", Definition: v2})
+		updated, err := db.UpdateFlow(ctx, created.ID, store.FlowDocument{Name: "two", Definition: v2}, true)
 		require.NoError(t, err)
 		assert.Equal(t, 2, updated.Version)
 		assert.Equal(t, "two", updated.Name)
@@ -56,7 +56,7 @@ func TestFlowLifecycle(t *testing.T) {
 		assert.JSONEq(t, string(v1), string(old.Definition))
 		assert.Equal(t, "one", old.Name)
 
-		active, err := db.SetFlowActive(ctx, created.ID, true)
+		active, err := db.SetFlowActive(ctx, created.ID, true, 2)
 		require.NoError(t, err)
 		assert.True(t, active.Active)
 		assert.Equal(t, 2, active.Version)
@@ -65,9 +65,9 @@ func TestFlowLifecycle(t *testing.T) {
 		_, err = db.GetFlow(ctx, created.ID)
 		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted flow is out of sight")
 		assert.ErrorIs(t, db.DeleteFlow(ctx, created.ID), store.ErrNotFound, "and cannot be deleted twice")
-		_, err = db.SetFlowActive(ctx, created.ID, true)
+		_, err = db.SetFlowActive(ctx, created.ID, true, 2)
 		assert.ErrorIs(t, err, store.ErrNotFound)
-		_, err = db.UpdateFlow(ctx, created.ID, store.FlowDocument{Name: "back", Definition: v2})
+		_, err = db.UpdateFlow(ctx, created.ID, store.FlowDocument{Name: "back", Definition: v2}, true)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		flows, err := db.ListFlows(ctx)
 		require.NoError(t, err)
@@ -88,17 +88,52 @@ func TestUnknownFlow(t *testing.T) {
 		calls := map[string]func() error{
 			"get": func() error { _, err := db.GetFlow(ctx, id); return err },
 			"update": func() error {
-				_, err := db.UpdateFlow(ctx, id, store.FlowDocument{Name: "x", Definition: []byte(`{}`)})
+				_, err := db.UpdateFlow(ctx, id, store.FlowDocument{Name: "x", Definition: []byte(`{}`)}, true)
 				return err
 			},
 			"delete":  func() error { return db.DeleteFlow(ctx, id) },
-			"active":  func() error { _, err := db.SetFlowActive(ctx, id, true); return err },
+			"active":  func() error { _, err := db.SetFlowActive(ctx, id, true, 1); return err },
 			"version": func() error { _, err := db.GetFlowVersion(ctx, id, 1); return err },
 			"list":    func() error { _, err := db.ListFlowVersions(ctx, id); return err },
 		}
 		for name, call := range calls {
 			assert.ErrorIs(t, call(), store.ErrNotFound, name)
 		}
+	})
+}
+
+// TestFlowWritesKeepToWhatWasChecked: a draft's save does not land on a
+// flow activated meanwhile, nor an activation on a version saved
+// meanwhile; each answers ErrFlowChanged for the caller to check again.
+func TestFlowWritesKeepToWhatWasChecked(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		id := newFlow(t, db)
+		doc := store.FlowDocument{Name: "f", Definition: []byte(`{}`)}
+
+		saved, err := db.UpdateFlow(ctx, id, doc, false)
+		require.NoError(t, err, "a draft saves while the flow is inactive")
+		require.Equal(t, 2, saved.Version)
+		_, err = db.SetFlowActive(ctx, id, true, 1)
+		assert.ErrorIs(t, err, store.ErrFlowChanged, "version 1 was checked, version 2 is current")
+		active, err := db.SetFlowActive(ctx, id, true, 2)
+		require.NoError(t, err)
+		assert.True(t, active.Active)
+
+		_, err = db.UpdateFlow(ctx, id, doc, false)
+		assert.ErrorIs(t, err, store.ErrFlowChanged, "a draft's check does not hold for an active flow")
+		got, err := db.GetFlow(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, 2, got.Version, "nothing was saved")
+		saved, err = db.UpdateFlow(ctx, id, doc, true)
+		require.NoError(t, err, "checked as active, it saves")
+		assert.Equal(t, 3, saved.Version)
+		assert.True(t, saved.Active)
+
+		inactive, err := db.SetFlowActive(ctx, id, false, 0)
+		require.NoError(t, err, "deactivation checks nothing")
+		assert.False(t, inactive.Active)
 	})
 }
 
@@ -113,7 +148,7 @@ func TestListFlowsNewestFirst(t *testing.T) {
 			ids = append(ids, f.ID)
 		}
 		// Editing the oldest makes it the most recently updated.
-		_, err := db.UpdateFlow(ctx, ids[0], store.FlowDocument{Name: "flow 0 edited", Definition: []byte(`{}`)})
+		_, err := db.UpdateFlow(ctx, ids[0], store.FlowDocument{Name: "flow 0 edited", Definition: []byte(`{}`)}, true)
 		require.NoError(t, err)
 
 		flows, err := db.ListFlows(ctx)
@@ -137,7 +172,7 @@ func TestConcurrentUpdatesGetConsecutiveVersions(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range writers {
 			wg.Go(func() {
-				updated, err := db.UpdateFlow(ctx, f.ID, store.FlowDocument{Name: fmt.Sprintf("v%d", i), Definition: []byte(`{}`)})
+				updated, err := db.UpdateFlow(ctx, f.ID, store.FlowDocument{Name: fmt.Sprintf("v%d", i), Definition: []byte(`{}`)}, true)
 				if assert.NoError(t, err) {
 					versions[i] = updated.Version
 				}
