@@ -53,6 +53,19 @@ func NewDatabases(dial DialFunc) *Databases {
 	return &Databases{dial: dial, pools: map[string]*pool{}}
 }
 
+// openDatabase opens the pool of the database credential a node names (its
+// secrets then redacted from the run's records), and its dialect.
+func openDatabase(ctx context.Context, in *Input, credential string) (*sql.DB, string, error) {
+	cred, err := in.Credential(ctx, credential, CredentialDatabase)
+	if err != nil {
+		return nil, "", err
+	}
+	if in.Services == nil || in.Services.Databases == nil {
+		return nil, "", Permanent(errors.New("databases are not available here"))
+	}
+	return in.Services.Databases.Pool(ctx, cred)
+}
+
 // Pool returns the pool for a database credential of any dialect, and the
 // dialect. A credential whose URL changed gets a new pool; the old one is
 // closed.

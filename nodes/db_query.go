@@ -127,14 +127,7 @@ func buildDBQuery(b *Builder, p *dbQueryParams) Node {
 // Run reads the rows in a read-only transaction. The output is
 // {rows, count, truncated}, or for output "one" the first row or nil.
 func (n *dbQueryNode) Run(ctx context.Context, in *Input) (Result, error) {
-	cred, err := in.Credential(ctx, n.credential, CredentialDatabase)
-	if err != nil {
-		return Result{}, err
-	}
-	if in.Services == nil || in.Services.Databases == nil {
-		return Result{}, Permanent(errors.New("databases are not available here"))
-	}
-	db, dialect, err := in.Services.Databases.Pool(ctx, cred)
+	db, dialect, err := openDatabase(ctx, in, n.credential)
 	if err != nil {
 		return Result{}, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -157,14 +156,7 @@ func keys(m map[string]string) []string {
 // Postgres and SQLite also the row as the database returned it, and on
 // MySQL, which returns no rows from a write, last_insert_id.
 func (n *dbWriteNode) Run(ctx context.Context, in *Input) (Result, error) {
-	cred, err := in.Credential(ctx, n.credential, CredentialDatabase)
-	if err != nil {
-		return Result{}, err
-	}
-	if in.Services == nil || in.Services.Databases == nil {
-		return Result{}, Permanent(errors.New("databases are not available here"))
-	}
-	db, dialect, err := in.Services.Databases.Pool(ctx, cred)
+	db, dialect, err := openDatabase(ctx, in, n.credential)
 	if err != nil {
 		return Result{}, err
 	}

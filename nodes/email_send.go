@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -587,7 +586,7 @@ func smtpConfigOf(cred *Credential) (*smtpConfig, error) {
 	if c.security == SMTPTLS {
 		c.port = 465
 	}
-	if p, ok := numberOf(cred.Data["port"]); ok {
+	if p, ok := number(cred.Data["port"]); ok {
 		c.port = int(p)
 	}
 	c.addr = net.JoinHostPort(c.host, strconv.Itoa(c.port))
@@ -602,20 +601,6 @@ func smtpConfigOf(cred *Credential) (*smtpConfig, error) {
 	return c, nil
 }
 
-// numberOf reads a JSON number, decoded either way.
-func numberOf(v any) (float64, bool) {
-	switch v := v.(type) {
-	case float64:
-		return v, true
-	case int:
-		return float64(v), true
-	case json.Number:
-		f, err := v.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
 // heloName is what a client may greet with: a domain, or an address
 // literal. Nothing else reaches the EHLO line, which a line break would
 // end early.
@@ -628,7 +613,7 @@ func checkSMTPCredential(data map[string]any) FieldErrors {
 	if _, err := checkSMTPHost(host); err != nil {
 		return FieldErrors{{Field: "host", Message: err.Error()}}
 	}
-	if p, ok := numberOf(data["port"]); ok && (p < 1 || p > 65535 || p != float64(int(p))) {
+	if p, ok := number(data["port"]); ok && (p < 1 || p > 65535 || p != float64(int(p))) {
 		return FieldErrors{{Field: "port", Message: "must be a port number, 1 to 65535"}}
 	}
 	if from, _ := data["from"].(string); from != "" {

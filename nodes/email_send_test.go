@@ -555,10 +555,7 @@ func TestSMTPCredentialType(t *testing.T) {
 	ct, ok := builtins(t).CredentialType(CredentialSMTP)
 	require.True(t, ok)
 	srv := smtpServer(t, smtptest.StartTLS)
-	tests := []struct {
-		data  map[string]any
-		field string // empty: valid
-	}{
+	checkCredentialCases(t, ct, []credentialCase{
 		{map[string]any{"host": "smtp.example.com"}, ""},
 		{map[string]any{"host": "smtp.example.com", "port": 465, "security": "tls", "username": "u", "password": "p", "auth": "login",
 			"from": "Shop <orders@shop.example>", "ca_certificate": srv.CertPEM, "skip_verify": false}, ""},
@@ -580,16 +577,7 @@ func TestSMTPCredentialType(t *testing.T) {
 		{map[string]any{"host": "smtp.example.com", "helo_name": "[192.0.2.1]"}, ""},
 		{map[string]any{"host": "smtp.example.com", "helo_name": "my host"}, "helo_name"},
 		{map[string]any{"host": "smtp.example.com", "helo_name": "x\r\nRCPT TO:<all@example.com>"}, "helo_name"},
-	}
-	for _, tt := range tests {
-		errs := ct.Check(tt.data)
-		if tt.field == "" {
-			assert.Empty(t, errs, "%v", tt.data)
-			continue
-		}
-		require.NotEmpty(t, errs, "%v", tt.data)
-		assert.Equal(t, tt.field, errs[0].Field, "%v", tt.data)
-	}
+	})
 	assert.Equal(t, []string{"p"}, ct.SecretValues(map[string]any{"host": "h", "username": "u", "password": "p"}))
 }
 

@@ -341,19 +341,7 @@ func TestLLMChatKeyNeverInErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			api := &fakeAPI{}
-			if tt.answer != nil {
-				api.answers = []fakeAnswer{*tt.answer}
-			}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			base := srv.URL
-			if tt.answer == nil {
-				base = "http://127.0.0.1:1" // Port 1 on loopback refuses connections.
-			}
-			in := messageInput(t, srv, dbCreds{"c": openAICredential(base)})
-			_, err := build(t, KindLLMChat, `{"credential": "c", "model": "gpt-4o-mini", "user": "x"}`).Run(context.Background(), in)
-			require.Error(t, err)
+			in, err := runAgainst(t, KindLLMChat, `{"credential": "c", "model": "gpt-4o-mini", "user": "x"}`, tt.answer, openAICredential)
 			assert.NotContains(t, err.Error(), openAITestKey)
 			assert.NotContains(t, err.Error(), "TestKeyValue")
 			if tt.answer == nil {
@@ -509,10 +497,7 @@ func TestOpenAICredentialType(t *testing.T) {
 	t.Parallel()
 	ct, ok := builtins(t).CredentialType(CredentialOpenAI)
 	require.True(t, ok)
-	tests := []struct {
-		data  map[string]any
-		field string // empty: valid
-	}{
+	checkCredentialCases(t, ct, []credentialCase{
 		{map[string]any{"api_key": openAITestKey}, ""},
 		{map[string]any{"api_key": openAITestKey, "organization": "org-123"}, ""},
 		{map[string]any{"base_url": "https://contoso.openai.azure.com/openai/v1/", "api_key": "0123456789abcdef"}, ""},
@@ -522,16 +507,7 @@ func TestOpenAICredentialType(t *testing.T) {
 		{map[string]any{"base_url": "https://user:pass@models.example.com/v1"}, "base_url"},
 		{map[string]any{"base_url": "https://contoso.openai.azure.com/openai?api-version=2024-10-21", "api_key": "k"}, "base_url"},
 		{map[string]any{"api_key": openAITestKey, "model": "gpt-4o"}, "model"},
-	}
-	for _, tt := range tests {
-		errs := ct.Check(tt.data)
-		if tt.field == "" {
-			assert.Empty(t, errs, "%v", tt.data)
-			continue
-		}
-		require.NotEmpty(t, errs, "%v", tt.data)
-		assert.Equal(t, tt.field, errs[0].Field, "%v", tt.data)
-	}
+	})
 	assert.Equal(t, []string{openAITestKey}, ct.SecretValues(map[string]any{"api_key": openAITestKey, "base_url": "https://api.openai.com/v1"}))
 }
 

@@ -259,3 +259,47 @@ func TestDiscordLimitsAtSave(t *testing.T) {
 	build(t, "discord.message", `{"credential": "c", "content": "`+strings.Repeat("é", 2000)+`"}`)
 	build(t, "discord.message", `{"credential": "c", "embeds": [`+embed(3000)+`,`+embed(3000)+`]}`)
 }
+
+// credentialCase is data of a credential type, and the field its first
+// problem names: empty for valid data.
+type credentialCase struct {
+	data  map[string]any
+	field string
+}
+
+// checkCredentialCases checks each case's data against the type.
+func checkCredentialCases(t *testing.T, ct *CredentialType, cases []credentialCase) {
+	t.Helper()
+	for _, tt := range cases {
+		errs := ct.Check(tt.data)
+		if tt.field == "" {
+			assert.Empty(t, errs, "%v", tt.data)
+			continue
+		}
+		require.NotEmpty(t, errs, "%v", tt.data)
+		assert.Equal(t, tt.field, errs[0].Field, "%v", tt.data)
+	}
+}
+
+// runAgainst runs a node of kind with the credential cred makes for a fake
+// service answering answer, or, when answer is nil, for a service that is
+// not there (port 1 on loopback refuses connections). It returns the
+// node's input, whose Secrets the run's records are redacted of, and its
+// error, which it requires.
+func runAgainst(t *testing.T, kind, params string, answer *fakeAnswer, cred func(base string) *Credential) (*Input, error) {
+	t.Helper()
+	api := &fakeAPI{}
+	if answer != nil {
+		api.answers = []fakeAnswer{*answer}
+	}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	base := srv.URL
+	if answer == nil {
+		base = "http://127.0.0.1:1"
+	}
+	in := messageInput(t, srv, dbCreds{"c": cred(base)})
+	_, err := build(t, kind, params).Run(context.Background(), in)
+	require.Error(t, err)
+	return in, err
+}

@@ -1,7 +1,9 @@
 package nodes
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -151,4 +153,56 @@ func snippet(body []byte) string {
 		s = string([]rune(s)[:errorBodyChars]) + "…"
 	}
 	return s
+}
+
+// jsonRequest is a POST of v as JSON.
+func jsonRequest(ctx context.Context, target string, v any) (*http.Request, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("encode message: %w", err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("request: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	return req, nil
+}
+
+// postJSON sends msg as JSON to target on behalf of a step, and reads up
+// to limit bytes of the answer.
+func postJSON(ctx context.Context, in *Input, target string, msg any, limit int64) (*response, error) {
+	req, err := jsonRequest(ctx, target, msg)
+	if err != nil {
+		return nil, err
+	}
+	return send(ctx, in, req, limit)
+}
+
+// redactedError is an error whose message has a secret taken out. It
+// unwraps to the original, so Permanent, RetryAfter and context errors
+// still steer the executor.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// hideSecret takes each secret, in each form it may take in a URL or JSON, out
+// of err's message: for a credential that is, or is part of, the URL a
+// request names in its errors. Run records redact credentials anyway;
+// this keeps them out of errors that reach logs first.
+func hideSecret(err error, secrets ...string) error {
+	if err == nil {
+		return err
+	}
+	var s Secrets
+	s.Add(secrets...)
+	text := s.Redact(err.Error())
+	if text == err.Error() {
+		return err
+	}
+	return &redactedError{err: err, text: text}
 }

@@ -1,7 +1,6 @@
 package nodes
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -177,18 +176,4 @@ func (n *slackMessageNode) postMessage(ctx context.Context, in *Input, token str
 		return Result{}, Permanent(err)
 	}
 	return Result{Output: answer}, nil
-}
-
-// jsonRequest is a POST of v as JSON.
-func jsonRequest(ctx context.Context, target string, v any) (*http.Request, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, Permanent(fmt.Errorf("encode message: %w", err))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(data))
-	if err != nil {
-		return nil, Permanent(fmt.Errorf("request: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	return req, nil
 }

@@ -138,19 +138,7 @@ func TestTelegramTokenNeverInErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			api := &fakeAPI{}
-			if tt.answer != nil {
-				api.answers = []fakeAnswer{*tt.answer}
-			}
-			srv := httptest.NewServer(api)
-			defer srv.Close()
-			base := srv.URL
-			if tt.answer == nil {
-				base = "http://127.0.0.1:1" // Port 1 on loopback refuses connections.
-			}
-			in := messageInput(t, srv, dbCreds{"c": telegramCredential(base)})
-			_, err := build(t, KindTelegramMessage, `{"credential": "c", "chat_id": "1", "text": "x"}`).Run(context.Background(), in)
-			require.Error(t, err)
+			in, err := runAgainst(t, KindTelegramMessage, `{"credential": "c", "chat_id": "1", "text": "x"}`, tt.answer, telegramCredential)
 			assert.NotContains(t, err.Error(), telegramTestToken)
 			assert.NotContains(t, err.Error(), "AAHsecretTokenValue")
 			if tt.answer == nil {
@@ -203,25 +191,13 @@ func TestTelegramCredentialType(t *testing.T) {
 	t.Parallel()
 	ct, ok := builtins(t).CredentialType(CredentialTelegram)
 	require.True(t, ok)
-	tests := []struct {
-		data  map[string]any
-		field string // empty: valid
-	}{
+	checkCredentialCases(t, ct, []credentialCase{
 		{map[string]any{"bot_token": telegramTestToken}, ""},
 		{map[string]any{"bot_token": telegramTestToken, "api_url": "https://bots.example.com"}, ""},
 		{map[string]any{}, "bot_token"},
 		{map[string]any{"bot_token": "not a token"}, "bot_token"},
 		{map[string]any{"bot_token": "123:abc/def"}, "bot_token"},
 		{map[string]any{"bot_token": telegramTestToken, "api_url": "ftp://bots.example.com"}, "api_url"},
-	}
-	for _, tt := range tests {
-		errs := ct.Check(tt.data)
-		if tt.field == "" {
-			assert.Empty(t, errs, "%v", tt.data)
-			continue
-		}
-		require.NotEmpty(t, errs, "%v", tt.data)
-		assert.Equal(t, tt.field, errs[0].Field, "%v", tt.data)
-	}
+	})
 	assert.Equal(t, []string{telegramTestToken}, ct.SecretValues(map[string]any{"bot_token": telegramTestToken, "api_url": "https://bots.example.com"}))
 }
