@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
@@ -49,6 +50,9 @@ type triggerJSON struct {
 	Type   string `json:"type"`
 	// URL is where senders post; only webhook triggers have one.
 	URL string `json:"url,omitempty"`
+	// Consumer is the state of a broker trigger's consumer on the instance
+	// that answers; only active flows with a broker trigger have one.
+	Consumer *consumers.State `json:"consumer,omitempty"`
 }
 
 type flowVersionJSON struct {
@@ -87,6 +91,11 @@ func (s *server) flow(f *store.Flow, withGraph bool) (flowJSON, error) {
 		tj := triggerJSON{NodeID: t.NodeID, Type: t.Type}
 		if t.Type == nodes.KindWebhook {
 			tj.URL = s.publicURL + "/hooks/" + f.HookKey
+		}
+		if s.consumers != nil {
+			if state, ok := s.consumers.State(f.ID); ok {
+				tj.Consumer = &state
+			}
 		}
 		out.Triggers = append(out.Triggers, tj)
 	}

@@ -34,7 +34,13 @@ func (s *server) readyz(c *fiber.Ctx) error {
 	if pending {
 		return errorf(fiber.StatusServiceUnavailable, "database migrations are pending (schema at version %d)", version)
 	}
-	return c.JSON(fiber.Map{"status": "ready", "schema_version": version})
+	body := fiber.Map{"status": "ready", "schema_version": version}
+	if s.consumers != nil {
+		// A broker that is down does not make the server unready: webhooks
+		// and runs go on. Its trigger's state says so here.
+		body["brokers"] = s.consumers.States()
+	}
+	return c.JSON(body)
 }
 
 func stack() string { return string(debug.Stack()) }

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/engine/ingress"
 	"github.com/hookflow/hookflow/engine/metrics"
 	"github.com/hookflow/hookflow/nodes"
@@ -40,6 +41,9 @@ type Options struct {
 	// Metrics, when set, is served at GET /metrics, without
 	// authentication, and counts the requests to trigger URLs.
 	Metrics *metrics.Metrics
+	// Consumers, when set, run the broker triggers: their states show in
+	// /readyz and on each flow's trigger.
+	Consumers *consumers.Consumers
 }
 
 type server struct {
@@ -50,6 +54,7 @@ type server struct {
 	credentials *engine.Credentials
 	ingress     *ingress.Ingress
 	metrics     *metrics.Metrics
+	consumers   *consumers.Consumers
 	log         *slog.Logger
 	publicURL   string
 	maxBody     int
@@ -78,6 +83,7 @@ func New(opts Options) (*fiber.App, error) {
 		credentials:   opts.Credentials,
 		ingress:       opts.Ingress,
 		metrics:       opts.Metrics,
+		consumers:     opts.Consumers,
 		log:           opts.Logger,
 		publicURL:     strings.TrimRight(opts.PublicURL, "/"),
 		maxBody:       opts.MaxBodyBytes,

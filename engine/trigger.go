@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/engine/webhook"
+	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -31,9 +33,14 @@ func TestTrigger(payload any, headers map[string]string, now time.Time) map[stri
 	}
 }
 
+// brokers are the brokers whose messages are deliveries; a delivery's method
+// is its broker's name in capitals.
+var brokers = []string{nodes.BrokerRabbitMQ, nodes.BrokerNATS, nodes.BrokerMQTT, nodes.BrokerRedis}
+
 // DeliveryTrigger builds what expressions see as trigger from a stored
-// webhook delivery: method, path, headers (lower-case names), query, body
-// parsed by its content type, raw text and received_at.
+// delivery. A webhook request gives method, path, headers (lower-case
+// names), query, body parsed by its content type, raw text and received_at;
+// a broker message gives broker, topic, headers, body, raw and received_at.
 func DeliveryTrigger(d *store.Delivery) (map[string]any, error) {
 	var headers map[string]any
 	if err := json.Unmarshal(d.Headers, &headers); err != nil {
@@ -46,6 +53,17 @@ func DeliveryTrigger(d *store.Delivery) (map[string]any, error) {
 	body, err := webhook.ParseBody(d.ContentType, d.Body)
 	if err != nil {
 		return nil, fmt.Errorf("delivery %s body: %w", d.ID, err)
+	}
+	if broker := strings.ToLower(d.Method); slices.Contains(brokers, broker) {
+		// A broker message: its topic where a request has its path.
+		return map[string]any{
+			"broker":      broker,
+			"topic":       d.Path,
+			"headers":     headers,
+			"body":        body,
+			"raw":         string(d.Body),
+			"received_at": d.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		}, nil
 	}
 	path := d.Path
 	if path == "" {

@@ -590,14 +590,7 @@ func smtpConfigOf(cred *Credential) (*smtpConfig, error) {
 		c.port = int(p)
 	}
 	c.addr = net.JoinHostPort(c.host, strconv.Itoa(c.port))
-	c.tls = &tls.Config{ServerName: c.host, MinVersion: tls.VersionTLS12}
-	if pem := cred.String("ca_certificate"); pem != "" {
-		c.tls.RootCAs = x509.NewCertPool()
-		c.tls.RootCAs.AppendCertsFromPEM([]byte(pem))
-	}
-	if skip, _ := cred.Data["skip_verify"].(bool); skip {
-		c.tls.InsecureSkipVerify = true
-	}
+	c.tls = credentialTLS(cred, c.host)
 	return c, nil
 }
 
@@ -632,10 +625,7 @@ func checkSMTPCredential(data map[string]any) FieldErrors {
 	if helo, _ := data["helo_name"].(string); helo != "" && !heloName.MatchString(strings.TrimSpace(helo)) {
 		return FieldErrors{{Field: "helo_name", Message: "is not a host name (mail.example.com) or an address in brackets ([192.0.2.1])"}}
 	}
-	if pem, _ := data["ca_certificate"].(string); pem != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(pem)) {
-		return FieldErrors{{Field: "ca_certificate", Message: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"}}
-	}
-	return nil
+	return checkCACertificate(data)
 }
 
 // checkSMTPHost checks an SMTP server's host: a name or an IP address, without

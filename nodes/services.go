@@ -32,6 +32,9 @@ type Services struct {
 	// Databases holds the connection pools of db.write and db.query, one
 	// per credential, which dial through the guard as well.
 	Databases *Databases
+	// Brokers holds the connections of the message broker kinds, one per
+	// credential, which dial through the guard as well.
+	Brokers *BrokerConnections
 	// SlackAPIURL is the base of Slack's Web API, https://slack.com/api.
 	SlackAPIURL string
 	// Tokens counts the tokens a chat completion of llm.chat used, as its

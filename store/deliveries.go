@@ -56,6 +56,9 @@ type NewDelivery struct {
 	// Owner, when set, is the worker that takes the run on at once: the
 	// run is stored already claimed by it (see NewRun.Owner).
 	Owner string
+	// TriggerType is the run's trigger type; empty is TriggerWebhook. A
+	// broker message's run is of its broker's type ("rabbitmq" …).
+	TriggerType string
 }
 
 // DeliveryResult says what became of a recorded delivery.
@@ -209,7 +212,11 @@ func (db *DB) applyDeliveries(tx *gorm.DB, payloads []any) error {
 			continue
 		}
 		op.runRef, op.result.RunID = op.runID, op.runID
-		row := newRunRow(NewRun{FlowID: op.d.FlowID, FlowVersion: op.d.FlowVersion, TriggerType: TriggerWebhook,
+		triggerType := op.d.TriggerType
+		if triggerType == "" {
+			triggerType = TriggerWebhook
+		}
+		row := newRunRow(NewRun{FlowID: op.d.FlowID, FlowVersion: op.d.FlowVersion, TriggerType: triggerType,
 			DeliveryID: op.deliveryID, Owner: op.d.Owner}, op.runID, op.received)
 		op.result.Run = row.record()
 	}

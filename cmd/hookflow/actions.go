@@ -31,6 +31,7 @@ func actionServices(allowPrivate bool, allowedHosts, slackAPIURL string, credent
 		},
 		Dial:        guard.DialContext,
 		Databases:   nodes.NewDatabases(guard.DialContext),
+		Brokers:     nodes.NewBrokerConnections(),
 		SlackAPIURL: slackAPIURL,
 	}, nil
 }

@@ -105,6 +105,7 @@ func runOnce(ctx context.Context, doc []byte, body any, headers map[string]strin
 		return err
 	}
 	defer services.Databases.Close()
+	defer services.Brokers.Close()
 	runner := engine.New(engine.Options{Store: db, Registry: registry, Logger: log, Services: services})
 	if err := runner.Start(); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/engine/ingress"
 	"github.com/hookflow/hookflow/engine/metrics"
 	"github.com/hookflow/hookflow/engine/vault"
@@ -120,6 +121,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return usageError("%s: %v", envName("allowed-hosts"), err)
 	}
 	defer services.Databases.Close()
+	defer services.Brokers.Close()
 	// Counted around the guarded transport, whose dialer still checks
 	// every address.
 	services.HTTP.Transport = m.Transport(services.HTTP.Transport)
@@ -140,6 +142,11 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	flows.OnChange(hooks.Forget)
 	scheduler := engine.NewScheduler(db, runner, log)
 	flows.OnChange(scheduler.Sync)
+	brokers := consumers.New(consumers.Options{
+		Store: db, Engine: runner, Ingress: hooks, Services: services, Metrics: m, Logger: log,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	flows.OnChange(brokers.Sync)
 	pruner := engine.NewPruner(db, log, engine.Retention{MaxAge: cfg.RunRetention, RunsPerFlow: cfg.RunsPerFlow})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -163,6 +170,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		PublicURL:    publicURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Metrics:      m,
+		Consumers:    brokers,
 	})
 	if err != nil {
 		ln.Close()
@@ -177,6 +185,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return fmt.Errorf("start the engine: %w", err)
 	}
 	scheduler.Start()
+	brokers.Start()
 	pruner.Start()
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
@@ -199,6 +208,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	// step starts.
 	runner.Drain()
 	hooks.Drain()
+	brokers.Stop()
 	scheduler.Stop()
 	pruner.Stop()
 	runner.Stop(grace)

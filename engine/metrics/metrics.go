@@ -112,6 +112,8 @@ type Metrics struct {
 	outbound *prometheus.CounterVec
 
 	llmTokens *prometheus.CounterVec
+	// brokerMessages counts the messages broker triggers took.
+	brokerMessages *prometheus.CounterVec
 	// llmModels are the model labels llmTokens has: the names servers
 	// answer with are theirs to choose, so their number is capped.
 	llmModelsMu sync.Mutex
@@ -178,6 +180,10 @@ func New() *Metrics {
 			Namespace: Namespace, Name: "llm_tokens_total",
 			Help: "Tokens that llm.chat calls used, as the API reported them, by model and type: prompt or completion.",
 		}, []string{"model", "type"}),
+		brokerMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "broker_messages_total",
+			Help: "Messages broker triggers took, by broker (rabbitmq, nats, mqtt, redis) and outcome: accepted, duplicate or refused.",
+		}, []string{"broker", "outcome"}),
 	}
 	for _, reason := range rejectReasons {
 		m.webhooksRejected.WithLabelValues(reason)
@@ -187,6 +193,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.webhooksReceived, m.webhooksAccepted, m.webhooksDuplicate, m.webhooksCaptured, m.webhooksRejected,
 		m.commitBatch, m.runsStarted, m.runsFinished, m.stepDuration, m.stepRetries, m.outbound, m.llmTokens,
+		m.brokerMessages,
 	)
 	return m
 }
@@ -389,4 +396,13 @@ func nodeKindOf(ctx context.Context) string {
 		return kind
 	}
 	return "unknown"
+}
+
+// BrokerMessage counts a message a broker trigger took, by its outcome:
+// accepted, duplicate or refused.
+func (m *Metrics) BrokerMessage(broker, outcome string) {
+	if m == nil {
+		return
+	}
+	m.brokerMessages.WithLabelValues(broker, outcome).Inc()
 }
