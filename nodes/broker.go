@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"sort"
 	"sync"
 
@@ -252,6 +253,17 @@ func credentialTLS(cred *Credential, host string) *tls.Config {
 		c.InsecureSkipVerify = true
 	}
 	return c
+}
+
+// tlsClient starts TLS over a connection a broker's client dialled through
+// the guard.
+func tlsClient(ctx context.Context, conn net.Conn, config *tls.Config) (net.Conn, error) {
+	tc := tls.Client(conn, config)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // checkCACertificate checks a credential's ca_certificate field.

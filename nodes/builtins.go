@@ -34,4 +34,6 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(dbWriteSpec, buildDBWrite))
 	r.MustRegister(Define(dbQuerySpec, buildDBQuery))
 	r.MustRegister(Define(llmChatSpec, buildLLMChat))
+	r.MustRegister(Define(redisCommandSpec, buildRedisCommand))
+	r.MustRegister(Define(redisTriggerSpec, buildRedisTrigger))
 }

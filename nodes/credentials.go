@@ -193,6 +193,7 @@ var builtinCredentialTypes = []CredentialType{
 			return nil
 		},
 	},
+	redisCredentialType,
 }
 
 // JSONSchema is the schema of the credential type's data.

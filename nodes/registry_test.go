@@ -42,10 +42,13 @@ func compareFields(t *testing.T, path string, fields []Field, typ reflect.Type) 
 	}
 	require.Equal(t, reflect.Struct, typ.Kind(), "%s: params type must be a struct", path)
 	tags := map[string]reflect.Type{}
-	for i := range typ.NumField() {
-		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-		require.NotEmpty(t, name, "%s.%s has no json tag", path, typ.Field(i).Name)
-		tags[name] = typ.Field(i).Type
+	for _, field := range reflect.VisibleFields(typ) {
+		if field.Anonymous && field.Type.Kind() == reflect.Struct {
+			continue // its fields are promoted, as encoding/json reads them
+		}
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		require.NotEmpty(t, name, "%s.%s has no json tag", path, field.Name)
+		tags[name] = field.Type
 	}
 	var specNames, tagNames []string
 	for _, f := range fields {
@@ -88,7 +91,7 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
-	assert.Equal(t, 4, triggers)
+	assert.Equal(t, 5, triggers)
 	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "trigger.call", "transform", "filter", "if", "switch",
 		"merge", "foreach", "delay", "respond", "flow.call", "flow.return", "wait.callback"} {
 		_, ok := builtins(t).Lookup(kind)

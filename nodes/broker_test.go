@@ -1,0 +1,128 @@
+package nodes
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/engine/expression"
+)
+
+// brokerServices are services with creds and fresh broker connections,
+// closed when the test ends.
+func brokerServices(t *testing.T, creds dbCreds) *Services {
+	t.Helper()
+	brokers := NewBrokerConnections()
+	t.Cleanup(brokers.Close)
+	return &Services{Credentials: creds, Brokers: brokers}
+}
+
+// brokerInput is the input of a publish step run with services.
+func brokerInput(services *Services, input any) *Input {
+	return &Input{
+		Scope:          &expression.Scope{Trigger: map[string]any{}, Steps: map[string]any{}, Input: input},
+		Logger:         slog.New(slog.DiscardHandler),
+		Services:       services,
+		Secrets:        &Secrets{},
+		IdempotencyKey: "run-1:publish",
+	}
+}
+
+// consumer runs a broker trigger's Consume in the background and keeps
+// the messages its Handle is given.
+type consumer struct {
+	mu       sync.Mutex
+	messages []*Message
+	// failNext makes that many Handle calls fail, as when the database
+	// does not answer.
+	failNext int
+	// refuse makes Handle answer MessageRefused.
+	refuse     bool
+	subscribed chan struct{}
+	stop       context.CancelFunc
+	done       chan error
+}
+
+// consume starts consuming; the consumer is stopped when the test ends.
+func consume(t *testing.T, trigger BrokerTrigger, services *Services, instance string, setup func(*consumer)) *consumer {
+	t.Helper()
+	c := &consumer{subscribed: make(chan struct{}), done: make(chan error, 1)}
+	if setup != nil {
+		setup(c)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	var once sync.Once
+	go func() {
+		c.done <- trigger.Consume(ctx, &Consumption{
+			Services: services, FlowID: "flow-" + instance, NodeID: "trigger", Instance: instance,
+			Log:        slog.New(slog.DiscardHandler),
+			Subscribed: func() { once.Do(func() { close(c.subscribed) }) },
+			Handle:     c.handle,
+		})
+	}()
+	t.Cleanup(func() { c.halt(t) })
+	select {
+	case <-c.subscribed:
+	case err := <-c.done:
+		c.done <- err
+		t.Fatalf("Consume ended before it subscribed: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Consume did not subscribe in 15 s")
+	}
+	return c
+}
+
+func (c *consumer) handle(_ context.Context, m *Message) (MessageOutcome, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failNext > 0 {
+		c.failNext--
+		return 0, errors.New("the database does not answer")
+	}
+	c.messages = append(c.messages, m)
+	if c.refuse {
+		return MessageRefused, nil
+	}
+	return MessageAccepted, nil
+}
+
+// halt stops Consume and returns what it returned; it must return within
+// a few seconds of its context ending.
+func (c *consumer) halt(t *testing.T) error {
+	t.Helper()
+	c.stop()
+	select {
+	case err := <-c.done:
+		c.done <- err
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Consume did not return within 5 s of its context ending")
+		return nil
+	}
+}
+
+// wait waits until n messages were handled and returns them.
+func (c *consumer) wait(t *testing.T, n int) []*Message {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.messages) >= n
+	}, 15*time.Second, 10*time.Millisecond, "%d messages handled", n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Message(nil), c.messages...)
+}
+
+// count is how many messages were handled so far.
+func (c *consumer) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.messages)
+}
