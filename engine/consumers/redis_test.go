@@ -1,0 +1,161 @@
+package consumers_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/engine/consumers"
+	"github.com/hookflow/hookflow/store"
+)
+
+// redisTest is a Redis client and a key prefix of the test's own, whose
+// keys are deleted when it ends; the test is skipped when no Redis
+// answers on 127.0.0.1:6379.
+func redisTest(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		t.Skipf("no Redis at 127.0.0.1:6379 (make test starts one): %v", err)
+	}
+	prefix := "hftest:" + strings.ToLower(rand.Text()[:10]) + ":"
+	t.Cleanup(func() {
+		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+		_ = client.Close()
+	})
+	return client, prefix
+}
+
+// TestRedisStreamRunsAFlow: entries added to a stream run the flow, which
+// writes to Redis; a repeated entry is a duplicate, an entry whose body is
+// not what its content type says is refused, and neither runs.
+func TestRedisStreamRunsAFlow(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			client, prefix := redisTest(t)
+			ctx := context.Background()
+			s := newStack(t, dialect)
+			s.credential("cache", "redis", `{"url": "redis://127.0.0.1:6379/0"}`)
+			flowID := s.activate(`{"name": "orders", "nodes": [
+				{"id": "stream", "type": "trigger.redis", "params": {"credential": "cache", "stream": "` + prefix + `orders", "dedupe": "trigger.body.id"}},
+				{"id": "total", "type": "transform", "params": {"fields": {"id": "trigger.body.id", "cents": "trigger.body.amount * 100", "source": "trigger.headers.source"}}},
+				{"id": "save", "type": "redis.command", "params": {"credential": "cache", "command": "SET", "key": "` + prefix + `order:{{ input.id }}", "value": "{{ input }}"}}],
+				"edges": [{"from": "stream", "to": "total"}, {"from": "total", "to": "save"}]}`)
+
+			add := func(values map[string]any) {
+				require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: values}).Err())
+			}
+			add(map[string]any{"body": `{"id": "A-1", "amount": 12.5}`, "source": "shop"})
+			add(map[string]any{"body": `{"id": "A-1", "amount": 12.5}`, "source": "shop"}) // the same order again
+			add(map[string]any{"body": `{"id": `, "content_type": "application/json"})   // cut short
+			add(map[string]any{"body": `{"id": "A-2", "amount": 3}`, "source": "pos"})
+
+			runs := s.finishedRuns(flowID, 2)
+			assert.Equal(t, `trigger: redis
+status: succeeded
+  stream   1 succeeded
+  total    1 succeeded output={"cents":1250,"id":"A-1","source":"shop"}
+  save     1 succeeded output={"ok":true}
+`, s.trace(runs[0]))
+			stored, err := client.Get(ctx, prefix+"order:A-2").Result()
+			require.NoError(t, err)
+			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "pos"}`, stored)
+
+			// The entries of one read are recorded together, in any order.
+			var byStatus map[string][]*store.Delivery
+			require.Eventually(t, func() bool {
+				byStatus = map[string][]*store.Delivery{}
+				list := s.deliveries(flowID)
+				for _, d := range list {
+					byStatus[d.Status] = append(byStatus[d.Status], d)
+				}
+				return len(list) == 4
+			}, 10*time.Second, 20*time.Millisecond)
+			require.Len(t, byStatus[store.DeliveryAccepted], 2)
+			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
+			require.Len(t, byStatus[store.DeliveryRejected], 1)
+			first := byStatus[store.DeliveryAccepted][0]
+			if first.DedupeKey != "expression:A-1" {
+				first = byStatus[store.DeliveryAccepted][1]
+			}
+			assert.Equal(t, "REDIS", first.Method)
+			assert.Equal(t, prefix+"orders", first.Path)
+			assert.Equal(t, "expression:A-1", first.DedupeKey)
+			assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
+			assert.Equal(t, "body is not valid JSON", byStatus[store.DeliveryRejected][0].Reason)
+			time.Sleep(300 * time.Millisecond)
+			assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused entry run nothing")
+
+			pending, err := client.XPending(ctx, prefix+"orders", "hookflow").Result()
+			require.NoError(t, err)
+			assert.Zero(t, pending.Count, "every entry is acknowledged")
+		})
+	}
+}
+
+// TestRedisConsumerReconnects: a Redis that goes away puts the consumer in
+// retrying with the error; once it is back, the consumer connects again
+// and entries added meanwhile run.
+func TestRedisConsumerReconnects(t *testing.T) {
+	t.Parallel()
+	client, prefix := redisTest(t)
+	ctx := context.Background()
+	p := newProxy(t, "127.0.0.1:6379")
+	s := newStack(t, dialects()[0])
+	s.credential("cache", "redis", `{"url": "redis://`+p.addr+`/0"}`)
+	flowID := s.activate(`{"name": "orders", "nodes": [
+		{"id": "stream", "type": "trigger.redis", "params": {"credential": "cache", "stream": "` + prefix + `orders"}}], "edges": []}`)
+	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": "1"}}).Err())
+	s.finishedRuns(flowID, 1)
+
+	p.cut()
+	state := s.waitStatus(flowID, consumers.StatusRetrying)
+	assert.NotEmpty(t, state.Error)
+	assert.NotNil(t, state.RetryAt)
+	for n := 2; n <= 4; n++ {
+		require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": fmt.Sprint(n)}}).Err())
+	}
+	p.restore()
+	s.waitStatus(flowID, consumers.StatusConnected)
+	runs := s.finishedRuns(flowID, 4)
+	assert.Len(t, runs, 4, "the entries added while Redis was away run once it is back")
+}
+
+// TestDeactivatingStopsTheConsumer: a flow deactivated has no consumer,
+// and entries added meanwhile wait in the stream for its reactivation.
+func TestDeactivatingStopsTheConsumer(t *testing.T) {
+	t.Parallel()
+	client, prefix := redisTest(t)
+	ctx := context.Background()
+	s := newStack(t, dialects()[0])
+	s.credential("cache", "redis", `{"url": "redis://127.0.0.1:6379/0"}`)
+	flowID := s.activate(`{"name": "orders", "nodes": [
+		{"id": "stream", "type": "trigger.redis", "params": {"credential": "cache", "stream": "` + prefix + `orders"}}], "edges": []}`)
+	_, err := s.flows.SetActive(ctx, flowID, false)
+	require.NoError(t, err)
+	_, running := s.consumers.State(flowID)
+	assert.False(t, running, "deactivating stops the consumer at once")
+	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": "1"}}).Err())
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, s.deliveries(flowID))
+
+	_, err = s.flows.SetActive(ctx, flowID, true)
+	require.NoError(t, err)
+	s.waitStatus(flowID, consumers.StatusConnected)
+	s.finishedRuns(flowID, 1)
+}
