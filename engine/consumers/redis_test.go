@@ -62,7 +62,7 @@ func TestRedisStreamRunsAFlow(t *testing.T) {
 			}
 			add(map[string]any{"body": `{"id": "A-1", "amount": 12.5}`, "source": "shop"})
 			add(map[string]any{"body": `{"id": "A-1", "amount": 12.5}`, "source": "shop"}) // the same order again
-			add(map[string]any{"body": `{"id": `, "content_type": "application/json"})   // cut short
+			add(map[string]any{"body": `{"id": `, "content_type": "application/json"})     // cut short
 			add(map[string]any{"body": `{"id": "A-2", "amount": 3}`, "source": "pos"})
 
 			runs := s.finishedRuns(flowID, 2)

@@ -551,6 +551,26 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What a broker trigger's consumer is doing on the instance that answers. */
+        ConsumerState: {
+            /** @enum {string} */
+            broker: "rabbitmq" | "nats" | "mqtt" | "redis";
+            credential: string;
+            error?: string;
+            /** @description Failed connections since the last steady one. */
+            failures?: number;
+            flow_id: string;
+            node_id: string;
+            /** Format: date-time */
+            retry_at?: string;
+            /** Format: date-time */
+            since: string;
+            /**
+             * @description retrying: the last connection failed (error), and is tried again at retry_at; standby: another instance consumes this trigger, which only one may consume at a time (MQTT).
+             * @enum {string}
+             */
+            status: "connecting" | "connected" | "retrying" | "standby";
+        };
         Credential: {
             /** Format: date-time */
             created_at: string;
@@ -708,7 +728,7 @@ export interface components {
             };
             timeout_ms?: number;
             /** @enum {string} */
-            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "llm.chat" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
+            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.redis" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "llm.chat" | "redis.command" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
             ui?: {
                 [key: string]: unknown;
             };
@@ -784,15 +804,17 @@ export interface components {
                 data?: unknown;
                 delivery_id?: string;
                 /**
-                 * @description call: started by another run's flow.call step; error: started as a failed run's error flow.
+                 * @description call: started by another run's flow.call step; error: started as a failed run's error flow; rabbitmq, nats, mqtt, redis: a message of a broker trigger.
                  * @enum {string}
                  */
-                type: "webhook" | "cron" | "manual" | "test" | "replay" | "call" | "error";
+                type: "webhook" | "cron" | "manual" | "test" | "replay" | "call" | "error" | "rabbitmq" | "nats" | "mqtt" | "redis";
             };
         };
         /** @enum {string} */
         RunStatus: "queued" | "running" | "succeeded" | "failed" | "canceled";
         Status: {
+            /** @description readyz only: the broker triggers this instance consumes, and their state. A broker that is down does not make the server unready. */
+            brokers?: components["schemas"]["ConsumerState"][];
             schema_version?: number;
             status?: string;
         };
@@ -834,6 +856,8 @@ export interface components {
             status: "running" | "succeeded" | "failed" | "skipped";
         };
         Trigger: {
+            /** @description Broker triggers of active flows only: the consumer's state on the instance that answers. */
+            consumer?: components["schemas"]["ConsumerState"];
             node_id: string;
             type: string;
             /** @description Where senders post; webhook triggers only. Stable across versions. */
