@@ -35,11 +35,12 @@ check:
 	@unformatted="$$(gofmt -l $(GOFILES))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 
-## test-go: Go tests with the race detector, on SQLite and on Postgres
+## test-go: Go tests with the race detector, on SQLite and on Postgres, with
+## the local message brokers (started if missing: .ci/with-brokers)
 ## (TEST_DATABASE_URL, the server at 127.0.0.1:5432, or a throwaway cluster).
 ## The README's curl section runs in them, with curl and jq.
 test-go: shell-tools
-	.ci/with-postgres go test -race -count=1 -timeout 15m ./...
+	.ci/with-brokers .ci/with-postgres go test -race -count=1 -timeout 15m ./...
 
 ## test-web: the editor's API types against the OpenAPI document, its type
 ## check and unit tests.
