@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -195,6 +196,23 @@ func runBrokerCluster(t *testing.T, c *brokerCase) {
 		waitConsumer(t, a, flowID, "connected")
 		waitConsumer(t, b, flowID, "connected")
 	}
+
+	// /readyz lists the consumer, ready even so.
+	res, err := http.Get(a.url + "/readyz")
+	require.NoError(t, err)
+	var ready struct {
+		Status  string `json:"status"`
+		Brokers []struct {
+			FlowID string `json:"flow_id"`
+			Status string `json:"status"`
+		} `json:"brokers"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ready))
+	res.Body.Close()
+	assert.Equal(t, "ready", ready.Status)
+	require.Len(t, ready.Brokers, 1)
+	assert.Equal(t, flowID, ready.Brokers[0].FlowID)
+	assert.Contains(t, []string{"connected", "standby"}, ready.Brokers[0].Status)
 
 	const total = 600
 	var wg sync.WaitGroup
