@@ -215,17 +215,21 @@ func buildRedisCommand(b *Builder, p *redisCommandParams) Node {
 		credential: p.Credential, command: p.Command, key: b.Template("key", p.Key),
 		ttl: time.Duration(p.TTLMS) * time.Millisecond, maxLength: p.MaxLength,
 	}
+	if p.Value != "" {
+		n.value = b.Template("value", p.Value)
+	}
+	if len(p.Fields) > 0 {
+		n.fields = b.Templates("fields", p.Fields)
+	}
 	switch p.Command {
 	case RedisSet, RedisLPush, RedisPublish:
 		if p.Value == "" {
 			b.Fail("value", "is required for %s", p.Command)
 		}
-		n.value = b.Template("value", p.Value)
 	case RedisXAdd:
 		if len(p.Fields) == 0 {
 			b.Fail("fields", "XADD needs at least one field")
 		}
-		n.fields = b.Templates("fields", p.Fields)
 	}
 	if p.TTLMS > 0 && p.Command != RedisSet {
 		b.Fail("ttl_ms", "only SET takes an expiry")

@@ -245,6 +245,8 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"flow.call":        `{"flow": "0190a000-0000-7000-8000-000000000000"}`,
 		"code":             `{"code": "return input"}`,
 		"webhook.send":     `{"url": "https://x.example", "body": {}, "signing": "none"}`,
+		"redis.command":    `{"credential": "c", "command": "SET", "key": "k", "value": "v"}`,
+		"trigger.redis":    `{"credential": "c", "stream": "s"}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)
