@@ -59,9 +59,13 @@ const focusable = 'input:not([type="hidden"]):not([readonly]), select, textarea,
 // dragKind carries a node kind from the palette to the canvas.
 const dragKind = "application/x-hookflow-kind";
 
+/** The trigger kinds a message broker feeds. */
+const brokerTriggers = ["trigger.rabbitmq", "trigger.nats", "trigger.mqtt", "trigger.redis"];
+
 // FlowEditor shows a flow on the canvas: add nodes from the palette,
 // connect them from their ports, move and delete them, and save a new
 // version. Problems the server finds are shown on their nodes.
+
 export function FlowEditor({
   client,
   flowId,
@@ -309,6 +313,15 @@ function Canvas({
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });
   const credentialTypes = useQuery({ queryKey: ["credential-types"], queryFn: () => client.listCredentialTypes(), staleTime: Infinity });
+  // A broker trigger's connection, as the server sees it now: polled while
+  // its node is open, apart from the flow the canvas was drawn from.
+  const brokerTrigger = current !== undefined && brokerTriggers.includes(current.data.node.type);
+  const consumer = useQuery({
+    queryKey: ["consumer", flow.id],
+    queryFn: async () => (await client.getFlow(flow.id)).triggers.find((t) => t.consumer)?.consumer ?? null,
+    enabled: brokerTrigger,
+    refetchInterval: 5000,
+  });
 
   // Unsaved changes: the canvas no longer says what the last save said.
   const doc = JSON.stringify(fromCanvas(flow.name, nodes, edges, settings));
@@ -647,6 +660,7 @@ function Canvas({
               credentials={credentials.data ?? []}
               flows={flows.data ?? []}
               triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
+              consumer={brokerTrigger && consumer.isSuccess ? consumer.data : undefined}
               steps={current.data.steps}
               paths={paths}
               previewScope={previewScope}

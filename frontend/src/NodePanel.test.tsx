@@ -3,7 +3,7 @@ import { EditorView, runScopeHandlers } from "@codemirror/view";
 import { act } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { mounted } from "./testing";
-import type { Credential, FlowNode, NodeType, Preview } from "./api";
+import type { ConsumerState, Credential, FlowNode, NodeType, Preview } from "./api";
 import { previewDelayMs } from "./CodeField";
 import { NodePanel, withValue } from "./NodePanel";
 
@@ -303,5 +303,40 @@ describe("NodePanel code fields", () => {
     });
     expect(view.state.doc.lines).toBe(3);
     expect(ctx.container.querySelector(".preview, .preview-hint"), "a script is not previewed").toBeNull();
+  });
+});
+
+describe("NodePanel of a broker trigger", () => {
+  const ctx = mounted();
+  const redisType: NodeType = {
+    kind: "trigger.redis",
+    category: "trigger",
+    title: "Redis stream",
+    summary: "Starts the flow for each entry of a stream.",
+    ports: [],
+    schema: {},
+    pure: true,
+    fields: [{ name: "stream", type: "string", label: "Stream", required: true }],
+  };
+  const base = { flow_id: "f", node_id: "orders", broker: "redis" as const, credential: "cache", since: "2026-12-04T18:00:00Z" };
+
+  function line(consumer: ConsumerState | null | undefined) {
+    act(() =>
+      ctx.root.render(
+        <NodePanel node={{ id: "orders", type: "trigger.redis" }} type={redisType} problems={[]} credentials={[]} consumer={consumer} onChange={() => {}} />,
+      ),
+    );
+    return ctx.container.querySelector('[aria-label="Broker connection"]')?.textContent ?? null;
+  }
+
+  it("says what its connection is doing", () => {
+    expect(line({ ...base, status: "connected" })).toMatch(/^Connected since /);
+    expect(line({ ...base, status: "retrying", error: "dial tcp 10.0.0.7:6379: connection refused", retry_at: "2026-12-04T18:00:05Z" })).toMatch(
+      /^Retrying: dial tcp 10\.0\.0\.7:6379: connection refused\. Next try at /,
+    );
+    expect(line({ ...base, status: "standby" })).toContain("another instance consumes");
+    expect(line({ ...base, status: "connecting" })).toBe("Connecting…");
+    expect(line(null)).toContain("the flow is inactive");
+    expect(line(undefined), "a node that is no broker trigger has no such line").toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import { type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type PreviewScope, type Problem, type Step } from "./api";
+import { type ConsumerState, type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type PreviewScope, type Problem, type Step } from "./api";
 import { CodeField, JSONField, ValuePreview, type CodeFieldProps, type PreviewFn } from "./CodeField";
 import { nextFirings } from "./cron";
 import { StepView } from "./StepView";
@@ -46,6 +46,7 @@ export function NodePanel({
   credentials,
   flows = [],
   triggerURL,
+  consumer,
   steps,
   listen,
   paths = [],
@@ -62,6 +63,9 @@ export function NodePanel({
   flows?: FlowChoice[];
   /** The trigger URL, for a webhook trigger. */
   triggerURL?: string;
+  /** For a broker trigger: its consumer's state on the server, or null
+   * while the flow is inactive (nothing consumes). */
+  consumer?: ConsumerState | null;
   /** The node's attempts in the last test run. */
   steps?: Step[];
   /** For a webhook trigger: wait for the next request to its URL. */
@@ -119,6 +123,7 @@ export function NodePanel({
           </button>
         </div>
       )}
+      {consumer !== undefined && <ConsumerLine consumer={consumer} />}
       {listen && (
         <div className="field">
           <button type="button" onClick={listen.start} disabled={listen.listening}>
@@ -491,5 +496,36 @@ function CronPreview({ schedule, timezone }: { schedule: string; timezone?: stri
         ))}
       </ul>
     </div>
+  );
+}
+
+/** ConsumerLine says what a broker trigger's consumer is doing. */
+function ConsumerLine({ consumer }: { consumer: ConsumerState | null }) {
+  const at = (t: string) => new Date(t).toLocaleTimeString();
+  let text: string;
+  let tone = "";
+  switch (consumer?.status) {
+    case undefined:
+      text = "Not consuming: the flow is inactive. Activate it to take messages.";
+      break;
+    case "connected":
+      text = `Connected since ${at(consumer.since)}.`;
+      tone = "ok";
+      break;
+    case "retrying":
+      text = `Retrying: ${consumer.error ?? "the connection failed"}.` + (consumer.retry_at ? ` Next try at ${at(consumer.retry_at)}.` : "");
+      tone = "error";
+      break;
+    case "standby":
+      text = "Standby: another instance consumes this trigger; this one takes over if it stops.";
+      break;
+    default:
+      text = "Connecting…";
+      tone = "wait";
+  }
+  return (
+    <p className={`consumer ${tone}`} role="status" aria-label="Broker connection">
+      {text}
+    </p>
   );
 }

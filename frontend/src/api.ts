@@ -13,6 +13,7 @@ type JSONBody<R> = R extends { content: { "application/json": infer T } } ? T : 
 /** One thing wrong with a flow, placed on its node and field. */
 export type Problem = Schemas["Problem"];
 export type Trigger = Schemas["Trigger"];
+export type ConsumerState = Schemas["ConsumerState"];
 type FlowSchema = Schemas["Flow"];
 /** A flow as lists show it: without its nodes, edges and settings. */
 export type FlowSummary = Omit<FlowSchema, "nodes" | "edges" | "settings" | "test_payload">;
