@@ -166,6 +166,11 @@ func (s *server) testFlow(c *fiber.Ctx) error {
 		// A flow meant to be called is tested as a call with the payload
 		// as its input.
 		data = engine.CallTrigger(req.Payload, map[string]any{}, time.Now())
+	} else if plan, err := s.engine.Plan(c.UserContext(), f.ID, f.Version); err == nil {
+		if broker, ok := plan.Trigger.Node.(nodes.BrokerTrigger); ok {
+			// A broker flow is tested as if a message came.
+			data = engine.TestMessageTrigger(broker.Broker(), req.Payload, req.Headers, time.Now())
+		}
 	}
 	trigger, err := json.Marshal(data)
 	if err != nil {

@@ -227,3 +227,25 @@ func TestATestPayloadIsKept(t *testing.T) {
 		assert.Nil(t, list["flows"].([]any)[0].(map[string]any)["test_payload"], "lists leave it out")
 	})
 }
+
+func TestTestRunOfABrokerFlowSeesAMessage(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		id := createFlow(t, f, `{"name": "stream", "nodes": [
+			{"id": "orders", "type": "trigger.redis", "params": {"credential": "cache", "stream": "orders"}},
+			{"id": "pick", "type": "transform", "params": {"fields": {"from": "trigger.broker", "sku": "trigger.body.sku", "source": "trigger.headers.source"}}}],
+			"edges": [{"from": "orders", "to": "pick"}]}`)
+		status, run := f.do("POST", "/api/v1/flows/"+id+"/test", `{"payload": {"sku": "A-1"}, "headers": {"Source": "shop"}}`)
+		require.Equal(t, http.StatusOK, status, "%v", run)
+		assert.Equal(t, "succeeded", run["status"], "%v", run["error"])
+		data := run["trigger"].(map[string]any)["data"].(map[string]any)
+		assert.Equal(t, "redis", data["broker"])
+		assert.NotContains(t, data, "method", "a message has no method")
+		for _, s := range run["steps"].([]any) {
+			if step := s.(map[string]any); step["node_id"] == "pick" {
+				assert.Equal(t, map[string]any{"from": "redis", "sku": "A-1", "source": "shop"}, step["output"])
+			}
+		}
+	})
+}

@@ -33,6 +33,21 @@ func TestTrigger(payload any, headers map[string]string, now time.Time) map[stri
 	}
 }
 
+// TestMessageTrigger builds the trigger data of a test run of a flow with a
+// broker trigger: what a message of that broker with payload and headers
+// would give. Its topic is empty: a test names no queue.
+func TestMessageTrigger(broker string, payload any, headers map[string]string, now time.Time) map[string]any {
+	data := TestTrigger(payload, headers, now)
+	return map[string]any{
+		"broker":      broker,
+		"topic":       "",
+		"headers":     data["headers"],
+		"body":        payload,
+		"raw":         data["raw"],
+		"received_at": data["received_at"],
+	}
+}
+
 // brokers are the brokers whose messages are deliveries; a delivery's method
 // is its broker's name in capitals.
 var brokers = []string{nodes.BrokerRabbitMQ, nodes.BrokerNATS, nodes.BrokerMQTT, nodes.BrokerRedis}
