@@ -92,6 +92,11 @@ type Consumers struct {
 	opts Options
 	log  *slog.Logger
 
+	// syncing serializes following flows (Sync from this instance's
+	// saves, the loop for other instances'), so a flow never gets two
+	// consumers.
+	syncing sync.Mutex
+
 	mu      sync.Mutex
 	running map[string]*consumer // by flow id
 	stopped bool
@@ -185,6 +190,8 @@ func (c *Consumers) Stop() {
 	if c.done != nil {
 		<-c.done
 	}
+	c.syncing.Lock()
+	defer c.syncing.Unlock()
 	for _, id := range ids {
 		c.halt(id)
 	}
@@ -195,6 +202,8 @@ func (c *Consumers) Stop() {
 func (c *Consumers) Sync(flowID string) {
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
+	c.syncing.Lock()
+	defer c.syncing.Unlock()
 	f, err := c.opts.Store.GetFlow(ctx, flowID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -230,6 +239,8 @@ func (c *Consumers) State(flowID string) (State, bool) {
 }
 
 func (c *Consumers) syncAll(ctx context.Context) {
+	c.syncing.Lock()
+	defer c.syncing.Unlock()
 	flows, err := c.opts.Store.ListFlows(ctx)
 	if err != nil {
 		c.log.ErrorContext(ctx, "read flows for broker triggers", "error", err)
