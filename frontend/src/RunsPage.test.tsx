@@ -152,6 +152,10 @@ describe("deliveryOutcome", () => {
     );
     expect(deliveryOutcome({ ...base, status: "duplicate", http_status: 200 })).toContain("A repeat of an earlier delivery");
     expect(deliveryOutcome({ ...base, status: "captured", http_status: 200 })).toContain("Captured");
+    const message = { ...base, method: "REDIS", path: "orders", http_status: 0 };
+    expect(deliveryOutcome({ ...message, status: "accepted" })).toBe("A message, recorded, then acknowledged to the broker; it started a run.");
+    expect(deliveryOutcome({ ...message, status: "duplicate" })).toContain("A repeat of an earlier message");
+    expect(deliveryOutcome({ ...message, status: "rejected", reason: "body is not valid JSON" })).toBe("Refused: body is not valid JSON; it started no run.");
   });
 });
 

@@ -500,7 +500,7 @@ export function DeliveriesPage({
                   <span data-status={d.status === "accepted" ? "succeeded" : d.status === "rejected" ? "failed" : "queued"}>{d.status}</span>
                   {d.reason && <small className="problem"> {d.reason}</small>}
                 </td>
-                <td>{d.http_status}</td>
+                <td>{answerOf(d)}</td>
                 <td>
                   {d.run_id && (
                     <PageLink to={`/runs/${d.run_id}`} onGo={() => onOpenRun(d.run_id!)} className="mono">
@@ -522,8 +522,30 @@ export function DeliveriesPage({
   );
 }
 
+/** isMessage tells a broker trigger's message from a webhook request: its
+ * method is the broker's name in capitals. */
+function isMessage(d: Delivery): boolean {
+  return ["RABBITMQ", "NATS", "MQTT", "REDIS"].includes(d.method);
+}
+
+/** answerOf is what a delivery was answered: a request's HTTP status, or
+ * for a broker message its acknowledgement. */
+function answerOf(d: Delivery): string {
+  return isMessage(d) ? "ack" : String(d.http_status);
+}
+
 /** deliveryOutcome says in words what became of a delivery. */
 export function deliveryOutcome(d: Delivery): string {
+  if (isMessage(d)) {
+    switch (d.status) {
+      case "accepted":
+        return "A message, recorded, then acknowledged to the broker; it started a run.";
+      case "duplicate":
+        return "A repeat of an earlier message, acknowledged; it started no run of its own.";
+      default:
+        return `Refused${d.reason ? `: ${d.reason}` : ""}; it started no run.`;
+    }
+  }
   switch (d.status) {
     case "accepted":
       return `Accepted and answered ${d.http_status}; it started a run.`;
@@ -586,7 +608,7 @@ export function DeliveryView({
         <dt>Received</dt>
         <dd>{when(d.received_at)}</dd>
         <dt>Answer</dt>
-        <dd>{d.http_status}</dd>
+        <dd>{answerOf(d)}</dd>
         {d.run_id && (
           <>
             <dt>{d.status === "duplicate" ? "Run of the first delivery" : "Run"}</dt>
