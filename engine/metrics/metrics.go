@@ -188,6 +188,11 @@ func New() *Metrics {
 	for _, reason := range rejectReasons {
 		m.webhooksRejected.WithLabelValues(reason)
 	}
+	for _, broker := range []string{"rabbitmq", "nats", "mqtt", "redis"} {
+		for _, outcome := range []string{"accepted", "duplicate", "refused"} {
+			m.brokerMessages.WithLabelValues(broker, outcome)
+		}
+	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
