@@ -2,11 +2,9 @@ package nodes
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,31 +13,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine/netguard"
+	"github.com/hookflow/hookflow/nodes/redistest"
 )
 
 const testRedisURL = "redis://127.0.0.1:6379/0"
 
-// redisPrefix is a fresh key prefix for a test, whose keys are deleted when
-// it ends; the test is skipped when no Redis answers on 127.0.0.1:6379.
+// redisPrefix is a fresh key prefix for a test, and a client.
 func redisPrefix(t *testing.T) (string, *redis.Client) {
 	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		t.Skipf("no Redis at 127.0.0.1:6379 (make test starts one): %v", err)
-	}
-	prefix := "hftest:" + strings.ToLower(rand.Text()[:10]) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := client.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(ctx, keys...)
-		}
-		_ = client.Close()
-	})
+	client, prefix := redistest.Prefix(t)
 	return prefix, client
+}
+
+// requireNoPending waits until the group has acknowledged every entry.
+func requireNoPending(t *testing.T, client *redis.Client, stream string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		pending, err := client.XPending(context.Background(), stream, "hookflow").Result()
+		return err == nil && pending.Count == 0
+	}, 5*time.Second, 10*time.Millisecond, "every entry of %s is acknowledged", stream)
 }
 
 func redisCreds(data map[string]any) dbCreds {
@@ -219,10 +211,7 @@ func TestRedisStreamTrigger(t *testing.T) {
 	assert.Equal(t, "application/json", got[1].ContentType)
 	assert.JSONEq(t, `{"qty": "2", "sku": "A-1"}`, string(got[1].Body), "without a body field, the fields are the body")
 
-	require.Eventually(t, func() bool {
-		pending, err := client.XPending(ctx, stream, "hookflow").Result()
-		return err == nil && pending.Count == 0
-	}, 5*time.Second, 10*time.Millisecond, "each entry is acknowledged once handled")
+	requireNoPending(t, client, stream)
 }
 
 func TestRedisTriggerAcksOnlyRecordedEntries(t *testing.T) {
@@ -251,10 +240,7 @@ func TestRedisTriggerAcksOnlyRecordedEntries(t *testing.T) {
 	again := consume(t, trigger, services, "a", nil)
 	got := again.wait(t, 1)
 	assert.JSONEq(t, `{"n": 1}`, string(got[0].Body))
-	require.Eventually(t, func() bool {
-		pending, err := client.XPending(ctx, stream, "hookflow").Result()
-		return err == nil && pending.Count == 0
-	}, 5*time.Second, 10*time.Millisecond)
+	requireNoPending(t, client, stream)
 }
 
 func TestRedisTriggerClaimsADeadMembersEntries(t *testing.T) {
@@ -281,10 +267,7 @@ func TestRedisTriggerClaimsADeadMembersEntries(t *testing.T) {
 		ns = append(ns, body.N)
 	}
 	assert.ElementsMatch(t, []int{0, 1, 2, 3, 4}, ns, "the dead member's entries are claimed once idle")
-	require.Eventually(t, func() bool {
-		pending, err := client.XPending(ctx, stream, "hookflow").Result()
-		return err == nil && pending.Count == 0
-	}, 5*time.Second, 10*time.Millisecond)
+	requireNoPending(t, client, stream)
 }
 
 func TestRedisTriggerMembersShareTheStream(t *testing.T) {

@@ -245,7 +245,7 @@ func runBrokerCluster(t *testing.T, c *brokerCase) {
 }
 
 // acceptedMessages reads hookflow_broker_messages_total{outcome="accepted"}
-// off a process's metrics.
+// off a process's metrics, over every broker.
 func acceptedMessages(t *testing.T, p *process) float64 {
 	t.Helper()
 	res, err := http.Get(p.url + "/metrics")
@@ -253,12 +253,14 @@ func acceptedMessages(t *testing.T, p *process) float64 {
 	defer res.Body.Close()
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(res.Body)
+	// Every broker has a series from the start: sum them.
+	total := 0.0
 	for _, line := range strings.Split(buf.String(), "\n") {
 		if strings.HasPrefix(line, "hookflow_broker_messages_total{") && strings.Contains(line, `outcome="accepted"`) {
 			var v float64
 			_, _ = fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v)
-			return v
+			total += v
 		}
 	}
-	return 0
+	return total
 }

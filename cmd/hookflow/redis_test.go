@@ -2,32 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/nodes/redistest"
 )
 
 // redisCase is a stream of the test's own on the local Redis, deleted when
 // the test ends; the test is skipped when no Redis answers.
 func redisCase(t *testing.T) *brokerCase {
 	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		t.Skipf("no Redis at 127.0.0.1:6379 (make test starts one): %v", err)
-	}
-	stream := "hftest:" + strings.ToLower(rand.Text()[:10]) + ":orders"
-	t.Cleanup(func() {
-		client.Del(context.Background(), stream)
-		_ = client.Close()
-	})
+	client, prefix := redistest.Prefix(t)
+	stream := prefix + "orders"
 	return &brokerCase{
 		credType: "redis", credData: `{"url": "redis://127.0.0.1:6379/0"}`,
 		trigger: func(*testing.T) (string, string) {

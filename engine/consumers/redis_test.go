@@ -2,9 +2,7 @@ package consumers_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,31 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine/consumers"
+	"github.com/hookflow/hookflow/nodes/redistest"
 	"github.com/hookflow/hookflow/store"
 )
-
-// redisTest is a Redis client and a key prefix of the test's own, whose
-// keys are deleted when it ends; the test is skipped when no Redis
-// answers on 127.0.0.1:6379.
-func redisTest(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		t.Skipf("no Redis at 127.0.0.1:6379 (make test starts one): %v", err)
-	}
-	prefix := "hftest:" + strings.ToLower(rand.Text()[:10]) + ":"
-	t.Cleanup(func() {
-		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(context.Background(), keys...)
-		}
-		_ = client.Close()
-	})
-	return client, prefix
-}
 
 // TestRedisStreamRunsAFlow: entries added to a stream run the flow, which
 // writes to Redis; a repeated entry is a duplicate, an entry whose body is
@@ -47,7 +23,7 @@ func TestRedisStreamRunsAFlow(t *testing.T) {
 	for _, dialect := range dialects() {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
-			client, prefix := redisTest(t)
+			client, prefix := redistest.Prefix(t)
 			ctx := context.Background()
 			s := newStack(t, dialect)
 			s.credential("cache", "redis", `{"url": "redis://127.0.0.1:6379/0"}`)
@@ -113,7 +89,7 @@ status: succeeded
 // and entries added meanwhile run.
 func TestRedisConsumerReconnects(t *testing.T) {
 	t.Parallel()
-	client, prefix := redisTest(t)
+	client, prefix := redistest.Prefix(t)
 	ctx := context.Background()
 	p := newProxy(t, "127.0.0.1:6379")
 	s := newStack(t, dialects()[0])
@@ -140,7 +116,7 @@ func TestRedisConsumerReconnects(t *testing.T) {
 // and entries added meanwhile wait in the stream for its reactivation.
 func TestDeactivatingStopsTheConsumer(t *testing.T) {
 	t.Parallel()
-	client, prefix := redisTest(t)
+	client, prefix := redistest.Prefix(t)
 	ctx := context.Background()
 	s := newStack(t, dialects()[0])
 	s.credential("cache", "redis", `{"url": "redis://127.0.0.1:6379/0"}`)
