@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -138,10 +139,39 @@ func (p *brokerTriggerParams) settings(b *Builder) DeliverySettings {
 	return DeliverySettings{Dedupe: b.Expression("dedupe", p.Dedupe), DedupeWindowMS: p.DedupeWindowMS}
 }
 
-// brokerTriggerRun is the step of a broker trigger: it outputs the message
-// the flow was triggered with.
-func brokerTriggerRun(in *Input) (Result, error) {
+// brokerTrigger is what every broker trigger node has: the credential it
+// connects with and its dedupe settings. Each kind embeds it.
+type brokerTrigger struct {
+	credential string
+	settings   DeliverySettings
+}
+
+func newBrokerTrigger(b *Builder, credential string, p *brokerTriggerParams) brokerTrigger {
+	return brokerTrigger{credential: credential, settings: p.settings(b)}
+}
+
+// Run outputs the message the flow was triggered with.
+func (t *brokerTrigger) Run(_ context.Context, in *Input) (Result, error) {
 	return Result{Output: in.Scope.Trigger}, nil
+}
+
+// Credential implements BrokerTrigger.
+func (t *brokerTrigger) Credential() string { return t.credential }
+
+// Deliveries implements BrokerTrigger.
+func (t *brokerTrigger) Deliveries() DeliverySettings { return t.settings }
+
+// openCredential opens the trigger's credential, which must be of type
+// want.
+func (t *brokerTrigger) openCredential(ctx context.Context, c *Consumption, want string) (*Credential, error) {
+	cred, err := c.Services.Credentials.Open(ctx, t.credential)
+	if err != nil {
+		return nil, fmt.Errorf("credential %q: %w", t.credential, err)
+	}
+	if cred.Type != want {
+		return nil, fmt.Errorf("credential %q is of type %s, not %s", t.credential, cred.Type, want)
+	}
+	return cred, nil
 }
 
 // BrokerConnections keeps one connection per broker credential, shared by

@@ -359,35 +359,26 @@ type redisTriggerParams struct {
 
 // RedisTrigger is a compiled trigger.redis node.
 type RedisTrigger struct {
-	credential string
-	stream     string
-	group      string
-	start      string
-	batch      int64
-	claimIdle  time.Duration
-	settings   DeliverySettings
+	brokerTrigger
+	stream    string
+	group     string
+	start     string
+	batch     int64
+	claimIdle time.Duration
 }
 
 var _ BrokerTrigger = (*RedisTrigger)(nil)
 
 func buildRedisTrigger(b *Builder, p *redisTriggerParams) Node {
 	return &RedisTrigger{
-		credential: p.Credential, stream: p.Stream, group: p.Group, start: p.Start, batch: p.Batch,
-		claimIdle: time.Duration(p.ClaimIdleMS) * time.Millisecond, settings: p.settings(b),
+		brokerTrigger: newBrokerTrigger(b, p.Credential, &p.brokerTriggerParams),
+		stream:        p.Stream, group: p.Group, start: p.Start, batch: p.Batch,
+		claimIdle: time.Duration(p.ClaimIdleMS) * time.Millisecond,
 	}
 }
 
-// Run outputs the message the flow was triggered with.
-func (r *RedisTrigger) Run(_ context.Context, in *Input) (Result, error) { return brokerTriggerRun(in) }
-
 // Broker implements BrokerTrigger.
 func (r *RedisTrigger) Broker() string { return BrokerRedis }
-
-// Credential implements BrokerTrigger.
-func (r *RedisTrigger) Credential() string { return r.credential }
-
-// Deliveries implements BrokerTrigger.
-func (r *RedisTrigger) Deliveries() DeliverySettings { return r.settings }
 
 // redisReadBlock is how long one read waits for entries: about how long a
 // stop waits for Consume to return.
@@ -399,12 +390,9 @@ const redisReadBlock = time.Second
 // are claimed back once idle for claim_idle_ms, by whichever member looks
 // first.
 func (r *RedisTrigger) Consume(ctx context.Context, c *Consumption) error {
-	cred, err := c.Services.Credentials.Open(ctx, r.credential)
+	cred, err := r.openCredential(ctx, c, CredentialRedis)
 	if err != nil {
-		return fmt.Errorf("credential %q: %w", r.credential, err)
-	}
-	if cred.Type != CredentialRedis {
-		return fmt.Errorf("credential %q is of type %s, not redis", r.credential, cred.Type)
+		return err
 	}
 	client, err := redisClient(ctx, c.Services, cred)
 	if err != nil {
