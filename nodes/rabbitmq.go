@@ -271,6 +271,9 @@ func (n *rabbitPublishNode) Run(ctx context.Context, in *Input) (Result, error) 
 	if n.exchange == "" {
 		where = "the default exchange"
 	}
+	if n.exchange == "" && key == "" {
+		return Result{}, Permanent(errors.New("routing_key: the routing key is empty; with the default exchange it names the queue"))
+	}
 	what := "publish to " + where + " with routing key " + strconv.Quote(key)
 	confirmed, err := conn.publish(ctx, n.exchange, key, n.confirm, n.confirm && n.mandatory, msg)
 	if err != nil {
@@ -389,15 +392,19 @@ func (c *rabbitConn) publish(ctx context.Context, exchange, key string, confirm,
 		return false, err
 	}
 	select {
-	case r := <-p.returns:
-		c.release(p, false)
-		return false, Permanent(fmt.Errorf("no queue is bound to take it (%d %s)", r.ReplyCode, r.ReplyText))
+	case r, ok := <-p.returns:
+		if ok {
+			c.release(p, false)
+			return false, Permanent(fmt.Errorf("no queue is bound to take it (%d %s)", r.ReplyCode, r.ReplyText))
+		}
 	default:
 	}
 	if !acked {
 		c.release(p, false)
 		select {
 		case e := <-p.closed:
+			// The broker closed the channel (a missing exchange …),
+			// which nacks what it did not confirm.
 			if e != nil {
 				return false, e
 			}
@@ -510,7 +517,9 @@ func (r *RabbitMQTrigger) Consume(ctx context.Context, c *Consumption) error {
 	if err := ch.Qos(r.prefetch, 0, false); err != nil {
 		return fail("set the prefetch of queue "+r.queue, err)
 	}
-	deliveries, err := ch.ConsumeWithContext(ctx, r.queue, "", false, false, false, false, nil)
+	// Not ConsumeWithContext: its cancel races the channel's close. Closing
+	// the channel ends the consumer, and requeues what it did not settle.
+	deliveries, err := ch.Consume(r.queue, "", false, false, false, false, nil)
 	if err != nil {
 		return fail("consume queue "+r.queue, err)
 	}
