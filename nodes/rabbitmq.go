@@ -279,7 +279,7 @@ func (n *rabbitPublishNode) Run(ctx context.Context, in *Input) (Result, error) 
 	if err != nil {
 		return Result{}, in.Services.rabbitError(ctx, what, err, cred.Secrets...)
 	}
-	return Result{Output: map[string]any{"confirmed": confirmed, "message_id": msg.MessageId}}, nil
+	return Result{Output: map[string]any{"confirmed": confirmed}}, nil
 }
 
 // message renders the routing key and the message.
