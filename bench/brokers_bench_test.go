@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookflow/hookflow/engine"
@@ -18,6 +19,7 @@ import (
 	"github.com/hookflow/hookflow/engine/ingress"
 	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/nodes/rabbitmqtest"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
 )
@@ -35,6 +37,7 @@ type brokerBench struct {
 
 var brokerBenches = []brokerBench{
 	{name: "redis", credType: "redis", credData: `{"url": "redis://127.0.0.1:6379/0"}`, setup: redisBench},
+	{name: "rabbitmq", credType: "rabbitmq", credData: `{"url": "` + rabbitmqtest.URL + `"}`, setup: rabbitmqBench},
 }
 
 // BenchmarkBrokerMessages measures messages per second into completed
@@ -165,6 +168,22 @@ func redisBench(b *testing.B) (string, string, func(int)) {
 			if _, err := pipe.Exec(context.Background()); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+}
+
+// rabbitmqBench is a queue of the benchmark's own, deleted afterwards;
+// messages are published persistent, with confirms, 500 at a time.
+func rabbitmqBench(b *testing.B) (string, string, func(int)) {
+	mq := rabbitmqtest.New(b)
+	queue := mq.DeclareQueue(b, "orders", nil, "")
+	return "trigger.rabbitmq", `{"queue": "` + queue + `"}`, func(n int) {
+		for from := 0; from < n; from += 500 {
+			msgs := make([]amqp.Publishing, 0, 500)
+			for i := from; i < min(from+500, n); i++ {
+				msgs = append(msgs, amqp.Publishing{ContentType: "application/json", Body: fmt.Appendf(nil, `{"n": %d}`, i)})
+			}
+			mq.Publish(b, queue, msgs...)
 		}
 	}
 }
