@@ -168,8 +168,11 @@ func (s *Services) rabbitError(ctx context.Context, what string, err error, secr
 		case amqp.NotFound:
 			return Permanent(fmt.Errorf("%s: it does not exist: %s", what, reply.Reason))
 		case amqp.PreconditionFailed:
-			return Permanent(fmt.Errorf("%s: the queue exists with other settings (durable, dead-letter exchange or other arguments); "+
-				"give the same settings, delete the queue, or turn declare off: %s", what, reply.Reason))
+			if strings.Contains(reply.Reason, "inequivalent arg") {
+				return Permanent(fmt.Errorf("%s: the queue exists with other settings (durable, dead-letter exchange or other arguments); "+
+					"give the same settings, delete the queue, or turn declare off: %s", what, reply.Reason))
+			}
+			return Permanent(fmt.Errorf("%s: RabbitMQ refused it: %s", what, reply.Reason))
 		case amqp.ResourceLocked, amqp.ConnectionForced, amqp.ResourceError, amqp.InternalError, amqp.ChannelError:
 			return err
 		}
@@ -609,15 +612,12 @@ func (r *RabbitMQTrigger) settle(acks *rabbitAcks, res rabbitResult, failed *err
 }
 
 // requeueRefused says whether a refused message goes back on the queue:
-// until it was refused refusal_requeues times, counted by the broker
-// (x-delivery-count of quorum queues) or else by this trigger.
+// until this instance refused it refusal_requeues times. The count is kept
+// in memory, by message_id (else routing key and body), so each instance
+// of a cluster counts on its own.
 func (r *RabbitMQTrigger) requeueRefused(d *amqp.Delivery) bool {
 	if r.refusalRequeues == 0 {
 		return false
-	}
-	if n, ok := d.Headers["x-delivery-count"]; ok {
-		count, _ := strconv.Atoi(fmt.Sprint(n))
-		return count < r.refusalRequeues
 	}
 	key := d.MessageId
 	if key == "" {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -161,6 +165,11 @@ func TestRabbitMQErrors(t *testing.T) {
 		}
 	}
 	queue := mq.DeclareQueue(t, "orders", nil, "")
+	// A TLS server whose certificate no CA of ours signed.
+	untrusted := httptest.NewUnstartedServer(http.NotFoundHandler())
+	untrusted.Config.ErrorLog = log.New(io.Discard, "", 0)
+	untrusted.StartTLS()
+	t.Cleanup(untrusted.Close)
 	tests := []struct {
 		name     string
 		cred     map[string]any
@@ -168,6 +177,8 @@ func TestRabbitMQErrors(t *testing.T) {
 		wantErr  string
 		final    bool
 	}{
+		{name: "a certificate no CA of ours signed", cred: map[string]any{"url": "amqps://" + untrusted.Listener.Addr().String() + "/"},
+			wantErr: "certificate signed by unknown authority", final: true},
 		{name: "a wrong password", cred: map[string]any{"username": "guest", "password": "s3cret-pass"},
 			wantErr: "RabbitMQ refused the username or password", final: true},
 		{name: "a vhost that does not exist", cred: map[string]any{"url": "amqp://127.0.0.1:5672/" + mq.Prefix + "nowhere"},
