@@ -2,6 +2,7 @@ package nodes
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -522,7 +523,9 @@ func (r *RabbitMQTrigger) Consume(ctx context.Context, c *Consumption) error {
 	}
 	// Not ConsumeWithContext: its cancel races the channel's close. Closing
 	// the channel ends the consumer, and requeues what it did not settle.
-	deliveries, err := ch.Consume(r.queue, "", false, false, false, false, nil)
+	// The tag shows in the management UI which instance and flow consume.
+	tag := fmt.Sprintf("hookflow.%s.%s.%s.%s", c.Instance, c.FlowID, c.NodeID, strings.ToLower(rand.Text()[:6]))
+	deliveries, err := ch.Consume(r.queue, tag, false, false, false, false, nil)
 	if err != nil {
 		return fail("consume queue "+r.queue, err)
 	}
