@@ -301,6 +301,48 @@ func TestRabbitMQTriggerAcksOnlyRecordedMessages(t *testing.T) {
 	assert.Zero(t, ready)
 }
 
+// TestRabbitMQTriggerFailureAmongMessagesInFlight: one record failing
+// among many in flight requeues it and what was not handled, and
+// acknowledges the others: consumed again, each message is handled once.
+func TestRabbitMQTriggerFailureAmongMessagesInFlight(t *testing.T) {
+	t.Parallel()
+	mq := rabbitmqtest.New(t)
+	queue := mq.Queue("orders")
+	services := brokerServices(t, rabbitCreds(nil))
+	trigger := rabbitTrigger(t, `{"queue": "`+queue+`", "prefetch": 20}`)
+	mq.DeclareQueue(t, "orders", nil, "")
+	const total = 200
+	msgs := make([]amqp.Publishing, total)
+	for n := range msgs {
+		msgs[n] = amqp.Publishing{Body: fmt.Appendf(nil, `{"n": %d}`, n), MessageId: fmt.Sprint(n)}
+	}
+	mq.Publish(t, queue, msgs...)
+	failing := consume(t, trigger, services, "a", func(c *consumer) { c.failNext = 3 })
+	select {
+	case err := <-failing.done:
+		failing.done <- err
+		require.ErrorContains(t, err, "the database does not answer")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consume went on after a message was not recorded")
+	}
+	first := failing.wait(t, 0)
+	again := consume(t, trigger, services, "a", nil)
+	rest := again.wait(t, total-len(first))
+	time.Sleep(200 * time.Millisecond) // no more come
+	seen := map[string]int{}
+	for _, m := range append(first, again.wait(t, 0)...) {
+		seen[m.ID]++
+	}
+	t.Logf("%d messages recorded before the failure, %d after", len(first), len(rest))
+	assert.Len(t, seen, total)
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "message %s was handled once", id)
+	}
+	require.NoError(t, again.halt(t))
+	ready, _ := mq.Counts(t, queue)
+	assert.Zero(t, ready)
+}
+
 func TestRabbitMQTriggerDeadLettersRefusedMessages(t *testing.T) {
 	t.Parallel()
 	mq := rabbitmqtest.New(t)
