@@ -458,3 +458,17 @@ func TestRabbitMQTriggerStopsPromptly(t *testing.T) {
 	require.NoError(t, c.halt(t), "Consume returns nil when its context ends")
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
+
+func TestRabbitMQTriggerConsumesAQuorumQueueNotDeclared(t *testing.T) {
+	t.Parallel()
+	mq := rabbitmqtest.New(t)
+	queue := mq.DeclareQueue(t, "quorum", amqp.Table{"x-queue-type": "quorum"}, "")
+	services := brokerServices(t, rabbitCreds(nil))
+	c := consume(t, rabbitTrigger(t, `{"queue": "`+queue+`", "declare": false}`), services, "a", nil)
+	mq.Publish(t, queue, amqp.Publishing{Body: []byte(`{"n": 1}`), MessageId: "q-1"})
+	got := c.wait(t, 1)
+	assert.Equal(t, "q-1", got[0].ID)
+	require.NoError(t, c.halt(t))
+	ready, _ := mq.Counts(t, queue)
+	assert.Zero(t, ready)
+}
