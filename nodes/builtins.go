@@ -36,4 +36,6 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(llmChatSpec, buildLLMChat))
 	r.MustRegister(Define(redisCommandSpec, buildRedisCommand))
 	r.MustRegister(Define(redisTriggerSpec, buildRedisTrigger))
+	r.MustRegister(Define(natsPublishSpec, buildNATSPublish))
+	r.MustRegister(Define(natsTriggerSpec, buildNATSTrigger))
 }
