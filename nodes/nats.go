@@ -94,16 +94,13 @@ func natsURLs(raw string) (tlsWanted bool, err error) {
 		if err != nil || u.Scheme == "" {
 			return false, errors.New("is not a URL such as nats://host:4222")
 		}
-		switch u.Scheme {
-		case "nats":
-		case "tls":
-			tlsWanted = true
-		default:
+		if u.Scheme != "nats" && u.Scheme != "tls" {
 			return false, fmt.Errorf("must start with nats:// or tls:// (TLS), not %q", u.Scheme+"://")
 		}
 		if i > 0 && tlsWanted != (u.Scheme == "tls") {
 			return false, errors.New("mixes nats:// and tls:// servers")
 		}
+		tlsWanted = u.Scheme == "tls"
 		if u.Hostname() == "" {
 			return false, errors.New("names no host: nats://host:4222")
 		}
@@ -193,16 +190,13 @@ func natsClient(ctx context.Context, s *Services, cred *Credential) (*natsConn, 
 			// A core subscriber that falls behind loses messages
 			// rather than the connection.
 			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
-			func(o *nats.Options) error {
-				// Used for tls:// and for a server that asks for TLS.
-				host := ""
-				if u, err := url.Parse(strings.TrimSpace(strings.Split(raw, ",")[0])); err == nil {
-					host = u.Hostname()
-				}
-				o.TLSConfig = credentialTLS(cred, host)
-				o.Secure = tlsWanted
-				return nil
-			},
+		}
+		if tlsWanted {
+			host := ""
+			if u, err := url.Parse(strings.TrimSpace(strings.Split(raw, ",")[0])); err == nil {
+				host = u.Hostname()
+			}
+			opts = append(opts, nats.Secure(credentialTLS(cred, host)))
 		}
 		if user := cred.String("username"); user != "" {
 			opts = append(opts, nats.UserInfo(user, cred.String("password")))
@@ -643,11 +637,19 @@ func (t *NATSTrigger) consumeStream(ctx context.Context, c *Consumption, conn *n
 		return fmt.Errorf("create durable consumer %s of stream %s: %w", name, stream.CachedInfo().Config.Name, err)
 	}
 	c.Subscribed()
+	// Take what is there, up to a batch; when nothing is, wait for the
+	// first message to come, so none waits for a batch to fill.
+	wait := false
 	for ctx.Err() == nil {
 		if conn.nc.IsClosed() {
 			return fmt.Errorf("the connection closed: %w", natsClosedError(conn))
 		}
-		batch, err := consumer.Fetch(t.batch, jetstream.FetchMaxWait(natsFetchWait))
+		var batch jetstream.MessageBatch
+		if wait {
+			batch, err = consumer.Fetch(1, jetstream.FetchMaxWait(natsFetchWait))
+		} else {
+			batch, err = consumer.FetchNoWait(t.batch)
+		}
 		if err != nil {
 			return err
 		}
@@ -661,6 +663,7 @@ func (t *NATSTrigger) consumeStream(ctx context.Context, c *Consumption, conn *n
 			}
 			return err
 		}
+		wait = len(msgs) == 0
 		if err := t.handleStream(ctx, c, conn, msgs); err != nil {
 			return err
 		}
