@@ -429,5 +429,3 @@ func TestNATSTriggerStopsPromptly(t *testing.T) {
 		assert.Less(t, time.Since(start), 3*time.Second)
 	}
 }
-
-
