@@ -323,7 +323,7 @@ var natsPublishSpec = Spec{
 		{Name: "jetstream", Type: TypeSelect, Label: "JetStream", Default: NATSJetStreamAuto, Advanced: true, Options: []Option{
 			{Value: NATSJetStreamAuto, Label: "When a stream captures the subject", Help: "Publish through JetStream when a stream captures the subject (looked up, and remembered for 10 s), else a core publish."},
 			{Value: NATSJetStreamOn, Label: "Always", Help: "Publish through JetStream; with no stream capturing the subject the step fails, and is retried."},
-			{Value: NATSJetStreamOff, Label: "Never", Help: "A core publish: the server has taken it, whoever listens gets it; nothing is stored."},
+			{Value: NATSJetStreamOff, Label: "Never", Help: "A core publish: the server has taken it and whoever listens gets it; nothing waits for a stream to store it."},
 		}, Help: "A JetStream publish waits until the stream has stored the message, and carries the step's id as Nats-Msg-Id, so a retried step is stored once."},
 	},
 }
