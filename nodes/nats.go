@@ -191,7 +191,9 @@ func natsClient(ctx context.Context, s *Services, cred *Credential) (*natsConn, 
 			// rather than the connection.
 			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
 		}
-		if tlsWanted {
+		// A CA certificate or skip_verify asks for TLS too: nats.go then
+		// insists on it, and a server that asks for it gets our settings.
+		if skip, _ := cred.Data["skip_verify"].(bool); tlsWanted || skip || cred.String("ca_certificate") != "" {
 			host := ""
 			if u, err := url.Parse(strings.TrimSpace(strings.Split(raw, ",")[0])); err == nil {
 				host = u.Hostname()

@@ -2,10 +2,21 @@ package nodes
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -427,5 +438,58 @@ func TestNATSTriggerStopsPromptly(t *testing.T) {
 		start := time.Now()
 		require.NoError(t, c.halt(t), "Consume returns nil when its context ends")
 		assert.Less(t, time.Since(start), 3*time.Second)
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// into dir, and returns the certificate's PEM.
+func selfSigned(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nats test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return string(certPEM)
+}
+
+func TestNATSTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca := selfSigned(t, dir)
+	server := natstest.Server(t, fmt.Sprintf("tls {cert_file: %q, key_file: %q}", filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")))
+	addr := strings.TrimPrefix(server, "nats://")
+	tests := []struct {
+		name    string
+		cred    map[string]any
+		wantErr string
+	}{
+		{name: "tls:// with the server's CA", cred: map[string]any{"url": "tls://" + addr, "ca_certificate": ca}},
+		{name: "tls:// without it", cred: map[string]any{"url": "tls://" + addr}, wantErr: "the server's TLS certificate does not check"},
+		{name: "nats:// to a server that asks for TLS", cred: map[string]any{"url": "nats://" + addr}, wantErr: "the server's TLS certificate does not check"},
+		{name: "nats:// with a CA certificate: TLS", cred: map[string]any{"url": "nats://" + addr, "ca_certificate": ca}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			services := brokerServices(t, natsCreds(tt.cred))
+			res, err := natsPublish(t, `{"subject": "tls.test", "body": "x"}`).Run(context.Background(), brokerInput(services, nil))
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				assert.Equal(t, true, res.Output.(map[string]any)["published"])
+				return
+			}
+			require.ErrorContains(t, err, tt.wantErr)
+			assert.True(t, IsPermanent(err), "%v", err)
+		})
 	}
 }
