@@ -218,7 +218,7 @@ func natsClient(ctx context.Context, s *Services, cred *Credential) (*natsConn, 
 		return &natsConn{nc: nc, js: js, streams: map[string]natsStreamLookup{}}, nil
 	}, func(c io.Closer) bool { return c.(*natsConn).nc.IsClosed() })
 	if err != nil {
-		return nil, s.natsError(ctx, "connect to NATS", err, cred.Secrets...)
+		return nil, s.natsError("connect to NATS", err, cred.Secrets...)
 	}
 	return c.(*natsConn), nil
 }
@@ -232,11 +232,13 @@ var natsPermission = regexp.MustCompile(`(?i)permissions violation for (publish|
 // refused credentials or permissions, a certificate that does not check, a
 // named stream that does not exist, a request JetStream calls bad. Retried:
 // a server that does not answer or is not there, no responders, timeouts.
-func (s *Services) natsError(ctx context.Context, what string, err error, secrets ...string) error {
+func (s *Services) natsError(what string, err error, secrets ...string) error {
 	if IsPermanent(err) {
 		return err
 	}
-	err = hideSecret(fmt.Errorf("%s: %w", what, err), secrets...)
+	final := func(format string, args ...any) error {
+		return Permanent(hideSecret(fmt.Errorf(format, args...), secrets...))
+	}
 	var (
 		api     *jetstream.APIError
 		unknown x509.UnknownAuthorityError
@@ -246,22 +248,21 @@ func (s *Services) natsError(ctx context.Context, what string, err error, secret
 	)
 	switch {
 	case s.refused(err):
-		return Permanent(err)
+		return final("%s: %w", what, err)
 	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
-		return Permanent(hideSecret(fmt.Errorf("%s: NATS refused the credentials: %w", what, errors.Unwrap(err)), secrets...))
+		return final("%s: NATS refused the credentials: %w", what, err)
 	case errors.Is(err, nats.ErrPermissionViolation):
 		if m := natsPermission.FindStringSubmatch(err.Error()); m != nil {
-			return Permanent(fmt.Errorf("%s: the NATS user may not %s %s: %w", what, natsVerb(m[1]), m[2], errors.Unwrap(err)))
+			return final("%s: the NATS user may not %s %s: %w", what, natsVerb(m[1]), m[2], err)
 		}
-		return Permanent(fmt.Errorf("%s: the NATS user may not do this: %w", what, errors.Unwrap(err)))
+		return final("%s: the NATS user may not do this: %w", what, err)
 	case errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &host), errors.As(err, &verify):
-		return Permanent(fmt.Errorf("%s: the server's TLS certificate does not check (give its CA certificate): %w", what, errors.Unwrap(err)))
-	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject), errors.Is(err, jetstream.ErrInvalidSubject):
-		return Permanent(err)
-	case errors.As(err, &api) && (api.Code == 400 || api.ErrorCode == jetstream.JSErrCodeStreamNotFound):
-		return Permanent(err)
+		return final("%s: the server's TLS certificate does not check (give its CA certificate): %w", what, err)
+	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject), errors.Is(err, jetstream.ErrInvalidSubject),
+		errors.As(err, &api) && (api.Code == 400 || api.ErrorCode == jetstream.JSErrCodeStreamNotFound):
+		return final("%s: %w", what, err)
 	}
-	return err
+	return hideSecret(fmt.Errorf("%s: %w", what, err), secrets...)
 }
 
 func natsVerb(op string) string {
@@ -392,7 +393,7 @@ func (n *natsPublishNode) Run(ctx context.Context, in *Input) (Result, error) {
 	}
 	out, err := n.publish(ctx, in, conn, msg)
 	if err != nil {
-		return Result{}, in.Services.natsError(ctx, "NATS publish to "+subject, err, cred.Secrets...)
+		return Result{}, in.Services.natsError("NATS publish to "+subject, err, cred.Secrets...)
 	}
 	return Result{Output: out}, nil
 }
@@ -577,7 +578,7 @@ func (t *NATSTrigger) Consume(ctx context.Context, c *Consumption) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return c.Services.natsError(ctx, "find the stream of "+t.subject, err, cred.Secrets...)
+		return c.Services.natsError("find the stream of "+t.subject, err, cred.Secrets...)
 	}
 	if stream == nil {
 		err = t.consumeCore(ctx, c, conn)
@@ -585,7 +586,7 @@ func (t *NATSTrigger) Consume(ctx context.Context, c *Consumption) error {
 		err = t.consumeStream(ctx, c, conn, stream)
 	}
 	if err != nil && ctx.Err() == nil {
-		return c.Services.natsError(ctx, "consume "+t.subject, err, cred.Secrets...)
+		return c.Services.natsError("consume "+t.subject, err, cred.Secrets...)
 	}
 	return nil
 }
