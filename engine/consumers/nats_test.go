@@ -127,3 +127,30 @@ func TestNATSConsumerReconnects(t *testing.T) {
 	runs := s.finishedRuns(flowID, 4)
 	assert.Len(t, runs, 4, "the messages stored while NATS was away run once it is back")
 }
+
+// TestNATSCoreSubjectRunsAFlow: on a subject no stream captures, the
+// trigger subscribes in a queue group (core NATS) and each message runs;
+// the Nats-Msg-Id header dedupes.
+func TestNATSCoreSubjectRunsAFlow(t *testing.T) {
+	t.Parallel()
+	nc, _, prefix := natstest.Prefix(t)
+	s := newStack(t, dialects()[0])
+	s.credential("bus", "nats", `{"url": "`+natstest.URL+`"}`)
+	flowID := s.activate(`{"name": "events", "nodes": [
+		{"id": "events", "type": "trigger.nats", "params": {"credential": "bus", "subject": "` + prefix + `.events.*"}}], "edges": []}`)
+	for n, id := range []string{"e-1", "e-2", "e-1"} {
+		msg := nats.NewMsg(prefix + ".events.created")
+		msg.Header.Set("Nats-Msg-Id", id)
+		msg.Data = fmt.Appendf(nil, `{"n": %d}`, n)
+		require.NoError(t, nc.PublishMsg(msg))
+	}
+	require.NoError(t, nc.Flush())
+	s.finishedRuns(flowID, 2)
+	require.Eventually(t, func() bool { return len(s.deliveries(flowID)) == 3 }, 10*time.Second, 20*time.Millisecond)
+	statuses := map[string]int{}
+	for _, d := range s.deliveries(flowID) {
+		statuses[d.Status]++
+		assert.Equal(t, prefix+".events.created", d.Path)
+	}
+	assert.Equal(t, map[string]int{store.DeliveryAccepted: 2, store.DeliveryDuplicate: 1}, statuses, "the repeated Nats-Msg-Id is a duplicate")
+}
