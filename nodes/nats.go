@@ -548,7 +548,7 @@ func natsCheckFilter(subject string) error {
 // Broker implements BrokerTrigger.
 func (t *NATSTrigger) Broker() string { return BrokerNATS }
 
-// consumerName names the trigger's durable consumer and queue group after
+// natsConsumerName names the trigger's durable consumer and queue group after
 // its flow and node, so they outlive restarts and every instance shares
 // them.
 func natsConsumerName(flowID, nodeID string) string {
