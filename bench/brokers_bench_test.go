@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
@@ -38,6 +40,7 @@ type brokerBench struct {
 var brokerBenches = []brokerBench{
 	{name: "redis", credType: "redis", credData: `{"url": "redis://127.0.0.1:6379/0"}`, setup: redisBench},
 	{name: "rabbitmq", credType: "rabbitmq", credData: `{"url": "` + rabbitmqtest.URL + `"}`, setup: rabbitmqBench},
+	{name: "nats", credType: "nats", credData: `{"url": "nats://127.0.0.1:4222"}`, setup: natsBench},
 }
 
 // BenchmarkBrokerMessages measures messages per second into completed
@@ -184,6 +187,40 @@ func rabbitmqBench(b *testing.B) (string, string, func(int)) {
 				msgs = append(msgs, amqp.Publishing{ContentType: "application/json", Body: fmt.Appendf(nil, `{"n": %d}`, i)})
 			}
 			mq.Publish(b, queue, msgs...)
+		}
+	}
+}
+
+// natsBench is a JetStream stream of the benchmark's own (file storage),
+// deleted afterwards with its durable consumer.
+func natsBench(b *testing.B) (string, string, func(int)) {
+	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
+	if err != nil {
+		b.Skipf("no NATS at 127.0.0.1:4222: %v", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := "hfbench_" + strings.ToLower(rand.Text()[:10])
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: name, Subjects: []string{name + ".>"}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = js.DeleteStream(context.Background(), name)
+		nc.Close()
+	})
+	subject := name + ".orders"
+	return "trigger.nats", `{"subject": "` + subject + `"}`, func(n int) {
+		for i := range n {
+			if _, err := js.PublishAsync(subject, fmt.Appendf(nil, `{"n": %d}`, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(time.Minute):
+			b.Fatal("the stream did not take the messages in a minute")
 		}
 	}
 }

@@ -38,4 +38,6 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(redisTriggerSpec, buildRedisTrigger))
 	r.MustRegister(Define(rabbitPublishSpec, buildRabbitPublish))
 	r.MustRegister(Define(rabbitTriggerSpec, buildRabbitTrigger))
+	r.MustRegister(Define(natsPublishSpec, buildNATSPublish))
+	r.MustRegister(Define(natsTriggerSpec, buildNATSTrigger))
 }

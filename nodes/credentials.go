@@ -195,6 +195,7 @@ var builtinCredentialTypes = []CredentialType{
 	},
 	redisCredentialType,
 	rabbitCredentialType,
+	natsCredentialType,
 }
 
 // JSONSchema is the schema of the credential type's data.

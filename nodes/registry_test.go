@@ -91,7 +91,7 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
-	assert.Equal(t, 6, triggers)
+	assert.Equal(t, 7, triggers)
 	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "trigger.call", "transform", "filter", "if", "switch",
 		"merge", "foreach", "delay", "respond", "flow.call", "flow.return", "wait.callback"} {
 		_, ok := builtins(t).Lookup(kind)
@@ -249,6 +249,8 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"trigger.redis":    `{"credential": "c", "stream": "s"}`,
 		"rabbitmq.publish": `{"credential": "c", "routing_key": "q", "body": "hi"}`,
 		"trigger.rabbitmq": `{"credential": "c", "queue": "q"}`,
+		"nats.publish":     `{"credential": "c", "subject": "s"}`,
+		"trigger.nats":     `{"credential": "c", "subject": "s"}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)
