@@ -36,4 +36,6 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(llmChatSpec, buildLLMChat))
 	r.MustRegister(Define(redisCommandSpec, buildRedisCommand))
 	r.MustRegister(Define(redisTriggerSpec, buildRedisTrigger))
+	r.MustRegister(Define(mqttPublishSpec, buildMQTTPublish))
+	r.MustRegister(Define(mqttTriggerSpec, buildMQTTTrigger))
 }

@@ -194,6 +194,7 @@ var builtinCredentialTypes = []CredentialType{
 		},
 	},
 	redisCredentialType,
+	mqttCredentialType,
 }
 
 // JSONSchema is the schema of the credential type's data.

@@ -91,7 +91,7 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
-	assert.Equal(t, 5, triggers)
+	assert.Equal(t, 6, triggers)
 	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "trigger.call", "transform", "filter", "if", "switch",
 		"merge", "foreach", "delay", "respond", "flow.call", "flow.return", "wait.callback"} {
 		_, ok := builtins(t).Lookup(kind)
@@ -247,6 +247,8 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"webhook.send":     `{"url": "https://x.example", "body": {}, "signing": "none"}`,
 		"redis.command":    `{"credential": "c", "command": "SET", "key": "k", "value": "v"}`,
 		"trigger.redis":    `{"credential": "c", "stream": "s"}`,
+		"mqtt.publish":     `{"credential": "c", "topic": "t"}`,
+		"trigger.mqtt":     `{"credential": "c", "topics": ["t/#"]}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)
