@@ -174,6 +174,12 @@ func mqttConnect(ctx context.Context, client mqtt.Client) error {
 // the authorisation, the client id or the protocol. Retried: a broker that
 // does not answer or says it is unavailable.
 func (s *Services) mqttError(what string, err error, secrets ...string) error {
+	// The client says "network Error : <why>": why is enough.
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := multi.Unwrap(); len(errs) == 2 && errors.Is(errs[0], packets.ErrorNetworkError) {
+			err = errs[1]
+		}
+	}
 	err = hideSecret(fmt.Errorf("%s: %w", what, err), secrets...)
 	var (
 		verify   *tls.CertificateVerificationError

@@ -113,3 +113,14 @@ func Start(t testing.TB) string {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// ForgetSession ends the persistent session of a client id on the broker
+// at addr (a clean-session connect under it), so tests leave none behind.
+func ForgetSession(addr, clientID string) {
+	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetProtocolVersion(4).
+		SetClientID(clientID).SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(2 * time.Second)
+	client := mqtt.NewClient(opts)
+	if token := client.Connect(); token.WaitTimeout(5*time.Second) && token.Error() == nil {
+		client.Disconnect(100)
+	}
+}
