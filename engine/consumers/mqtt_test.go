@@ -1,0 +1,137 @@
+package consumers_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/engine/consumers"
+	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/nodes/mqtttest"
+	"github.com/hookflow/hookflow/store"
+)
+
+// forgetSession ends the trigger's persistent session once the test's
+// stack has stopped (cleanups run last first: call it before newStack).
+func forgetSession(t *testing.T, flowID *string, nodeID string) {
+	t.Cleanup(func() {
+		if *flowID != "" {
+			mqtttest.ForgetSession(mqtttest.Addr, nodes.MQTTClientID(*flowID, nodeID))
+		}
+	})
+}
+
+// TestMQTTRunsAFlow: messages published to a topic run the flow, which
+// publishes to another; a repeated message is a duplicate, one too large
+// is refused, and neither runs.
+func TestMQTTRunsAFlow(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
+			var flowID string
+			forgetSession(t, &flowID, "sensor")
+			var (
+				mu  sync.Mutex
+				out = map[string]string{}
+			)
+			token := client.Subscribe(prefix+"out/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+				mu.Lock()
+				defer mu.Unlock()
+				out[m.Topic()] = string(m.Payload())
+			})
+			require.True(t, token.WaitTimeout(5*time.Second))
+			require.NoError(t, token.Error())
+
+			s := newStack(t, dialect)
+			s.credential("broker", "mqtt", `{"url": "mqtt://`+mqtttest.Addr+`"}`)
+			flowID = s.activate(`{"name": "orders", "nodes": [
+				{"id": "sensor", "type": "trigger.mqtt", "params": {"credential": "broker", "topics": ["` + prefix + `orders/+"], "dedupe": "trigger.body.id"}},
+				{"id": "total", "type": "transform", "params": {"fields": {"id": "trigger.body.id", "cents": "trigger.body.amount * 100", "source": "trigger.topic"}}},
+				{"id": "save", "type": "mqtt.publish", "params": {"credential": "broker", "topic": "` + prefix + `out/{{ input.id }}", "payload": "{{ input }}"}}],
+				"edges": [{"from": "sensor", "to": "total"}, {"from": "total", "to": "save"}]}`)
+
+			mqtttest.Publish(t, client, prefix+"orders/shop", `{"id": "A-1", "amount": 12.5}`)
+			mqtttest.Publish(t, client, prefix+"orders/shop", `{"id": "A-1", "amount": 12.5}`) // the same order again
+			mqtttest.Publish(t, client, prefix+"orders/shop", `{"id": "A-3", "pad": "`+strings.Repeat("x", 1<<20)+`"}`)
+			mqtttest.Publish(t, client, prefix+"orders/pos", `{"id": "A-2", "amount": 3}`)
+
+			runs := s.finishedRuns(flowID, 2)
+			assert.Equal(t, `trigger: mqtt
+status: succeeded
+  sensor   1 succeeded
+  total    1 succeeded output={"cents":1250,"id":"A-1","source":"`+prefix+`orders/shop"}
+  save     1 succeeded output={"published":true,"topic":"`+prefix+`out/A-1"}
+`, s.trace(runs[0]))
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return out[prefix+"out/A-2"] != ""
+			}, 10*time.Second, 20*time.Millisecond)
+			mu.Lock()
+			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "`+prefix+`orders/pos"}`, out[prefix+"out/A-2"])
+			mu.Unlock()
+
+			var byStatus map[string][]*store.Delivery
+			require.Eventually(t, func() bool {
+				byStatus = map[string][]*store.Delivery{}
+				list := s.deliveries(flowID)
+				for _, d := range list {
+					byStatus[d.Status] = append(byStatus[d.Status], d)
+				}
+				return len(list) == 4
+			}, 10*time.Second, 20*time.Millisecond)
+			require.Len(t, byStatus[store.DeliveryAccepted], 2)
+			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
+			require.Len(t, byStatus[store.DeliveryRejected], 1)
+			first := byStatus[store.DeliveryAccepted][0]
+			if first.DedupeKey != "expression:A-1" {
+				first = byStatus[store.DeliveryAccepted][1]
+			}
+			assert.Equal(t, "MQTT", first.Method)
+			assert.Equal(t, prefix+"orders/shop", first.Path)
+			assert.Equal(t, "expression:A-1", first.DedupeKey)
+			assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
+			assert.Equal(t, "the message is larger than 1048576 bytes", byStatus[store.DeliveryRejected][0].Reason)
+			time.Sleep(300 * time.Millisecond)
+			assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
+		})
+	}
+}
+
+// TestMQTTConsumerReconnects: a broker that goes away puts the consumer
+// in retrying with the error; once it is back, the consumer connects
+// again with its session, and messages published meanwhile, queued in
+// it, run.
+func TestMQTTConsumerReconnects(t *testing.T) {
+	t.Parallel()
+	client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
+	var flowID string
+	forgetSession(t, &flowID, "sensor")
+	p := newProxy(t, mqtttest.Addr)
+	s := newStack(t, dialects()[0])
+	s.credential("broker", "mqtt", `{"url": "mqtt://`+p.addr+`"}`)
+	flowID = s.activate(`{"name": "orders", "nodes": [
+		{"id": "sensor", "type": "trigger.mqtt", "params": {"credential": "broker", "topics": ["` + prefix + `orders"]}}], "edges": []}`)
+	mqtttest.Publish(t, client, prefix+"orders", `{"n": 1}`)
+	s.finishedRuns(flowID, 1)
+
+	p.cut()
+	state := s.waitStatus(flowID, consumers.StatusRetrying)
+	assert.NotEmpty(t, state.Error)
+	assert.NotNil(t, state.RetryAt)
+	for n := 2; n <= 4; n++ {
+		mqtttest.Publish(t, client, prefix+"orders", fmt.Sprintf(`{"n": %d}`, n))
+	}
+	p.restore()
+	s.waitStatus(flowID, consumers.StatusConnected)
+	runs := s.finishedRuns(flowID, 4)
+	assert.Len(t, runs, 4, "the messages published while the broker was away run once it is back")
+}
