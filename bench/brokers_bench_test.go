@@ -18,6 +18,7 @@ import (
 	"github.com/hookflow/hookflow/engine/ingress"
 	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/nodes/mqtttest"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
 )
@@ -31,10 +32,14 @@ type brokerBench struct {
 	// trigger's kind and params (without the credential), and a publisher
 	// of n messages; it skips the benchmark when the broker is missing.
 	setup func(b *testing.B) (kind, params string, publish func(n int))
+	// ownBroker, set instead of setup, starts a broker of the benchmark's
+	// own and returns credData too.
+	ownBroker func(b *testing.B) (credData, kind, params string, publish func(n int))
 }
 
 var brokerBenches = []brokerBench{
 	{name: "redis", credType: "redis", credData: `{"url": "redis://127.0.0.1:6379/0"}`, setup: redisBench},
+	{name: "mqtt", credType: "mqtt", ownBroker: mqttBench},
 }
 
 // BenchmarkBrokerMessages measures messages per second into completed
@@ -54,7 +59,13 @@ func BenchmarkBrokerMessages(b *testing.B) {
 
 func benchBroker(b *testing.B, bb brokerBench, dialect string) {
 	ctx := context.Background()
-	kind, params, publish := bb.setup(b)
+	var kind, params string
+	var publish func(int)
+	if bb.ownBroker != nil {
+		bb.credData, kind, params, publish = bb.ownBroker(b)
+	} else {
+		kind, params, publish = bb.setup(b)
+	}
 	counter := "hfbench:" + strings.ToLower(rand.Text()[:10])
 	db := storetest.Open(b, dialect)
 	reg := registry()
@@ -166,5 +177,26 @@ func redisBench(b *testing.B) (string, string, func(int)) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// mqttBench is a topic on a Mosquitto of the benchmark's own, published to
+// at QoS 1 with up to 500 PUBACKs awaited at once. Its own, because the
+// messages published faster than the flow runs queue in the broker, and a
+// default Mosquitto drops all but 1000 (max_queued_messages).
+func mqttBench(b *testing.B) (string, string, string, func(int)) {
+	addr := mqtttest.Start(b)
+	client, prefix := mqtttest.Prefix(b, addr)
+	topic := prefix + "orders"
+	return `{"url": "mqtt://` + addr + `"}`, "trigger.mqtt", `{"topics": ["` + topic + `"]}`, func(n int) {
+		payloads := make([]string, 0, 500)
+		for i := range n {
+			payloads = append(payloads, fmt.Sprintf(`{"n": %d}`, i))
+			if len(payloads) == 500 {
+				mqtttest.Publish(b, client, topic, payloads...)
+				payloads = payloads[:0]
+			}
+		}
+		mqtttest.Publish(b, client, topic, payloads...)
 	}
 }
