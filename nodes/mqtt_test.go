@@ -80,10 +80,17 @@ func TestMQTTPublishQoS0AndRetain(t *testing.T) {
 	skips := consume(t, mqttTrigger(t, `{"topics": ["`+prefix+`status"]}`), services, instance, nil)
 	time.Sleep(300 * time.Millisecond)
 	assert.Zero(t, skips.count(), "the retained message is skipped")
+	// One published with retain while subscribed comes without the flag,
+	// and runs.
+	_, err = publish.Run(context.Background(), brokerInput(services, map[string]any{"n": 2}))
+	require.NoError(t, err)
+	live := skips.wait(t, 1)
+	assert.Equal(t, "up 2", string(live[0].Body))
+	assert.Equal(t, map[string]string{"topic": prefix + "status", "qos": "0", "retained": "false", "duplicate": "false"}, live[0].Headers)
 	require.NoError(t, skips.halt(t))
 	takes := consume(t, mqttTrigger(t, `{"topics": ["`+prefix+`status"], "retained": true}`), services, instance, nil)
 	got := takes.wait(t, 1)
-	assert.Equal(t, "up 1", string(got[0].Body))
+	assert.Equal(t, "up 2", string(got[0].Body))
 	assert.Equal(t, "true", got[0].Headers["retained"])
 	// Clear it.
 	_, err = build(t, KindMQTTPublish, `{"credential": "broker", "topic": "`+prefix+`status", "payload": "", "retain": true}`).
