@@ -2,7 +2,6 @@ package nodes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/engine/netguard"
 	"github.com/hookflow/hookflow/nodes/mqtttest"
 	"github.com/hookflow/hookflow/nodes/smtptest"
 )
@@ -41,6 +39,39 @@ func mqttInstance(t *testing.T, prefix, name string) string {
 	instance := strings.ReplaceAll(prefix, "/", "-") + name
 	t.Cleanup(func() { mqtttest.ForgetSession(mqtttest.Addr, MQTTClientID("flow-"+instance, "trigger")) })
 	return instance
+}
+
+// mqttQueueCase is a trigger on a topic of the test's own, "<prefix>orders",
+// consumed under a session of the test's own.
+type mqttQueueCase struct {
+	services *Services
+	trigger  *MQTTTrigger
+	instance string
+}
+
+func mqttQueue(t *testing.T) (mqtt.Client, string, *mqttQueueCase) {
+	t.Helper()
+	client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
+	return client, prefix, &mqttQueueCase{
+		services: brokerServices(t, mqttCreds(nil)),
+		trigger:  mqttTrigger(t, `{"topics": ["`+prefix+`orders"]}`),
+		instance: mqttInstance(t, prefix, "a"),
+	}
+}
+
+func (q *mqttQueueCase) consume(t *testing.T, setup func(*consumer)) *consumer {
+	t.Helper()
+	return consume(t, q.trigger, q.services, q.instance, setup)
+}
+
+// requireAcknowledged stops c and consumes the session again: nothing
+// comes, every message was acknowledged.
+func (q *mqttQueueCase) requireAcknowledged(t *testing.T, c *consumer) {
+	t.Helper()
+	require.NoError(t, c.halt(t))
+	again := q.consume(t, nil)
+	time.Sleep(500 * time.Millisecond)
+	assert.Zero(t, again.count(), "every message was acknowledged")
 }
 
 func TestMQTTRoundTrip(t *testing.T) {
@@ -102,16 +133,13 @@ func TestMQTTPublishQoS0AndRetain(t *testing.T) {
 // not consuming wait in its persistent session.
 func TestMQTTSessionKeepsMessages(t *testing.T) {
 	t.Parallel()
-	client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
-	services := brokerServices(t, mqttCreds(nil))
-	trigger := mqttTrigger(t, `{"topics": ["`+prefix+`orders"]}`)
-	instance := mqttInstance(t, prefix, "a")
-	first := consume(t, trigger, services, instance, nil)
+	client, prefix, q := mqttQueue(t)
+	first := q.consume(t, nil)
 	require.NoError(t, first.halt(t))
 	for n := range 5 {
 		mqtttest.Publish(t, client, prefix+"orders", fmt.Sprintf(`{"n": %d}`, n))
 	}
-	again := consume(t, trigger, services, instance, nil)
+	again := q.consume(t, nil)
 	got := again.wait(t, 5)
 	for n, m := range got {
 		assert.JSONEq(t, fmt.Sprintf(`{"n": %d}`, n), string(m.Body), "in order")
@@ -120,11 +148,8 @@ func TestMQTTSessionKeepsMessages(t *testing.T) {
 
 func TestMQTTTriggerAcksOnlyRecordedMessages(t *testing.T) {
 	t.Parallel()
-	client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
-	services := brokerServices(t, mqttCreds(nil))
-	trigger := mqttTrigger(t, `{"topics": ["`+prefix+`orders"]}`)
-	instance := mqttInstance(t, prefix, "a")
-	failing := consume(t, trigger, services, instance, func(c *consumer) { c.failNext = 1 })
+	client, prefix, q := mqttQueue(t)
+	failing := q.consume(t, func(c *consumer) { c.failNext = 1 })
 	mqtttest.Publish(t, client, prefix+"orders", `{"n": 1}`)
 
 	// The record failed: Consume ends with the error, the message not
@@ -139,42 +164,30 @@ func TestMQTTTriggerAcksOnlyRecordedMessages(t *testing.T) {
 	}
 
 	// The session's next connect gets it again, marked as a duplicate.
-	again := consume(t, trigger, services, instance, nil)
+	again := q.consume(t, nil)
 	got := again.wait(t, 1)
 	assert.JSONEq(t, `{"n": 1}`, string(got[0].Body))
 	assert.Equal(t, "true", got[0].Headers["duplicate"])
 
 	// Recorded and acknowledged: a third session gets nothing.
-	require.NoError(t, again.halt(t))
-	third := consume(t, trigger, services, instance, nil)
-	time.Sleep(500 * time.Millisecond)
-	assert.Zero(t, third.count(), "an acknowledged message does not come again")
+	q.requireAcknowledged(t, again)
 }
 
 func TestMQTTRefusedMessagesAreAcknowledged(t *testing.T) {
 	t.Parallel()
-	client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
-	services := brokerServices(t, mqttCreds(nil))
-	trigger := mqttTrigger(t, `{"topics": ["`+prefix+`orders"]}`)
-	instance := mqttInstance(t, prefix, "a")
-	refusing := consume(t, trigger, services, instance, func(c *consumer) { c.refuse = true })
+	client, prefix, q := mqttQueue(t)
+	refusing := q.consume(t, func(c *consumer) { c.refuse = true })
 	mqtttest.Publish(t, client, prefix+"orders", `{"id": `)
 	refusing.wait(t, 1)
-	require.NoError(t, refusing.halt(t))
-	again := consume(t, trigger, services, instance, nil)
-	time.Sleep(500 * time.Millisecond)
-	assert.Zero(t, again.count(), "a refused message is recorded as such and acknowledged")
+	q.requireAcknowledged(t, refusing)
 }
 
 // TestMQTTManyMessagesConcurrently: messages are recorded concurrently and
 // each acknowledged once.
 func TestMQTTManyMessagesConcurrently(t *testing.T) {
 	t.Parallel()
-	client, prefix := mqtttest.Prefix(t, mqtttest.Addr)
-	services := brokerServices(t, mqttCreds(nil))
-	trigger := mqttTrigger(t, `{"topics": ["`+prefix+`orders"]}`)
-	instance := mqttInstance(t, prefix, "a")
-	c := consume(t, trigger, services, instance, nil)
+	client, prefix, q := mqttQueue(t)
+	c := q.consume(t, nil)
 	const total = 300
 	payloads := make([]string, total)
 	for n := range payloads {
@@ -187,10 +200,7 @@ func TestMQTTManyMessagesConcurrently(t *testing.T) {
 		seen[string(m.Body)] = true
 	}
 	assert.Len(t, seen, total)
-	require.NoError(t, c.halt(t))
-	again := consume(t, trigger, services, instance, nil)
-	time.Sleep(500 * time.Millisecond)
-	assert.Zero(t, again.count(), "every message was acknowledged")
+	q.requireAcknowledged(t, c)
 }
 
 func TestMQTTTriggerStopsPromptly(t *testing.T) {
@@ -319,15 +329,6 @@ func connackServer(t *testing.T, code byte) string {
 func TestMQTTErrors(t *testing.T) {
 	t.Parallel()
 	_, prefix := mqtttest.Prefix(t, mqtttest.Addr)
-	guard, err := netguard.New(false, nil)
-	require.NoError(t, err)
-	guarded := func(s *Services) {
-		s.Dial = guard.DialContext
-		s.Refused = func(err error) bool {
-			var blocked *netguard.BlockedError
-			return errors.As(err, &blocked)
-		}
-	}
 	tlsServer := smtptest.Start(t, smtptest.Options{Security: smtptest.ImplicitTLS})
 	tlsURL := fmt.Sprintf("mqtts://%s:%d", tlsServer.Host, tlsServer.Port)
 	login := map[string]any{"username": "hookflow", "password": "s3cret-pass"}
@@ -352,7 +353,7 @@ func TestMQTTErrors(t *testing.T) {
 		{name: "nothing listening", cred: withURL("mqtt://127.0.0.1:1"), wantErr: "connection refused"},
 		{name: "a certificate no CA given signs", cred: withURL(tlsURL),
 			wantErr: "certificate", final: true},
-		{name: "a loopback address, refused by the guard", cred: login, services: guarded,
+		{name: "a loopback address, refused by the guard", cred: login, services: guarded(t),
 			wantErr: "is a loopback address, which flows may not reach", final: true},
 	}
 	for _, tt := range tests {
@@ -385,7 +386,7 @@ func TestMQTTErrors(t *testing.T) {
 	// does not speak MQTT).
 	cred := withURL(tlsURL)
 	cred["ca_certificate"] = tlsServer.CertPEM
-	_, err = build(t, KindMQTTPublish, `{"credential": "broker", "topic": "x", "payload": "hi"}`).
+	_, err := build(t, KindMQTTPublish, `{"credential": "broker", "topic": "x", "payload": "hi"}`).
 		Run(context.Background(), brokerInput(brokerServices(t, mqttCreds(cred)), nil))
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "certificate")

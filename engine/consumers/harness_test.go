@@ -133,6 +133,22 @@ func (s *stack) deliveries(flowID string) []*store.Delivery {
 	return list
 }
 
+// deliveriesByStatus waits until the flow has n deliveries, and returns
+// them by status.
+func (s *stack) deliveriesByStatus(flowID string, n int) map[string][]*store.Delivery {
+	s.t.Helper()
+	var byStatus map[string][]*store.Delivery
+	require.Eventually(s.t, func() bool {
+		byStatus = map[string][]*store.Delivery{}
+		list := s.deliveries(flowID)
+		for _, d := range list {
+			byStatus[d.Status] = append(byStatus[d.Status], d)
+		}
+		return len(list) == n
+	}, 10*time.Second, 20*time.Millisecond, "%d deliveries of flow %s", n, flowID)
+	return byStatus
+}
+
 // trace is a run as text: its trigger type and status, then a line per
 // step with its output, for golden comparisons.
 func (s *stack) trace(run *store.Run) string {

@@ -53,15 +53,7 @@ status: succeeded
 			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "pos"}`, stored)
 
 			// The entries of one read are recorded together, in any order.
-			var byStatus map[string][]*store.Delivery
-			require.Eventually(t, func() bool {
-				byStatus = map[string][]*store.Delivery{}
-				list := s.deliveries(flowID)
-				for _, d := range list {
-					byStatus[d.Status] = append(byStatus[d.Status], d)
-				}
-				return len(list) == 4
-			}, 10*time.Second, 20*time.Millisecond)
+			byStatus := s.deliveriesByStatus(flowID, 4)
 			require.Len(t, byStatus[store.DeliveryAccepted], 2)
 			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
 			require.Len(t, byStatus[store.DeliveryRejected], 1)
