@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine"
@@ -133,20 +134,37 @@ func (s *stack) deliveries(flowID string) []*store.Delivery {
 	return list
 }
 
-// deliveriesByStatus waits until the flow has n deliveries, and returns
-// them by status.
-func (s *stack) deliveriesByStatus(flowID string, n int) map[string][]*store.Delivery {
-	s.t.Helper()
+// checkGolden checks the deliveries of a golden broker flow, deduped by
+// trigger.body.id, that was sent A-1 twice, one message it refused for
+// reason, and A-2: two accepted with their runs, the method and the path
+// (topic) of A-1's, a duplicate naming its run, a rejected one; the
+// duplicate and the refused message run nothing.
+func (s *stack) checkGolden(flowID, method, path, reason string) {
+	t := s.t
+	t.Helper()
 	var byStatus map[string][]*store.Delivery
-	require.Eventually(s.t, func() bool {
+	require.Eventually(t, func() bool {
 		byStatus = map[string][]*store.Delivery{}
 		list := s.deliveries(flowID)
 		for _, d := range list {
 			byStatus[d.Status] = append(byStatus[d.Status], d)
 		}
-		return len(list) == n
-	}, 10*time.Second, 20*time.Millisecond, "%d deliveries of flow %s", n, flowID)
-	return byStatus
+		return len(list) == 4
+	}, 10*time.Second, 20*time.Millisecond, "4 deliveries of flow %s", flowID)
+	require.Len(t, byStatus[store.DeliveryAccepted], 2)
+	require.Len(t, byStatus[store.DeliveryDuplicate], 1)
+	require.Len(t, byStatus[store.DeliveryRejected], 1)
+	first := byStatus[store.DeliveryAccepted][0]
+	if first.DedupeKey != "expression:A-1" {
+		first = byStatus[store.DeliveryAccepted][1]
+	}
+	assert.Equal(t, method, first.Method)
+	assert.Equal(t, path, first.Path)
+	assert.Equal(t, "expression:A-1", first.DedupeKey)
+	assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
+	assert.Equal(t, reason, byStatus[store.DeliveryRejected][0].Reason)
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
 }
 
 // trace is a run as text: its trigger type and status, then a line per

@@ -14,7 +14,6 @@ import (
 	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/nodes/mqtttest"
-	"github.com/hookflow/hookflow/store"
 )
 
 // forgetSession ends the trigger's persistent session once the test's
@@ -79,21 +78,7 @@ status: succeeded
 			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "`+prefix+`orders/pos"}`, out[prefix+"out/A-2"])
 			mu.Unlock()
 
-			byStatus := s.deliveriesByStatus(flowID, 4)
-			require.Len(t, byStatus[store.DeliveryAccepted], 2)
-			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
-			require.Len(t, byStatus[store.DeliveryRejected], 1)
-			first := byStatus[store.DeliveryAccepted][0]
-			if first.DedupeKey != "expression:A-1" {
-				first = byStatus[store.DeliveryAccepted][1]
-			}
-			assert.Equal(t, "MQTT", first.Method)
-			assert.Equal(t, prefix+"orders/shop", first.Path)
-			assert.Equal(t, "expression:A-1", first.DedupeKey)
-			assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
-			assert.Equal(t, "the message is larger than 1048576 bytes", byStatus[store.DeliveryRejected][0].Reason)
-			time.Sleep(300 * time.Millisecond)
-			assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
+			s.checkGolden(flowID, "MQTT", prefix+"orders/shop", "the message is larger than 1048576 bytes")
 		})
 	}
 }
