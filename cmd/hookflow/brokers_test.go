@@ -89,6 +89,15 @@ func deliveredOnce(t *testing.T, opts store.Options, flowID string, total int) {
 	runs, err := db.ListRuns(context.Background(), store.RunFilter{FlowID: flowID, Status: store.RunSucceeded, Limit: 100 * total})
 	require.NoError(t, err)
 	assert.Equal(t, total, len(runs), "a succeeded run per message")
+	if len(runs) != total {
+		// Which state the others are in says where to look.
+		all, _ := db.ListRuns(context.Background(), store.RunFilter{FlowID: flowID, Limit: 100 * total})
+		by := map[string]int{}
+		for _, r := range all {
+			by[string(r.Status)+" "+r.Error]++
+		}
+		t.Logf("runs by status and error: %v", by)
+	}
 }
 
 // waitEffects waits until the side effect of every n in [0, total) was done.
