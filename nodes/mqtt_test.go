@@ -3,8 +3,10 @@ package nodes
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -411,4 +413,53 @@ func TestMQTTPublisherReconnects(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotSame(t, first, second)
 	var _ mqtt.Client = second
+}
+
+// TestMQTTRecordsConcurrently: Handle is called for several messages at
+// once (they share commits), and every one is acknowledged, in order,
+// once all before it are.
+func TestMQTTRecordsConcurrently(t *testing.T) {
+	t.Parallel()
+	client, prefix, q := mqttQueue(t)
+	var (
+		mu                sync.Mutex
+		inFlight, highest int
+		handled           int
+	)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- q.trigger.Consume(ctx, &Consumption{
+			Services: q.services, FlowID: "flow-" + q.instance, NodeID: "trigger", Log: slog.New(slog.DiscardHandler),
+			Subscribed: func() {},
+			Handle: func(context.Context, *Message) (MessageOutcome, error) {
+				mu.Lock()
+				inFlight++
+				highest = max(highest, inFlight)
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+				inFlight--
+				handled++
+				mu.Unlock()
+				return MessageAccepted, nil
+			},
+		})
+	}()
+	payloads := make([]string, 60)
+	for n := range payloads {
+		payloads[n] = fmt.Sprintf(`{"n": %d}`, n)
+	}
+	time.Sleep(300 * time.Millisecond) // subscribed
+	mqtttest.Publish(t, client, prefix+"orders", payloads...)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled == len(payloads)
+	}, 15*time.Second, 10*time.Millisecond)
+	stop()
+	require.NoError(t, <-done)
+	t.Logf("at most %d messages were recorded at once", highest)
+	assert.Greater(t, highest, 1, "messages are recorded concurrently")
+	q.requireAcknowledged(t, q.consume(t, nil))
 }
