@@ -167,6 +167,25 @@ func (s *stack) checkGolden(flowID, method, path, reason string) {
 	assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
 }
 
+// checkOutage cuts the flow's broker connection (p): its consumer retries,
+// with the error; publish(n) sends messages 2 to 4 meanwhile; once p is
+// restored the consumer connects again, and the flow has 4 runs.
+func (s *stack) checkOutage(p *proxy, flowID string, publish func(n int)) {
+	t := s.t
+	t.Helper()
+	p.cut()
+	state := s.waitStatus(flowID, consumers.StatusRetrying)
+	assert.NotEmpty(t, state.Error)
+	assert.NotNil(t, state.RetryAt)
+	for n := 2; n <= 4; n++ {
+		publish(n)
+	}
+	p.restore()
+	s.waitStatus(flowID, consumers.StatusConnected)
+	runs := s.finishedRuns(flowID, 4)
+	assert.Len(t, runs, 4, "the messages published while the broker was away run once it is back")
+}
+
 // trace is a run as text: its trigger type and status, then a line per
 // step with its output, for golden comparisons.
 func (s *stack) trace(run *store.Run) string {

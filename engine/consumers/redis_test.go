@@ -76,17 +76,9 @@ func TestRedisConsumerReconnects(t *testing.T) {
 	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": "1"}}).Err())
 	s.finishedRuns(flowID, 1)
 
-	p.cut()
-	state := s.waitStatus(flowID, consumers.StatusRetrying)
-	assert.NotEmpty(t, state.Error)
-	assert.NotNil(t, state.RetryAt)
-	for n := 2; n <= 4; n++ {
+	s.checkOutage(p, flowID, func(n int) {
 		require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": fmt.Sprint(n)}}).Err())
-	}
-	p.restore()
-	s.waitStatus(flowID, consumers.StatusConnected)
-	runs := s.finishedRuns(flowID, 4)
-	assert.Len(t, runs, 4, "the entries added while Redis was away run once it is back")
+	})
 }
 
 // TestDeactivatingStopsTheConsumer: a flow deactivated has no consumer,
