@@ -261,6 +261,8 @@ func runBrokerCluster(t *testing.T, c *brokerCase) {
 	for n := range total {
 		assert.Equal(t, 1, counts[fmt.Sprintf(`{"n":%d}`, n)], "message %d ran once", n)
 	}
+	require.Eventually(t, func() bool { return runsFinished(t, a, flowID) }, 60*time.Second, 100*time.Millisecond,
+		"every run has finished")
 	deliveredOnce(t, opts, flowID, total)
 	took := []float64{acceptedMessages(t, a), acceptedMessages(t, b)}
 	t.Logf("instance a took %v messages, b %v", took[0], took[1])
