@@ -21,6 +21,7 @@ import (
 	"github.com/hookflow/hookflow/engine/ingress"
 	"github.com/hookflow/hookflow/engine/vault"
 	"github.com/hookflow/hookflow/nodes"
+	"github.com/hookflow/hookflow/nodes/mqtttest"
 	"github.com/hookflow/hookflow/nodes/rabbitmqtest"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
@@ -35,12 +36,16 @@ type brokerBench struct {
 	// trigger's kind and params (without the credential), and a publisher
 	// of n messages; it skips the benchmark when the broker is missing.
 	setup func(b *testing.B) (kind, params string, publish func(n int))
+	// ownBroker, set instead of setup, starts a broker of the benchmark's
+	// own and returns credData too.
+	ownBroker func(b *testing.B) (credData, kind, params string, publish func(n int))
 }
 
 var brokerBenches = []brokerBench{
 	{name: "redis", credType: "redis", credData: `{"url": "redis://127.0.0.1:6379/0"}`, setup: redisBench},
 	{name: "rabbitmq", credType: "rabbitmq", credData: `{"url": "` + rabbitmqtest.URL + `"}`, setup: rabbitmqBench},
 	{name: "nats", credType: "nats", credData: `{"url": "nats://127.0.0.1:4222"}`, setup: natsBench},
+	{name: "mqtt", credType: "mqtt", ownBroker: mqttBench},
 }
 
 // BenchmarkBrokerMessages measures messages per second into completed
@@ -60,7 +65,13 @@ func BenchmarkBrokerMessages(b *testing.B) {
 
 func benchBroker(b *testing.B, bb brokerBench, dialect string) {
 	ctx := context.Background()
-	kind, params, publish := bb.setup(b)
+	var kind, params string
+	var publish func(int)
+	if bb.ownBroker != nil {
+		bb.credData, kind, params, publish = bb.ownBroker(b)
+	} else {
+		kind, params, publish = bb.setup(b)
+	}
 	counter := "hfbench:" + strings.ToLower(rand.Text()[:10])
 	db := storetest.Open(b, dialect)
 	reg := registry()
@@ -222,5 +233,26 @@ func natsBench(b *testing.B) (string, string, func(int)) {
 		case <-time.After(time.Minute):
 			b.Fatal("the stream did not take the messages in a minute")
 		}
+	}
+}
+
+// mqttBench is a topic on a Mosquitto of the benchmark's own, published to
+// at QoS 1 with up to 500 PUBACKs awaited at once. Its own, because the
+// messages published faster than the flow runs queue in the broker, and a
+// default Mosquitto drops all but 1000 (max_queued_messages).
+func mqttBench(b *testing.B) (string, string, string, func(int)) {
+	addr := mqtttest.Start(b)
+	client, prefix := mqtttest.Prefix(b, addr)
+	topic := prefix + "orders"
+	return `{"url": "mqtt://` + addr + `"}`, "trigger.mqtt", `{"topics": ["` + topic + `"]}`, func(n int) {
+		payloads := make([]string, 0, 500)
+		for i := range n {
+			payloads = append(payloads, fmt.Sprintf(`{"n": %d}`, i))
+			if len(payloads) == 500 {
+				mqtttest.Publish(b, client, topic, payloads...)
+				payloads = payloads[:0]
+			}
+		}
+		mqtttest.Publish(b, client, topic, payloads...)
 	}
 }

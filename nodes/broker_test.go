@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine/expression"
+	"github.com/hookflow/hookflow/engine/netguard"
 )
 
 // brokerServices are services with creds and fresh broker connections,
@@ -125,4 +126,19 @@ func (c *consumer) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.messages)
+}
+
+// guarded sets services dialling through the SSRF guard as a server does
+// by default, refusing loopback and private addresses.
+func guarded(t *testing.T) func(*Services) {
+	t.Helper()
+	guard, err := netguard.New(false, nil)
+	require.NoError(t, err)
+	return func(s *Services) {
+		s.Dial = guard.DialContext
+		s.Refused = func(err error) bool {
+			var blocked *netguard.BlockedError
+			return errors.As(err, &blocked)
+		}
+	}
 }

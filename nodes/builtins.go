@@ -40,4 +40,6 @@ func RegisterBuiltins(r *Registry) {
 	r.MustRegister(Define(rabbitTriggerSpec, buildRabbitTrigger))
 	r.MustRegister(Define(natsPublishSpec, buildNATSPublish))
 	r.MustRegister(Define(natsTriggerSpec, buildNATSTrigger))
+	r.MustRegister(Define(mqttPublishSpec, buildMQTTPublish))
+	r.MustRegister(Define(mqttTriggerSpec, buildMQTTTrigger))
 }

@@ -196,6 +196,7 @@ var builtinCredentialTypes = []CredentialType{
 	redisCredentialType,
 	rabbitCredentialType,
 	natsCredentialType,
+	mqttCredentialType,
 }
 
 // JSONSchema is the schema of the credential type's data.

@@ -3,7 +3,6 @@ package nodes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/engine/netguard"
 	"github.com/hookflow/hookflow/nodes/redistest"
 )
 
@@ -137,15 +135,6 @@ func TestRedisErrors(t *testing.T) {
 	t.Parallel()
 	prefix, client := redisPrefix(t)
 	require.NoError(t, client.LPush(context.Background(), prefix+"list", "x").Err())
-	guard, err := netguard.New(false, nil)
-	require.NoError(t, err)
-	guarded := func(s *Services) {
-		s.Dial = guard.DialContext
-		s.Refused = func(err error) bool {
-			var blocked *netguard.BlockedError
-			return errors.As(err, &blocked)
-		}
-	}
 	tests := []struct {
 		name     string
 		cred     map[string]any
@@ -160,7 +149,7 @@ func TestRedisErrors(t *testing.T) {
 			wantErr: "connection refused"},
 		{name: "a key of the wrong type", params: `{"credential": "cache", "command": "INCR", "key": "` + prefix + `list"}`,
 			wantErr: "WRONGTYPE", final: true},
-		{name: "a loopback address, refused by the guard", services: guarded,
+		{name: "a loopback address, refused by the guard", services: guarded(t),
 			wantErr: "is a loopback address, which flows may not reach", final: true},
 	}
 	for _, tt := range tests {

@@ -91,7 +91,7 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
-	assert.Equal(t, 7, triggers)
+	assert.Equal(t, 8, triggers)
 	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "trigger.call", "transform", "filter", "if", "switch",
 		"merge", "foreach", "delay", "respond", "flow.call", "flow.return", "wait.callback"} {
 		_, ok := builtins(t).Lookup(kind)
@@ -251,6 +251,8 @@ func TestTemplateFieldsAreRendered(t *testing.T) {
 		"trigger.rabbitmq": `{"credential": "c", "queue": "q"}`,
 		"nats.publish":     `{"credential": "c", "subject": "s"}`,
 		"trigger.nats":     `{"credential": "c", "subject": "s"}`,
+		"mqtt.publish":     `{"credential": "c", "topic": "t"}`,
+		"trigger.mqtt":     `{"credential": "c", "topics": ["t/#"]}`,
 	}
 	const broken = "{{ len( }}"
 	_, err := expression.CompileTemplate(broken)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,6 +90,15 @@ func deliveredOnce(t *testing.T, opts store.Options, flowID string, total int) {
 	runs, err := db.ListRuns(context.Background(), store.RunFilter{FlowID: flowID, Status: store.RunSucceeded, Limit: 100 * total})
 	require.NoError(t, err)
 	assert.Equal(t, total, len(runs), "a succeeded run per message")
+	if len(runs) != total {
+		// Which state the others are in says where to look.
+		all, _ := db.ListRuns(context.Background(), store.RunFilter{FlowID: flowID, Limit: 100 * total})
+		by := map[string]int{}
+		for _, r := range all {
+			by[string(r.Status)+" "+r.Error]++
+		}
+		t.Logf("runs by status and error: %v", by)
+	}
 }
 
 // waitEffects waits until the side effect of every n in [0, total) was done.
@@ -103,6 +113,32 @@ func waitEffects(t *testing.T, r *recorder, total int) {
 		}
 		return true
 	}, 120*time.Second, 100*time.Millisecond, "every message's side effect is done")
+}
+
+// runsFinished reads every run of the flow, a page at a time, and reports
+// whether each has ended. One pass over all runs, not a query per status:
+// a run a stalled worker lost goes back from running to queued, and could
+// slip between a query for queued runs and one for running runs.
+func runsFinished(t *testing.T, p *process, flowID string) bool {
+	t.Helper()
+	cursor := ""
+	for {
+		code, page := p.api(t, "GET", "/api/v1/runs?flow_id="+flowID+"&limit=500&cursor="+url.QueryEscape(cursor), "")
+		if code != http.StatusOK {
+			return false
+		}
+		list, _ := page["runs"].([]any)
+		for _, r := range list {
+			if status, _ := r.(map[string]any)["status"].(string); status == store.RunQueued || status == store.RunRunning {
+				return false
+			}
+		}
+		next, _ := page["next_cursor"].(string)
+		if next == "" || len(list) == 0 {
+			return true
+		}
+		cursor = next
+	}
 }
 
 // runBrokerCrash publishes messages while a server consumes them, kills
@@ -152,15 +188,8 @@ func runBrokerCrash(t *testing.T, newCase func(t *testing.T) *brokerCase) {
 
 			restarted := startProcess(t, args...)
 			waitEffects(t, effects, total)
-			require.Eventually(t, func() bool {
-				for _, status := range []string{"queued", "running"} {
-					code, runs := restarted.api(t, "GET", "/api/v1/runs?flow_id="+flowID+"&status="+status, "")
-					if list, _ := runs["runs"].([]any); code != http.StatusOK || len(list) > 0 {
-						return false
-					}
-				}
-				return true
-			}, 60*time.Second, 100*time.Millisecond, "every run has finished")
+			require.Eventually(t, func() bool { return runsFinished(t, restarted, flowID) }, 60*time.Second, 100*time.Millisecond,
+				"every run has finished")
 			require.NoError(t, restarted.cmd.Process.Signal(syscall.SIGTERM))
 			assert.NoError(t, restarted.cmd.Wait(), "a SIGTERM ends the server cleanly")
 			deliveredOnce(t, dbOpts, flowID, total)
@@ -232,6 +261,8 @@ func runBrokerCluster(t *testing.T, c *brokerCase) {
 	for n := range total {
 		assert.Equal(t, 1, counts[fmt.Sprintf(`{"n":%d}`, n)], "message %d ran once", n)
 	}
+	require.Eventually(t, func() bool { return runsFinished(t, a, flowID) }, 60*time.Second, 100*time.Millisecond,
+		"every run has finished")
 	deliveredOnce(t, opts, flowID, total)
 	took := []float64{acceptedMessages(t, a), acceptedMessages(t, b)}
 	t.Logf("instance a took %v messages, b %v", took[0], took[1])

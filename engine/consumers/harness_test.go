@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine"
@@ -131,6 +132,58 @@ func (s *stack) deliveries(flowID string) []*store.Delivery {
 		list[i], list[j] = list[j], list[i]
 	}
 	return list
+}
+
+// checkGolden checks the deliveries of a golden broker flow, deduped by
+// trigger.body.id, that was sent A-1 twice, one message it refused for
+// reason, and A-2: two accepted with their runs, the method and the path
+// (topic) of A-1's, a duplicate naming its run, a rejected one; the
+// duplicate and the refused message run nothing.
+func (s *stack) checkGolden(flowID, method, path, reason string) {
+	t := s.t
+	t.Helper()
+	var byStatus map[string][]*store.Delivery
+	require.Eventually(t, func() bool {
+		byStatus = map[string][]*store.Delivery{}
+		list := s.deliveries(flowID)
+		for _, d := range list {
+			byStatus[d.Status] = append(byStatus[d.Status], d)
+		}
+		return len(list) == 4
+	}, 10*time.Second, 20*time.Millisecond, "4 deliveries of flow %s", flowID)
+	require.Len(t, byStatus[store.DeliveryAccepted], 2)
+	require.Len(t, byStatus[store.DeliveryDuplicate], 1)
+	require.Len(t, byStatus[store.DeliveryRejected], 1)
+	first := byStatus[store.DeliveryAccepted][0]
+	if first.DedupeKey != "expression:A-1" {
+		first = byStatus[store.DeliveryAccepted][1]
+	}
+	assert.Equal(t, method, first.Method)
+	assert.Equal(t, path, first.Path)
+	assert.Equal(t, "expression:A-1", first.DedupeKey)
+	assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
+	assert.Equal(t, reason, byStatus[store.DeliveryRejected][0].Reason)
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
+}
+
+// checkOutage cuts the flow's broker connection (p): its consumer retries,
+// with the error; publish(n) sends messages 2 to 4 meanwhile; once p is
+// restored the consumer connects again, and the flow has 4 runs.
+func (s *stack) checkOutage(p *proxy, flowID string, publish func(n int)) {
+	t := s.t
+	t.Helper()
+	p.cut()
+	state := s.waitStatus(flowID, consumers.StatusRetrying)
+	assert.NotEmpty(t, state.Error)
+	assert.NotNil(t, state.RetryAt)
+	for n := 2; n <= 4; n++ {
+		publish(n)
+	}
+	p.restore()
+	s.waitStatus(flowID, consumers.StatusConnected)
+	runs := s.finishedRuns(flowID, 4)
+	assert.Len(t, runs, 4, "the messages published while the broker was away run once it is back")
 }
 
 // trace is a run as text: its trigger type and status, then a line per

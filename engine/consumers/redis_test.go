@@ -12,7 +12,6 @@ import (
 
 	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/nodes/redistest"
-	"github.com/hookflow/hookflow/store"
 )
 
 // TestRedisStreamRunsAFlow: entries added to a stream run the flow, which
@@ -53,29 +52,7 @@ status: succeeded
 			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "pos"}`, stored)
 
 			// The entries of one read are recorded together, in any order.
-			var byStatus map[string][]*store.Delivery
-			require.Eventually(t, func() bool {
-				byStatus = map[string][]*store.Delivery{}
-				list := s.deliveries(flowID)
-				for _, d := range list {
-					byStatus[d.Status] = append(byStatus[d.Status], d)
-				}
-				return len(list) == 4
-			}, 10*time.Second, 20*time.Millisecond)
-			require.Len(t, byStatus[store.DeliveryAccepted], 2)
-			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
-			require.Len(t, byStatus[store.DeliveryRejected], 1)
-			first := byStatus[store.DeliveryAccepted][0]
-			if first.DedupeKey != "expression:A-1" {
-				first = byStatus[store.DeliveryAccepted][1]
-			}
-			assert.Equal(t, "REDIS", first.Method)
-			assert.Equal(t, prefix+"orders", first.Path)
-			assert.Equal(t, "expression:A-1", first.DedupeKey)
-			assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
-			assert.Equal(t, "body is not valid JSON", byStatus[store.DeliveryRejected][0].Reason)
-			time.Sleep(300 * time.Millisecond)
-			assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused entry run nothing")
+			s.checkGolden(flowID, "REDIS", prefix+"orders", "body is not valid JSON")
 
 			pending, err := client.XPending(ctx, prefix+"orders", "hookflow").Result()
 			require.NoError(t, err)
@@ -99,17 +76,9 @@ func TestRedisConsumerReconnects(t *testing.T) {
 	require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": "1"}}).Err())
 	s.finishedRuns(flowID, 1)
 
-	p.cut()
-	state := s.waitStatus(flowID, consumers.StatusRetrying)
-	assert.NotEmpty(t, state.Error)
-	assert.NotNil(t, state.RetryAt)
-	for n := 2; n <= 4; n++ {
+	s.checkOutage(p, flowID, func(n int) {
 		require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "orders", Values: map[string]any{"n": fmt.Sprint(n)}}).Err())
-	}
-	p.restore()
-	s.waitStatus(flowID, consumers.StatusConnected)
-	runs := s.finishedRuns(flowID, 4)
-	assert.Len(t, runs, 4, "the entries added while Redis was away run once it is back")
+	})
 }
 
 // TestDeactivatingStopsTheConsumer: a flow deactivated has no consumer,
