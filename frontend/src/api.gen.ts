@@ -728,7 +728,7 @@ export interface components {
             };
             timeout_ms?: number;
             /** @enum {string} */
-            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.nats" | "trigger.rabbitmq" | "trigger.redis" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "llm.chat" | "nats.publish" | "rabbitmq.publish" | "redis.command" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
+            type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.mqtt" | "trigger.nats" | "trigger.rabbitmq" | "trigger.redis" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "llm.chat" | "mqtt.publish" | "nats.publish" | "rabbitmq.publish" | "redis.command" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
             ui?: {
                 [key: string]: unknown;
             };
