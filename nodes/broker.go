@@ -285,6 +285,19 @@ func credentialTLS(cred *Credential, host string) *tls.Config {
 	return c
 }
 
+// certificateRefused reports whether err is the broker's (or server's)
+// certificate not checking against the credential's CA or the host name:
+// final, until the credential changes.
+func certificateRefused(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		hostname x509.HostnameError
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &hostname) || errors.As(err, &unknown) || errors.As(err, &invalid)
+}
+
 // tlsClient starts TLS over a connection a broker's client dialled through
 // the guard.
 func tlsClient(ctx context.Context, conn net.Conn, config *tls.Config) (net.Conn, error) {

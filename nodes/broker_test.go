@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine/expression"
@@ -141,4 +142,42 @@ func guarded(t *testing.T) func(*Services) {
 			return errors.As(err, &blocked)
 		}
 	}
+}
+
+// brokerCreds is one credential, name, of type typ with data over
+// defaults; its password and token are its secrets.
+func brokerCreds(name, typ string, defaults, data map[string]any) dbCreds {
+	cred := &Credential{Name: name, Type: typ, Data: map[string]any{}}
+	for _, m := range []map[string]any{defaults, data} {
+		for k, v := range m {
+			cred.Data[k] = v
+		}
+	}
+	for _, f := range []string{"password", "token"} {
+		if p, _ := cred.Data[f].(string); p != "" {
+			cred.Secrets = append(cred.Secrets, p)
+		}
+	}
+	return dbCreds{name: cred}
+}
+
+// requireShared checks that total messages went each to one of a and b,
+// and both took some.
+func requireShared(t *testing.T, a, b *consumer, total int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return a.count()+b.count() >= total }, 15*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // no more come
+	seen := map[string]int{}
+	for _, c := range []*consumer{a, b} {
+		for _, m := range c.wait(t, 0) {
+			seen[string(m.Body)]++
+		}
+	}
+	assert.Len(t, seen, total)
+	for body, n := range seen {
+		assert.Equal(t, 1, n, "message %s went to one instance", body)
+	}
+	t.Logf("instance a took %d messages, b %d", a.count(), b.count())
+	assert.Positive(t, a.count())
+	assert.Positive(t, b.count())
 }

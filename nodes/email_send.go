@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -833,12 +832,9 @@ func (c *smtpConfig) connectError(ctx context.Context, in *Input, s *smtpSession
 	authStarted := s.authStarted
 	s.mu.Unlock()
 	var (
-		reply    *textproto.Error
-		config   *smtpAuthError
-		verify   *tls.CertificateVerificationError
-		hostname x509.HostnameError
-		unknown  x509.UnknownAuthorityError
-		alert    tls.AlertError
+		reply  *textproto.Error
+		config *smtpAuthError
+		alert  tls.AlertError
 	)
 	switch {
 	case in.Services.refused(err):
@@ -857,7 +853,7 @@ func (c *smtpConfig) connectError(ctx context.Context, in *Input, s *smtpSession
 		return c.timeoutError(ctx)
 	case strings.Contains(err.Error(), "does not support STARTTLS"):
 		return Permanent(fmt.Errorf("SMTP %s: the server does not offer STARTTLS: set the credential's security to tls (port 465), or to none for a relay on a trusted network", c.addr))
-	case errors.As(err, &verify), errors.As(err, &hostname), errors.As(err, &unknown):
+	case certificateRefused(err):
 		return Permanent(fmt.Errorf("SMTP %s: the server's TLS certificate was not accepted: %w; give its CA in the credential's ca_certificate", c.addr, err))
 	case errors.As(err, &alert):
 		return Permanent(fmt.Errorf("SMTP %s: TLS failed: %w", c.addr, err))

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -181,12 +180,7 @@ func (s *Services) mqttError(what string, err error, secrets ...string) error {
 		}
 	}
 	err = hideSecret(fmt.Errorf("%s: %w", what, err), secrets...)
-	var (
-		verify   *tls.CertificateVerificationError
-		hostname x509.HostnameError
-		unknown  x509.UnknownAuthorityError
-		alert    tls.AlertError
-	)
+	var alert tls.AlertError
 	switch {
 	case s.refused(err):
 		return Permanent(err)
@@ -200,7 +194,7 @@ func (s *Services) mqttError(what string, err error, secrets ...string) error {
 		return Permanent(fmt.Errorf("%s: the broker does not speak MQTT 3.1.1 (CONNACK 1)", what))
 	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
 		return fmt.Errorf("%s: the broker is unavailable for now (CONNACK 3)", what)
-	case errors.As(err, &verify), errors.As(err, &hostname), errors.As(err, &unknown):
+	case certificateRefused(err):
 		return Permanent(fmt.Errorf("%w; give the broker's CA in the credential's ca_certificate", err))
 	case errors.As(err, &alert):
 		return Permanent(err)

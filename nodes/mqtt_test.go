@@ -19,14 +19,7 @@ import (
 )
 
 func mqttCreds(data map[string]any) dbCreds {
-	cred := &Credential{Name: "broker", Type: CredentialMQTT, Data: map[string]any{"url": "mqtt://" + mqtttest.Addr}}
-	for k, v := range data {
-		cred.Data[k] = v
-	}
-	if p, _ := cred.Data["password"].(string); p != "" {
-		cred.Secrets = []string{p}
-	}
-	return dbCreds{"broker": cred}
+	return brokerCreds("broker", CredentialMQTT, map[string]any{"url": "mqtt://" + mqtttest.Addr}, data)
 }
 
 func mqttTrigger(t *testing.T, params string) *MQTTTrigger {

@@ -2,8 +2,6 @@ package nodes
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -239,13 +237,7 @@ func (s *Services) natsError(what string, err error, secrets ...string) error {
 	final := func(format string, args ...any) error {
 		return Permanent(hideSecret(fmt.Errorf(format, args...), secrets...))
 	}
-	var (
-		api     *jetstream.APIError
-		unknown x509.UnknownAuthorityError
-		invalid x509.CertificateInvalidError
-		host    x509.HostnameError
-		verify  *tls.CertificateVerificationError
-	)
+	var api *jetstream.APIError
 	switch {
 	case s.refused(err):
 		return final("%s: %w", what, err)
@@ -256,7 +248,7 @@ func (s *Services) natsError(what string, err error, secrets ...string) error {
 			return final("%s: the NATS user may not %s %s: %w", what, natsVerb(m[1]), m[2], err)
 		}
 		return final("%s: the NATS user may not do this: %w", what, err)
-	case errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &host), errors.As(err, &verify):
+	case certificateRefused(err):
 		return final("%s: the server's TLS certificate does not check (give its CA certificate): %w", what, err)
 	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrBadSubject), errors.Is(err, jetstream.ErrInvalidSubject),
 		errors.As(err, &api) && (api.Code == 400 || api.ErrorCode == jetstream.JSErrCodeStreamNotFound):

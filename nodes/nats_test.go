@@ -30,16 +30,7 @@ import (
 )
 
 func natsCreds(data map[string]any) dbCreds {
-	cred := &Credential{Name: "bus", Type: CredentialNATS, Data: map[string]any{"url": natstest.URL}}
-	for k, v := range data {
-		cred.Data[k] = v
-	}
-	for _, f := range []string{"password", "token"} {
-		if p, _ := cred.Data[f].(string); p != "" {
-			cred.Secrets = append(cred.Secrets, p)
-		}
-	}
-	return dbCreds{"bus": cred}
+	return brokerCreds("bus", CredentialNATS, map[string]any{"url": natstest.URL}, data)
 }
 
 func natsTrigger(t *testing.T, params string) *NATSTrigger {
@@ -180,27 +171,6 @@ func consumeFlow(t *testing.T, trigger BrokerTrigger, services *Services, flowID
 		t.Fatal("Consume did not subscribe in 15 s")
 	}
 	return c
-}
-
-// requireShared checks that total messages went each to one of a and b,
-// and both took some.
-func requireShared(t *testing.T, a, b *consumer, total int) {
-	t.Helper()
-	require.Eventually(t, func() bool { return a.count()+b.count() >= total }, 15*time.Second, 10*time.Millisecond)
-	time.Sleep(300 * time.Millisecond) // no more come
-	seen := map[string]int{}
-	for _, c := range []*consumer{a, b} {
-		for _, m := range c.wait(t, 0) {
-			seen[string(m.Body)]++
-		}
-	}
-	assert.Len(t, seen, total)
-	for body, n := range seen {
-		assert.Equal(t, 1, n, "message %s went to one instance", body)
-	}
-	t.Logf("instance a took %d messages, b %d", a.count(), b.count())
-	assert.Positive(t, a.count())
-	assert.Positive(t, b.count())
 }
 
 func TestNATSTriggerInstancesShareTheStream(t *testing.T) {

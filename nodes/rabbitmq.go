@@ -3,8 +3,6 @@ package nodes
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,17 +143,11 @@ func rabbitConnection(ctx context.Context, s *Services, cred *Credential) (*rabb
 // settings. Retried: a broker that does not answer or is closing.
 func (s *Services) rabbitError(ctx context.Context, what string, err error, secrets ...string) error {
 	err = hideSecret(fmt.Errorf("%s: %w", what, err), secrets...)
-	var (
-		reply    *amqp.Error
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		verify   *tls.CertificateVerificationError
-	)
+	var reply *amqp.Error
 	switch {
 	case s.refused(err):
 		return Permanent(err)
-	case errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+	case certificateRefused(err):
 		return Permanent(fmt.Errorf("%w (give the broker's CA in the credential's CA certificate)", err))
 	case errors.As(err, &reply):
 		switch reply.Code {

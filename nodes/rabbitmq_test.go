@@ -20,14 +20,7 @@ import (
 )
 
 func rabbitCreds(data map[string]any) dbCreds {
-	cred := &Credential{Name: "mq", Type: CredentialRabbitMQ, Data: map[string]any{"url": rabbitmqtest.URL}}
-	for k, v := range data {
-		cred.Data[k] = v
-	}
-	if p, _ := cred.Data["password"].(string); p != "" {
-		cred.Secrets = []string{p}
-	}
-	return dbCreds{"mq": cred}
+	return brokerCreds("mq", CredentialRabbitMQ, map[string]any{"url": rabbitmqtest.URL}, data)
 }
 
 func rabbitPublish(t *testing.T, params string) Node {
@@ -409,21 +402,7 @@ func TestRabbitMQTriggerConsumersShareTheQueue(t *testing.T) {
 		msgs[n] = amqp.Publishing{Body: fmt.Appendf(nil, `{"n": %d}`, n), MessageId: fmt.Sprint(n)}
 	}
 	mq.Publish(t, queue, msgs...)
-	require.Eventually(t, func() bool { return a.count()+b.count() >= total }, 15*time.Second, 10*time.Millisecond)
-	time.Sleep(200 * time.Millisecond) // no more come
-	seen := map[string]int{}
-	for _, c := range []*consumer{a, b} {
-		for _, m := range c.wait(t, 0) {
-			seen[m.ID]++
-		}
-	}
-	assert.Len(t, seen, total)
-	for id, n := range seen {
-		assert.Equal(t, 1, n, "message %s went to one consumer", id)
-	}
-	t.Logf("consumer a took %d messages, b %d", a.count(), b.count())
-	assert.Positive(t, a.count())
-	assert.Positive(t, b.count())
+	requireShared(t, a, b, total)
 }
 
 func TestRabbitMQTriggerNoticesTheConnectionClosing(t *testing.T) {

@@ -33,14 +33,7 @@ func requireNoPending(t *testing.T, client *redis.Client, stream string) {
 }
 
 func redisCreds(data map[string]any) dbCreds {
-	cred := &Credential{Name: "cache", Type: CredentialRedis, Data: map[string]any{"url": testRedisURL}}
-	for k, v := range data {
-		cred.Data[k] = v
-	}
-	if p, _ := cred.Data["password"].(string); p != "" {
-		cred.Secrets = []string{p}
-	}
-	return dbCreds{"cache": cred}
+	return brokerCreds("cache", CredentialRedis, map[string]any{"url": testRedisURL}, data)
 }
 
 func TestRedisCommand(t *testing.T) {
@@ -272,21 +265,7 @@ func TestRedisTriggerMembersShareTheStream(t *testing.T) {
 	for n := range total {
 		require.NoError(t, client.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: map[string]any{"body": fmt.Sprintf(`{"n": %d}`, n)}}).Err())
 	}
-	require.Eventually(t, func() bool { return a.count()+b.count() >= total }, 15*time.Second, 10*time.Millisecond)
-	time.Sleep(200 * time.Millisecond) // no more come
-	seen := map[string]int{}
-	for _, c := range []*consumer{a, b} {
-		for _, m := range c.wait(t, 0) {
-			seen[m.ID]++
-		}
-	}
-	assert.Len(t, seen, total)
-	for id, n := range seen {
-		assert.Equal(t, 1, n, "entry %s went to one member", id)
-	}
-	t.Logf("member a took %d entries, b %d", a.count(), b.count())
-	assert.Positive(t, a.count())
-	assert.Positive(t, b.count())
+	requireShared(t, a, b, total)
 }
 
 func TestRedisTriggerStopsPromptly(t *testing.T) {

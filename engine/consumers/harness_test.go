@@ -134,12 +134,12 @@ func (s *stack) deliveries(flowID string) []*store.Delivery {
 	return list
 }
 
-// checkGolden checks the deliveries of a golden broker flow, deduped by
-// trigger.body.id, that was sent A-1 twice, one message it refused for
-// reason, and A-2: two accepted with their runs, the method and the path
-// (topic) of A-1's, a duplicate naming its run, a rejected one; the
-// duplicate and the refused message run nothing.
-func (s *stack) checkGolden(flowID, method, path, reason string) {
+// checkGolden checks the deliveries of a golden broker flow that was sent
+// A-1 twice (dedupe key key), one message it refused for reason, and A-2:
+// two accepted with their runs, the method and the path (topic) of A-1's,
+// a duplicate naming its run, a rejected one; the duplicate and the refused
+// message run nothing.
+func (s *stack) checkGolden(flowID, method, path, key, reason string) {
 	t := s.t
 	t.Helper()
 	var byStatus map[string][]*store.Delivery
@@ -155,12 +155,12 @@ func (s *stack) checkGolden(flowID, method, path, reason string) {
 	require.Len(t, byStatus[store.DeliveryDuplicate], 1)
 	require.Len(t, byStatus[store.DeliveryRejected], 1)
 	first := byStatus[store.DeliveryAccepted][0]
-	if first.DedupeKey != "expression:A-1" {
+	if first.DedupeKey != key {
 		first = byStatus[store.DeliveryAccepted][1]
 	}
 	assert.Equal(t, method, first.Method)
 	assert.Equal(t, path, first.Path)
-	assert.Equal(t, "expression:A-1", first.DedupeKey)
+	assert.Equal(t, key, first.DedupeKey)
 	assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
 	assert.Equal(t, reason, byStatus[store.DeliveryRejected][0].Reason)
 	time.Sleep(300 * time.Millisecond)

@@ -82,7 +82,7 @@ status: succeeded
 			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "`+prefix+`orders/pos"}`, out[prefix+"out/A-2"])
 			mu.Unlock()
 
-			s.checkGolden(flowID, "MQTT", prefix+"orders/shop", "the message is larger than 1048576 bytes")
+			s.checkGolden(flowID, "MQTT", prefix+"orders/shop", "expression:A-1", "the message is larger than 1048576 bytes")
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/nodes/natstest"
 	"github.com/hookflow/hookflow/store"
 )
@@ -61,29 +60,7 @@ status: succeeded
 			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "pos"}`, string(stored.Data))
 			assert.NotEmpty(t, stored.Header.Get(jetstream.MsgIDHeader), "the step's id dedupes a retried publish")
 
-			var byStatus map[string][]*store.Delivery
-			require.Eventually(t, func() bool {
-				byStatus = map[string][]*store.Delivery{}
-				list := s.deliveries(flowID)
-				for _, d := range list {
-					byStatus[d.Status] = append(byStatus[d.Status], d)
-				}
-				return len(list) == 4
-			}, 10*time.Second, 20*time.Millisecond)
-			require.Len(t, byStatus[store.DeliveryAccepted], 2)
-			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
-			require.Len(t, byStatus[store.DeliveryRejected], 1)
-			first := byStatus[store.DeliveryAccepted][0]
-			if first.DedupeKey != "expression:A-1" {
-				first = byStatus[store.DeliveryAccepted][1]
-			}
-			assert.Equal(t, "NATS", first.Method)
-			assert.Equal(t, prefix+".orders", first.Path)
-			assert.Equal(t, "expression:A-1", first.DedupeKey)
-			assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
-			assert.Equal(t, "body is not valid JSON", byStatus[store.DeliveryRejected][0].Reason)
-			time.Sleep(300 * time.Millisecond)
-			assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
+			s.checkGolden(flowID, "NATS", prefix+".orders", "expression:A-1", "body is not valid JSON")
 
 			consumer, err := js.Consumer(ctx, prefix+"_ORDERS", "hookflow_"+flowID+"_stream")
 			require.NoError(t, err, "the durable consumer is named after the flow and node")
@@ -115,17 +92,7 @@ func TestNATSConsumerReconnects(t *testing.T) {
 	publish(1)
 	s.finishedRuns(flowID, 1)
 
-	p.cut()
-	state := s.waitStatus(flowID, consumers.StatusRetrying)
-	assert.NotEmpty(t, state.Error)
-	assert.NotNil(t, state.RetryAt)
-	for n := 2; n <= 4; n++ {
-		publish(n)
-	}
-	p.restore()
-	s.waitStatus(flowID, consumers.StatusConnected)
-	runs := s.finishedRuns(flowID, 4)
-	assert.Len(t, runs, 4, "the messages stored while NATS was away run once it is back")
+	s.checkOutage(p, flowID, publish)
 }
 
 // TestNATSCoreSubjectRunsAFlow: on a subject no stream captures, the

@@ -3,15 +3,12 @@ package consumers_test
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/nodes/rabbitmqtest"
-	"github.com/hookflow/hookflow/store"
 )
 
 // TestRabbitMQQueueRunsAFlow: messages on a queue run the flow, which
@@ -51,28 +48,7 @@ status: succeeded
   send     1 succeeded output={"confirmed":true}
 `, s.trace(runs[0]))
 
-			var byStatus map[string][]*store.Delivery
-			require.Eventually(t, func() bool {
-				byStatus = map[string][]*store.Delivery{}
-				list := s.deliveries(flowID)
-				for _, d := range list {
-					byStatus[d.Status] = append(byStatus[d.Status], d)
-				}
-				return len(list) == 4
-			}, 10*time.Second, 20*time.Millisecond)
-			require.Len(t, byStatus[store.DeliveryAccepted], 2)
-			require.Len(t, byStatus[store.DeliveryDuplicate], 1)
-			require.Len(t, byStatus[store.DeliveryRejected], 1)
-			first := byStatus[store.DeliveryAccepted][0]
-			if first.DedupeKey != "message:m-1" {
-				first = byStatus[store.DeliveryAccepted][1]
-			}
-			assert.Equal(t, "RABBITMQ", first.Method)
-			assert.Equal(t, queue, first.Path)
-			assert.Equal(t, first.RunID, byStatus[store.DeliveryDuplicate][0].RunID, "the duplicate names the first run")
-			assert.Equal(t, "body is not valid JSON", byStatus[store.DeliveryRejected][0].Reason)
-			time.Sleep(300 * time.Millisecond)
-			assert.Len(t, s.finishedRuns(flowID, 2), 2, "the duplicate and the refused message run nothing")
+			s.checkGolden(flowID, "RABBITMQ", queue, "message:m-1", "body is not valid JSON")
 
 			// The flow published a message per run; the refused one was
 			// dead-lettered; the queue is empty.
@@ -109,15 +85,7 @@ func TestRabbitMQConsumerReconnects(t *testing.T) {
 	mq.Publish(t, queue, amqp.Publishing{Body: []byte(`{"n": 1}`)})
 	s.finishedRuns(flowID, 1)
 
-	p.cut()
-	state := s.waitStatus(flowID, consumers.StatusRetrying)
-	assert.NotEmpty(t, state.Error)
-	assert.NotNil(t, state.RetryAt)
-	for n := 2; n <= 4; n++ {
+	s.checkOutage(p, flowID, func(n int) {
 		mq.Publish(t, queue, amqp.Publishing{Body: fmt.Appendf(nil, `{"n": %d}`, n)})
-	}
-	p.restore()
-	s.waitStatus(flowID, consumers.StatusConnected)
-	runs := s.finishedRuns(flowID, 4)
-	assert.Len(t, runs, 4, "the messages published while RabbitMQ was away run once it is back")
+	})
 }

@@ -52,7 +52,7 @@ status: succeeded
 			assert.JSONEq(t, `{"cents": 300, "id": "A-2", "source": "pos"}`, stored)
 
 			// The entries of one read are recorded together, in any order.
-			s.checkGolden(flowID, "REDIS", prefix+"orders", "body is not valid JSON")
+			s.checkGolden(flowID, "REDIS", prefix+"orders", "expression:A-1", "body is not valid JSON")
 
 			pending, err := client.XPending(ctx, prefix+"orders", "hookflow").Result()
 			require.NoError(t, err)
