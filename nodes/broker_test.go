@@ -50,8 +50,16 @@ type consumer struct {
 	done       chan error
 }
 
-// consume starts consuming; the consumer is stopped when the test ends.
+// consume starts consuming as the instance of a flow of its own; the
+// consumer is stopped when the test ends.
 func consume(t *testing.T, trigger BrokerTrigger, services *Services, instance string, setup func(*consumer)) *consumer {
+	t.Helper()
+	return consumeFlow(t, trigger, services, "flow-"+instance, instance, setup)
+}
+
+// consumeFlow is consume with the flow named: instances of one flow share
+// its durable consumer, queue group or session.
+func consumeFlow(t *testing.T, trigger BrokerTrigger, services *Services, flowID, instance string, setup func(*consumer)) *consumer {
 	t.Helper()
 	c := &consumer{subscribed: make(chan struct{}), done: make(chan error, 1)}
 	if setup != nil {
@@ -62,7 +70,7 @@ func consume(t *testing.T, trigger BrokerTrigger, services *Services, instance s
 	var once sync.Once
 	go func() {
 		c.done <- trigger.Consume(ctx, &Consumption{
-			Services: services, FlowID: "flow-" + instance, NodeID: "trigger", Instance: instance,
+			Services: services, FlowID: flowID, NodeID: "trigger", Instance: instance,
 			Log:        slog.New(slog.DiscardHandler),
 			Subscribed: func() { once.Do(func() { close(c.subscribed) }) },
 			Handle:     c.handle,

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -147,40 +146,14 @@ func TestNATSTriggerTerminatesRefusedMessages(t *testing.T) {
 	assert.Zero(t, natsConsumerInfo(t, js, stream, "a").NumRedelivered)
 }
 
-// consumeFlow is consume with the flow named: instances of one flow share
-// its durable consumer or queue group.
-func consumeFlow(t *testing.T, trigger BrokerTrigger, services *Services, flowID, instance string) *consumer {
-	t.Helper()
-	c := &consumer{subscribed: make(chan struct{}), done: make(chan error, 1)}
-	ctx, stop := context.WithCancel(context.Background())
-	c.stop = stop
-	var once sync.Once
-	go func() {
-		c.done <- trigger.Consume(ctx, &Consumption{
-			Services: services, FlowID: flowID, NodeID: "trigger", Instance: instance, Log: slog.New(slog.DiscardHandler),
-			Subscribed: func() { once.Do(func() { close(c.subscribed) }) }, Handle: c.handle,
-		})
-	}()
-	t.Cleanup(func() { c.halt(t) })
-	select {
-	case <-c.subscribed:
-	case err := <-c.done:
-		c.done <- err
-		t.Fatalf("Consume ended before it subscribed: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("Consume did not subscribe in 15 s")
-	}
-	return c
-}
-
 func TestNATSTriggerInstancesShareTheStream(t *testing.T) {
 	t.Parallel()
 	_, js, prefix := natstest.Prefix(t)
 	stream := prefix + "_ORDERS"
 	natstest.Stream(t, js, stream, prefix+".orders")
 	trigger := natsTrigger(t, `{"subject": "`+prefix+`.orders", "batch": 10}`)
-	a := consumeFlow(t, trigger, brokerServices(t, natsCreds(nil)), "flow", "a")
-	b := consumeFlow(t, trigger, brokerServices(t, natsCreds(nil)), "flow", "b")
+	a := consumeFlow(t, trigger, brokerServices(t, natsCreds(nil)), "flow", "a", nil)
+	b := consumeFlow(t, trigger, brokerServices(t, natsCreds(nil)), "flow", "b", nil)
 	const total = 300
 	for n := range total {
 		_, err := js.PublishAsync(prefix+".orders", fmt.Appendf(nil, `{"n": %d}`, n))
@@ -201,8 +174,8 @@ func TestNATSCoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	subject := prefix + ".events"
 	trigger := natsTrigger(t, `{"subject": "`+prefix+`.*"}`)
-	a := consumeFlow(t, trigger, services, "flow", "a")
-	b := consumeFlow(t, trigger, brokerServices(t, natsCreds(nil)), "flow", "b")
+	a := consumeFlow(t, trigger, services, "flow", "a", nil)
+	b := consumeFlow(t, trigger, brokerServices(t, natsCreds(nil)), "flow", "b", nil)
 
 	publish := natsPublish(t, `{"subject": "`+subject+`", "body": "{{ input }}", "headers": {"Nats-Msg-Id": "order-{{ input.n }}"}}`)
 	const total = 100
