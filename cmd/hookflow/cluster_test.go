@@ -25,8 +25,11 @@ import (
 // recorder is an HTTP API that the tests' flows call: it counts each body
 // it receives, and can hold calls until released.
 type recorder struct {
-	mu      sync.Mutex
-	bodies  map[string]int
+	mu     sync.Mutex
+	bodies map[string]int
+	// keys are the Idempotency-Key headers each body came with: one per
+	// run step, the same when a step is tried again.
+	keys    map[string]map[string]bool
 	order   []string
 	hold    chan struct{} // nil: answer at once
 	arrived chan string
@@ -34,7 +37,7 @@ type recorder struct {
 
 func newRecorder(t *testing.T) (*recorder, string) {
 	t.Helper()
-	r := &recorder{bodies: map[string]int{}, arrived: make(chan string, 1024)}
+	r := &recorder{bodies: map[string]int{}, keys: map[string]map[string]bool{}, arrived: make(chan string, 1024)}
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return r, srv.URL
@@ -44,6 +47,10 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	r.bodies[string(body)]++
+	if r.keys[string(body)] == nil {
+		r.keys[string(body)] = map[string]bool{}
+	}
+	r.keys[string(body)][req.Header.Get("Idempotency-Key")] = true
 	r.order = append(r.order, string(body))
 	hold := r.hold
 	r.mu.Unlock()
@@ -67,6 +74,19 @@ func (r *recorder) snapshot() (map[string]int, []string) {
 		counts[k] = v
 	}
 	return counts, append([]string(nil), r.order...)
+}
+
+// steps returns, for each body, how many run steps sent it: the number of
+// Idempotency-Keys it came with. A step tried again (its process was given
+// up for dead while it ran) sends the same key again.
+func (r *recorder) steps() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	steps := make(map[string]int, len(r.keys))
+	for body, keys := range r.keys {
+		steps[body] = len(keys)
+	}
+	return steps
 }
 
 func hookPathOf(p *process, flow map[string]any) string {
