@@ -383,6 +383,56 @@ func TestEveryAPIRouteNeedsAToken(t *testing.T) {
 	assert.GreaterOrEqual(t, checked, 11, "every API route was walked")
 }
 
+// TestEveryRouteHasARule: each route of the API is one of the table's, so
+// it needs what the table says; a route added outside the table fails here.
+func TestEveryRouteHasARule(t *testing.T) {
+	t.Parallel()
+	f := setup(t, storetest.Open(t, store.DialectSQLite))
+	ruled := map[string]bool{}
+	for _, r := range api.RouteRules() {
+		key := r.Method + " " + r.Path
+		assert.False(t, ruled[key], "%s has one rule", key)
+		ruled[key] = true
+	}
+	routed := map[string]bool{}
+	for _, route := range f.app.GetRoutes(true) {
+		if !strings.HasPrefix(route.Path, "/api/v1") || route.Method == "HEAD" || route.Method == "USE" {
+			continue
+		}
+		key := route.Method + " " + route.Path
+		if key == "POST /api/v1/session" {
+			continue // Logging in is open: it is how one authenticates.
+		}
+		routed[key] = true
+		assert.True(t, ruled[key], "%s has a rule in apiRoutes", key)
+	}
+	for key := range ruled {
+		assert.True(t, routed[key], "the rule for %s names a route that is served", key)
+	}
+}
+
+// TestDocsListEveryRouteRule: docs/access.md gives each route's rule as
+// the table does, and no other.
+func TestDocsListEveryRouteRule(t *testing.T) {
+	t.Parallel()
+	text, err := os.ReadFile("../docs/access.md")
+	require.NoError(t, err)
+	rows := regexp.MustCompile("(?m)^\\| `([A-Z]+ /api/v1[^`]*)` \\| ([^|]+) \\|$").FindAllStringSubmatch(string(text), -1)
+	documented := map[string]string{}
+	for _, row := range rows {
+		documented[row[1]] = strings.TrimSpace(row[2])
+	}
+	rules := api.RouteRules()
+	assert.Len(t, documented, len(rules), "docs/access.md has a row per route")
+	for _, r := range rules {
+		want := "signed in"
+		if r.Need != "" {
+			want = "`" + string(r.Need) + "`"
+		}
+		assert.Equal(t, want, documented[r.Method+" "+r.Path], "docs/access.md: %s %s", r.Method, r.Path)
+	}
+}
+
 func TestErrorsAreJSON(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t, store.DialectSQLite)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookflow/hookflow/access"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -118,6 +119,8 @@ func (a *authenticator) middleware(c *fiber.Ctx) error {
 			return fmt.Errorf("check session: %w", err)
 		}
 		c.Locals(sessionExpiryKey, expires)
+		// Sessions are opened with the admin token, so far.
+		c.Locals(principalKey, &access.Principal{Kind: "session", Name: AdminTokenName, Role: access.Owner})
 		return c.Next()
 	}
 	scheme, token, _ := strings.Cut(header, " ")
@@ -134,5 +137,7 @@ func (a *authenticator) middleware(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hookflow", error="invalid_token"`)
 		return errorf(fiber.StatusUnauthorized, "invalid token")
 	}
+	// Every token is the admin token, so far: an owner's.
+	c.Locals(principalKey, &access.Principal{Kind: "token", Name: AdminTokenName, Role: access.Owner})
 	return c.Next()
 }

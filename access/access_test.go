@@ -1,0 +1,68 @@
+package access
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRoleGrants is the role table as users read it in docs/access.md.
+func TestRoleGrants(t *testing.T) {
+	t.Parallel()
+	want := map[Role]map[Permission]bool{
+		Owner:  {FlowsRead: true, FlowsWrite: true, RunsRead: true, RunsWrite: true, CredentialsRead: true, CredentialsWrite: true, UsersRead: true, UsersWrite: true},
+		Admin:  {FlowsRead: true, FlowsWrite: true, RunsRead: true, RunsWrite: true, CredentialsRead: true, CredentialsWrite: true, UsersRead: true, UsersWrite: true},
+		Editor: {FlowsRead: true, FlowsWrite: true, RunsRead: true, RunsWrite: true, CredentialsRead: true},
+		Viewer: {FlowsRead: true, RunsRead: true, CredentialsRead: true},
+	}
+	for _, role := range Roles {
+		for _, p := range Permissions {
+			assert.Equal(t, want[role][p], role.Grants(p), "%s grants %s", role, p)
+		}
+	}
+}
+
+func TestPrincipalCan(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		p       *Principal
+		perm    Permission
+		can     bool
+		refusal string
+	}{
+		{"no one", nil, FlowsRead, false, "authentication required"},
+		{"a viewer reads", &Principal{Role: Viewer}, RunsRead, true, ""},
+		{"a viewer may not replay", &Principal{Role: Viewer}, RunsWrite, false, "this needs the permission runs:write, which the role viewer does not have"},
+		{"an editor may not change credentials", &Principal{Role: Editor}, CredentialsWrite, false, "this needs the permission credentials:write, which the role editor does not have"},
+		{"a scoped token within its scopes", &Principal{Role: Owner, Scopes: []Permission{FlowsWrite}}, FlowsWrite, true, ""},
+		{"a scoped token beyond its scopes", &Principal{Role: Owner, Scopes: []Permission{FlowsWrite}}, RunsRead, false, "this needs the scope runs:read, which this token was not given"},
+		{"scopes never widen a role", &Principal{Role: Viewer, Scopes: []Permission{FlowsWrite}}, FlowsWrite, false, "this needs the permission flows:write, which the role viewer does not have"},
+		{"empty scopes allow nothing", &Principal{Role: Owner, Scopes: []Permission{}}, FlowsRead, false, "this needs the scope flows:read, which this token was not given"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.can, tt.p.Can(tt.perm))
+			assert.Equal(t, tt.refusal, tt.p.Refusal(tt.perm))
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	r, err := ParseRole("editor")
+	require.NoError(t, err)
+	assert.Equal(t, Editor, r)
+	_, err = ParseRole("root")
+	assert.EqualError(t, err, `"root" is not a role: give one of owner, admin, editor, viewer`)
+
+	scopes, err := ParseScopes([]string{"flows:write", "runs:read"})
+	require.NoError(t, err)
+	assert.Equal(t, []Permission{FlowsWrite, RunsRead}, scopes)
+	_, err = ParseScopes([]string{"flows:admin"})
+	assert.ErrorContains(t, err, `"flows:admin" is not a scope: give some of flows:read, flows:write`)
+	_, err = ParseScopes([]string{"runs:read", "runs:read"})
+	assert.EqualError(t, err, `"runs:read" is given twice`)
+}
