@@ -149,6 +149,10 @@ func New(opts Options) (*fiber.App, error) {
 	app.Post("/api/v1/session", s.login)
 	v1 := app.Group("/api/v1", s.auth.middleware)
 	for _, r := range s.apiRoutes() {
+		if r.method == fiber.MethodGet {
+			// As fiber's Get does, HEAD too.
+			v1.Head(r.path, authorize(r.need), r.handler)
+		}
 		v1.Add(r.method, r.path, authorize(r.need), r.handler)
 	}
 	// Anything else under /api/v1 is a JSON 404, after authentication, so the
