@@ -117,6 +117,21 @@ func (c *consumer) halt(t *testing.T) error {
 	}
 }
 
+// requireRecordFailed checks that Consume ended, within 10 s, with the
+// error of a Handle that could not record a message (failNext): one
+// another attempt may mend.
+func (c *consumer) requireRecordFailed(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		c.done <- err
+		require.ErrorContains(t, err, "the database does not answer")
+		assert.False(t, IsPermanent(err))
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consume went on after a message was not recorded")
+	}
+}
+
 // wait waits until n messages were handled and returns them.
 func (c *consumer) wait(t *testing.T, n int) []*Message {
 	t.Helper()

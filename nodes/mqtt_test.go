@@ -154,14 +154,7 @@ func TestMQTTTriggerAcksOnlyRecordedMessages(t *testing.T) {
 
 	// The record failed: Consume ends with the error, the message not
 	// acknowledged.
-	select {
-	case err := <-failing.done:
-		failing.done <- err
-		require.ErrorContains(t, err, "the database does not answer")
-		assert.False(t, IsPermanent(err))
-	case <-time.After(10 * time.Second):
-		t.Fatal("Consume went on after a message was not recorded")
-	}
+	failing.requireRecordFailed(t)
 
 	// The session's next connect gets it again, marked as a duplicate.
 	again := q.consume(t, nil)

@@ -274,14 +274,7 @@ func TestRabbitMQTriggerAcksOnlyRecordedMessages(t *testing.T) {
 	mq.Publish(t, queue, amqp.Publishing{Body: []byte(`{"n": 1}`), MessageId: "m-1"})
 
 	// The record failed: Consume ends with the error, the message requeued.
-	select {
-	case err := <-failing.done:
-		failing.done <- err
-		require.ErrorContains(t, err, "the database does not answer")
-		assert.False(t, IsPermanent(err))
-	case <-time.After(10 * time.Second):
-		t.Fatal("Consume went on after a message was not recorded")
-	}
+	failing.requireRecordFailed(t)
 	ready, _ := mq.Counts(t, queue)
 	assert.Equal(t, 1, ready, "the message whose record failed is back on the queue")
 
@@ -311,13 +304,7 @@ func TestRabbitMQTriggerFailureAmongMessagesInFlight(t *testing.T) {
 	}
 	mq.Publish(t, queue, msgs...)
 	failing := consume(t, trigger, services, "a", func(c *consumer) { c.failNext = 3 })
-	select {
-	case err := <-failing.done:
-		failing.done <- err
-		require.ErrorContains(t, err, "the database does not answer")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Consume went on after a message was not recorded")
-	}
+	failing.requireRecordFailed(t)
 	first := failing.wait(t, 0)
 	again := consume(t, trigger, services, "a", nil)
 	rest := again.wait(t, total-len(first))
