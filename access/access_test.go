@@ -1,6 +1,7 @@
 package access
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,4 +66,39 @@ func TestParse(t *testing.T) {
 	assert.ErrorContains(t, err, `"flows:admin" is not a scope: give some of flows:read, flows:write`)
 	_, err = ParseScopes([]string{"runs:read", "runs:read"})
 	assert.EqualError(t, err, `"runs:read" is given twice`)
+}
+
+func TestCheckPassword(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		password, email, want string
+	}{
+		{"correct horse battery", "ada@example.com", ""},
+		{"ünïcödé-pässwörd", "", ""},
+		{"short-pw", "", "must have at least 12 characters"},
+		{strings.Repeat("long", 19), "", "must have at most 72 bytes"},
+		{"            ", "", "must not be only spaces"},
+		{"Ada@Example.com", "ada@example.com", "must not be the email address"},
+	}
+	for _, tt := range tests {
+		err := CheckPassword(tt.password, tt.email)
+		if tt.want == "" {
+			assert.NoError(t, err, tt.password)
+		} else {
+			assert.EqualError(t, err, tt.want, tt.password)
+		}
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	t.Parallel()
+	hash, err := HashPassword("correct horse battery")
+	require.NoError(t, err)
+	assert.NotContains(t, string(hash), "correct horse", "the hash holds no password")
+	assert.True(t, PasswordMatches(hash, "correct horse battery"))
+	assert.False(t, PasswordMatches(hash, "correct horse battery!"))
+	assert.False(t, PasswordMatches([]byte("not a hash"), "correct horse battery"))
+	again, err := HashPassword("correct horse battery")
+	require.NoError(t, err)
+	assert.NotEqual(t, hash, again, "each hash has its own salt")
 }

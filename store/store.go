@@ -161,6 +161,21 @@ type Store interface {
 	// DeleteSession ends a session.
 	DeleteSession(ctx context.Context, idHash []byte) error
 
+	// CreateUser stores a new user under a new id, the email lower-cased;
+	// ErrExists if the email is taken.
+	CreateUser(ctx context.Context, u *User) (*User, error)
+	// GetUser returns a user by id; ErrNotFound if none.
+	GetUser(ctx context.Context, id string) (*User, error)
+	// GetUserByEmail returns a user by email, in any case; ErrNotFound if
+	// none.
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers returns every user, by email.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// UpdateUser replaces a user's name, password hash and role.
+	UpdateUser(ctx context.Context, u *User) (*User, error)
+	// DeleteUser removes a user and ends their sessions.
+	DeleteUser(ctx context.Context, id string) error
+
 	// Lead blocks until this process leads for name among those sharing the
 	// database, and returns a context that ends with the leadership.
 	Lead(ctx context.Context, name string) (lead context.Context, release func(), err error)

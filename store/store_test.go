@@ -282,3 +282,47 @@ func TestSessions(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted session is gone")
 	})
 }
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ada, err := db.CreateUser(ctx, &store.User{Email: "Ada@Example.com", Name: "Ada", PasswordHash: []byte("hash-a"), Role: "owner"})
+		require.NoError(t, err)
+		assert.NotEmpty(t, ada.ID)
+		assert.Equal(t, "ada@example.com", ada.Email, "emails are kept lower-case")
+		_, err = db.CreateUser(ctx, &store.User{Email: "ADA@example.com", PasswordHash: []byte("h"), Role: "viewer"})
+		assert.ErrorIs(t, err, store.ErrExists, "an email is one user's, in any case")
+		bob, err := db.CreateUser(ctx, &store.User{Email: "bob@example.com", PasswordHash: []byte("hash-b"), Role: "editor"})
+		require.NoError(t, err)
+
+		got, err := db.GetUserByEmail(ctx, "ADA@EXAMPLE.COM")
+		require.NoError(t, err)
+		assert.Equal(t, ada.ID, got.ID)
+		assert.Equal(t, []byte("hash-a"), got.PasswordHash)
+		_, err = db.GetUserByEmail(ctx, "nobody@example.com")
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		_, err = db.GetUser(ctx, "no-such-id")
+		assert.ErrorIs(t, err, store.ErrNotFound)
+
+		bob.Role, bob.Name, bob.PasswordHash = "viewer", "Bob", []byte("hash-b2")
+		updated, err := db.UpdateUser(ctx, bob)
+		require.NoError(t, err)
+		assert.Equal(t, "viewer", updated.Role)
+		assert.Equal(t, "Bob", updated.Name)
+		assert.Equal(t, []byte("hash-b2"), updated.PasswordHash)
+		assert.Equal(t, "bob@example.com", updated.Email)
+		_, err = db.UpdateUser(ctx, &store.User{ID: "no-such-id", Role: "viewer"})
+		assert.ErrorIs(t, err, store.ErrNotFound)
+
+		list, err := db.ListUsers(ctx)
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		assert.Equal(t, []string{"ada@example.com", "bob@example.com"}, []string{list[0].Email, list[1].Email})
+
+		require.NoError(t, db.DeleteUser(ctx, bob.ID))
+		_, err = db.GetUser(ctx, bob.ID)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		assert.ErrorIs(t, db.DeleteUser(ctx, bob.ID), store.ErrNotFound)
+	})
+}

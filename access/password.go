@@ -1,0 +1,52 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Password rules: long enough to resist guessing at the login's rate
+// limits, and within what bcrypt reads (it ignores bytes past 72, so a
+// longer password would be a shorter one in disguise).
+const (
+	MinPasswordChars = 12
+	MaxPasswordBytes = 72
+)
+
+// passwordCost is bcrypt's work factor: about 50 ms a check on a server
+// core, slow for a guesser, fast enough for a login.
+const passwordCost = 11
+
+// CheckPassword says why a new password is refused, or nil.
+func CheckPassword(password, email string) error {
+	switch {
+	case utf8.RuneCountInString(password) < MinPasswordChars:
+		return fmt.Errorf("must have at least %d characters", MinPasswordChars)
+	case len(password) > MaxPasswordBytes:
+		return fmt.Errorf("must have at most %d bytes", MaxPasswordBytes)
+	case strings.TrimSpace(password) == "":
+		return errors.New("must not be only spaces")
+	case email != "" && strings.EqualFold(password, email):
+		return errors.New("must not be the email address")
+	}
+	return nil
+}
+
+// HashPassword is how a password is stored: a bcrypt hash with its salt.
+func HashPassword(password string) ([]byte, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
+// PasswordMatches reports whether password is the one hash was made from,
+// in constant time.
+func PasswordMatches(hash []byte, password string) bool {
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+}
