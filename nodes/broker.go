@@ -174,6 +174,19 @@ func (t *brokerTrigger) openCredential(ctx context.Context, c *Consumption, want
 	return cred, nil
 }
 
+// handleAll hands messages to c.Handle all at once, so their records share
+// commits, and returns what became of each, in their order.
+func handleAll(ctx context.Context, c *Consumption, msgs []*Message) ([]MessageOutcome, []error) {
+	outcomes := make([]MessageOutcome, len(msgs))
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	for i, m := range msgs {
+		wg.Go(func() { outcomes[i], errs[i] = c.Handle(ctx, m) })
+	}
+	wg.Wait()
+	return outcomes, errs
+}
+
 // BrokerConnections keeps one connection per broker credential, shared by
 // the publish actions and triggers that name it. A credential whose data
 // changed, or whose connection broke, gets a new one.

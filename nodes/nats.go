@@ -369,9 +369,11 @@ func (n *natsPublishNode) Run(ctx context.Context, in *Input) (Result, error) {
 		return Result{}, Permanent(fmt.Errorf("subject: %w", err))
 	}
 	msg := nats.NewMsg(subject)
-	if msg.Data, err = n.renderBody(ctx, in); err != nil {
+	body, err := renderText(ctx, in, "body", n.body)
+	if err != nil {
 		return Result{}, err
 	}
+	msg.Data = []byte(body)
 	for name, t := range n.headers {
 		v, err := renderText(ctx, in, "headers."+name, t)
 		if err != nil {
@@ -388,11 +390,6 @@ func (n *natsPublishNode) Run(ctx context.Context, in *Input) (Result, error) {
 		return Result{}, in.Services.natsError("NATS publish to "+subject, err, cred.Secrets...)
 	}
 	return Result{Output: out}, nil
-}
-
-func (n *natsPublishNode) renderBody(ctx context.Context, in *Input) ([]byte, error) {
-	body, err := renderText(ctx, in, "body", n.body)
-	return []byte(body), err
 }
 
 func (n *natsPublishNode) publish(ctx context.Context, in *Input, conn *natsConn, msg *nats.Msg) (map[string]any, error) {
@@ -680,13 +677,11 @@ func (t *NATSTrigger) handleStream(ctx context.Context, c *Consumption, conn *na
 	if len(msgs) == 0 {
 		return nil
 	}
-	outcomes := make([]MessageOutcome, len(msgs))
-	errs := make([]error, len(msgs))
-	var wg sync.WaitGroup
+	records := make([]*Message, len(msgs))
 	for i, m := range msgs {
-		wg.Go(func() { outcomes[i], errs[i] = c.Handle(ctx, t.streamMessage(m)) })
+		records[i] = t.streamMessage(m)
 	}
-	wg.Wait()
+	outcomes, errs := handleAll(ctx, c, records)
 	var failed, settle error
 	for i, m := range msgs {
 		var err error
@@ -797,23 +792,15 @@ func (t *NATSTrigger) consumeCore(ctx context.Context, c *Consumption, conn *nat
 				break drain
 			}
 		}
-		var (
-			wg     sync.WaitGroup
-			mu     sync.Mutex
-			failed error
-		)
-		for _, m := range msgs {
-			wg.Go(func() {
-				if _, err := c.Handle(ctx, natsMessage(m.Subject, m.Header, m.Data)); err != nil {
-					mu.Lock()
-					failed = err
-					mu.Unlock()
-				}
-			})
+		records := make([]*Message, len(msgs))
+		for i, m := range msgs {
+			records[i] = natsMessage(m.Subject, m.Header, m.Data)
 		}
-		wg.Wait()
-		if failed != nil && ctx.Err() == nil {
-			return fmt.Errorf("record a message of %s (core NATS: it is lost): %w", t.subject, failed)
+		_, errs := handleAll(ctx, c, records)
+		for _, err := range errs {
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("record a message of %s (core NATS: it is lost): %w", t.subject, err)
+			}
 		}
 	}
 }

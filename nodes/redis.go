@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -477,29 +476,26 @@ func (r *RedisTrigger) handle(ctx context.Context, c *Consumption, client *redis
 		return nil
 	}
 	recorded := make([]string, 0, len(entries))
-	var (
-		mu     sync.Mutex
-		failed error
-		wg     sync.WaitGroup
-	)
+	live := make([]redis.XMessage, 0, len(entries))
+	msgs := make([]*Message, 0, len(entries))
 	for _, e := range entries {
 		if e.Values == nil {
 			// Deleted from the stream while pending: nothing to run.
 			recorded = append(recorded, e.ID)
 			continue
 		}
-		wg.Go(func() {
-			_, err := c.Handle(ctx, r.message(e))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				failed = err
-				return
-			}
-			recorded = append(recorded, e.ID)
-		})
+		live = append(live, e)
+		msgs = append(msgs, r.message(e))
 	}
-	wg.Wait()
+	_, errs := handleAll(ctx, c, msgs)
+	var failed error
+	for i, e := range live {
+		if errs[i] != nil {
+			failed = errs[i]
+			continue
+		}
+		recorded = append(recorded, e.ID)
+	}
 	if len(recorded) > 0 {
 		// Acknowledged even when the stop has begun: the entries are
 		// recorded, and must not run again.
