@@ -30,22 +30,20 @@ import (
 // brokerBench is one broker in BenchmarkBrokerMessages.
 type brokerBench struct {
 	name string
-	// credType and credData are the credential the trigger names "broker".
-	credType, credData string
-	// setup readies a destination of the benchmark's own and returns the
+	// credType is the type of the credential the trigger names "broker".
+	credType string
+	// setup readies a destination of the benchmark's own (on a broker of
+	// its own where need be) and returns the credential's data, the
 	// trigger's kind and params (without the credential), and a publisher
 	// of n messages; it skips the benchmark when the broker is missing.
-	setup func(b *testing.B) (kind, params string, publish func(n int))
-	// ownBroker, set instead of setup, starts a broker of the benchmark's
-	// own and returns credData too.
-	ownBroker func(b *testing.B) (credData, kind, params string, publish func(n int))
+	setup func(b *testing.B) (credData, kind, params string, publish func(n int))
 }
 
 var brokerBenches = []brokerBench{
-	{name: "redis", credType: "redis", credData: `{"url": "redis://127.0.0.1:6379/0"}`, setup: redisBench},
-	{name: "rabbitmq", credType: "rabbitmq", credData: `{"url": "` + rabbitmqtest.URL + `"}`, setup: rabbitmqBench},
-	{name: "nats", credType: "nats", credData: `{"url": "nats://127.0.0.1:4222"}`, setup: natsBench},
-	{name: "mqtt", credType: "mqtt", ownBroker: mqttBench},
+	{name: "redis", credType: "redis", setup: redisBench},
+	{name: "rabbitmq", credType: "rabbitmq", setup: rabbitmqBench},
+	{name: "nats", credType: "nats", setup: natsBench},
+	{name: "mqtt", credType: "mqtt", setup: mqttBench},
 }
 
 // BenchmarkBrokerMessages measures messages per second into completed
@@ -65,13 +63,7 @@ func BenchmarkBrokerMessages(b *testing.B) {
 
 func benchBroker(b *testing.B, bb brokerBench, dialect string) {
 	ctx := context.Background()
-	var kind, params string
-	var publish func(int)
-	if bb.ownBroker != nil {
-		bb.credData, kind, params, publish = bb.ownBroker(b)
-	} else {
-		kind, params, publish = bb.setup(b)
-	}
+	credData, kind, params, publish := bb.setup(b)
 	counter := "hfbench:" + strings.ToLower(rand.Text()[:10])
 	db := storetest.Open(b, dialect)
 	reg := registry()
@@ -80,7 +72,7 @@ func benchBroker(b *testing.B, bb brokerBench, dialect string) {
 		b.Fatal(err)
 	}
 	credentials := engine.NewCredentials(db, reg, sealer)
-	for name, cred := range map[string][2]string{"broker": {bb.credType, bb.credData}, "counter": {"redis", `{"url": "redis://127.0.0.1:6379/0"}`}} {
+	for name, cred := range map[string][2]string{"broker": {bb.credType, credData}, "counter": {"redis", `{"url": "redis://127.0.0.1:6379/0"}`}} {
 		if _, err := credentials.Create(ctx, name, cred[0], json.RawMessage(cred[1])); err != nil {
 			b.Fatal(err)
 		}
@@ -158,7 +150,7 @@ func waitSucceeded(b *testing.B, db store.Store, flowID string, n int) {
 }
 
 // redisBench is a stream of the benchmark's own, deleted afterwards.
-func redisBench(b *testing.B) (string, string, func(int)) {
+func redisBench(b *testing.B) (string, string, string, func(int)) {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		b.Skipf("no Redis at 127.0.0.1:6379: %v", err)
@@ -168,7 +160,7 @@ func redisBench(b *testing.B) (string, string, func(int)) {
 		client.Del(context.Background(), stream)
 		_ = client.Close()
 	})
-	return "trigger.redis", `{"stream": "` + stream + `"}`, func(n int) {
+	return `{"url": "redis://127.0.0.1:6379/0"}`, "trigger.redis", `{"stream": "` + stream + `"}`, func(n int) {
 		pipe := client.Pipeline()
 		for i := range n {
 			pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, Values: map[string]any{"body": fmt.Sprintf(`{"n": %d}`, i)}})
@@ -188,10 +180,10 @@ func redisBench(b *testing.B) (string, string, func(int)) {
 
 // rabbitmqBench is a queue of the benchmark's own, deleted afterwards;
 // messages are published persistent, with confirms, 500 at a time.
-func rabbitmqBench(b *testing.B) (string, string, func(int)) {
+func rabbitmqBench(b *testing.B) (string, string, string, func(int)) {
 	mq := rabbitmqtest.New(b)
 	queue := mq.DeclareQueue(b, "orders", nil, "")
-	return "trigger.rabbitmq", `{"queue": "` + queue + `"}`, func(n int) {
+	return `{"url": "` + rabbitmqtest.URL + `"}`, "trigger.rabbitmq", `{"queue": "` + queue + `"}`, func(n int) {
 		for from := 0; from < n; from += 500 {
 			msgs := make([]amqp.Publishing, 0, 500)
 			for i := from; i < min(from+500, n); i++ {
@@ -204,7 +196,7 @@ func rabbitmqBench(b *testing.B) (string, string, func(int)) {
 
 // natsBench is a JetStream stream of the benchmark's own (file storage),
 // deleted afterwards with its durable consumer.
-func natsBench(b *testing.B) (string, string, func(int)) {
+func natsBench(b *testing.B) (string, string, string, func(int)) {
 	nc, err := nats.Connect("nats://127.0.0.1:4222", nats.Timeout(2*time.Second))
 	if err != nil {
 		b.Skipf("no NATS at 127.0.0.1:4222: %v", err)
@@ -222,7 +214,7 @@ func natsBench(b *testing.B) (string, string, func(int)) {
 		nc.Close()
 	})
 	subject := name + ".orders"
-	return "trigger.nats", `{"subject": "` + subject + `"}`, func(n int) {
+	return `{"url": "nats://127.0.0.1:4222"}`, "trigger.nats", `{"subject": "` + subject + `"}`, func(n int) {
 		for i := range n {
 			if _, err := js.PublishAsync(subject, fmt.Appendf(nil, `{"n": %d}`, i)); err != nil {
 				b.Fatal(err)
