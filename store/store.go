@@ -154,12 +154,59 @@ type Store interface {
 	// TokenHashes returns the hashes of every API token.
 	TokenHashes(ctx context.Context) ([][]byte, error)
 	// CreateSession stores an editor session by the hash of its id.
-	CreateSession(ctx context.Context, idHash []byte, expires time.Time) error
-	// SessionExpiry returns when a live session expires; ErrNotFound for
-	// an unknown or expired one.
-	SessionExpiry(ctx context.Context, idHash []byte) (time.Time, error)
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns a live session; ErrNotFound for an unknown or
+	// expired one.
+	GetSession(ctx context.Context, idHash []byte) (*Session, error)
+	// ListSessions returns a user's live sessions, newest first.
+	ListSessions(ctx context.Context, userID string) ([]*Session, error)
 	// DeleteSession ends a session.
 	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteUserSessions ends every session of a user but the one whose
+	// hash is keep (nil keeps none), and says how many it ended.
+	DeleteUserSessions(ctx context.Context, userID string, keep []byte) (int, error)
+
+	// CreateUserToken stores a user's API token under a new id; ErrExists
+	// if the user has a token of that name.
+	CreateUserToken(ctx context.Context, t *UserToken) (*UserToken, error)
+	// GetUserTokenByHash returns the token with that hash, expired or not;
+	// ErrNotFound if none.
+	GetUserTokenByHash(ctx context.Context, hash []byte) (*UserToken, error)
+	// ListUserTokens returns a user's tokens ("" for everyone's), newest
+	// first.
+	ListUserTokens(ctx context.Context, userID string) ([]*UserToken, error)
+	// DeleteUserToken removes a token; ErrNotFound if none.
+	DeleteUserToken(ctx context.Context, id string) error
+	// TouchUserToken records a token's last use.
+	TouchUserToken(ctx context.Context, id string, at time.Time) error
+
+	// CreateInvitation stores an invitation under a new id.
+	CreateInvitation(ctx context.Context, inv *Invitation) (*Invitation, error)
+	// GetInvitationByHash returns the invitation with that token hash,
+	// used or expired or not; ErrNotFound if none.
+	GetInvitationByHash(ctx context.Context, hash []byte) (*Invitation, error)
+	// ListInvitations returns the invitations not yet accepted, expired or
+	// not, newest first.
+	ListInvitations(ctx context.Context) ([]*Invitation, error)
+	// DeleteInvitation removes an invitation; ErrNotFound if none.
+	DeleteInvitation(ctx context.Context, id string) error
+	// AcceptInvitation creates the user and marks the invitation accepted
+	// by them, in one transaction: ErrUsed if it was accepted already
+	// (also by a concurrent call), ErrExpired if it has expired, ErrExists
+	// if the email is taken.
+	AcceptInvitation(ctx context.Context, id string, u *User) (*User, error)
+
+	// AppendAudit adds events to the audit log, which nothing changes
+	// afterwards: only PruneAudit removes old events.
+	AppendAudit(ctx context.Context, events ...*AuditEvent) error
+	// ListAudit returns the events the filter selects, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+	// CountAudit counts the events the filter selects (Limit and Before
+	// ignored).
+	CountAudit(ctx context.Context, f AuditFilter) (int, error)
+	// PruneAudit removes up to batch events older than before, and says
+	// how many.
+	PruneAudit(ctx context.Context, before time.Time, batch int) (int, error)
 
 	// CreateUser stores a new user under a new id, the email lower-cased;
 	// ErrExists if the email is taken.
@@ -173,7 +220,7 @@ type Store interface {
 	ListUsers(ctx context.Context) ([]*User, error)
 	// UpdateUser replaces a user's name, password hash and role.
 	UpdateUser(ctx context.Context, u *User) (*User, error)
-	// DeleteUser removes a user and ends their sessions.
+	// DeleteUser removes a user with their sessions and tokens.
 	DeleteUser(ctx context.Context, id string) error
 
 	// Lead blocks until this process leads for name among those sharing the
