@@ -86,11 +86,7 @@ func (db *DB) ListUsers(ctx context.Context) ([]*User, error) {
 	if err := db.read.WithContext(ctx).Order("email").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	users := make([]*User, len(rows))
-	for i := range rows {
-		users[i] = rows[i].record()
-	}
-	return users, nil
+	return records(rows, (*userRow).record), nil
 }
 
 // UpdateUser implements Store.
@@ -119,11 +115,16 @@ func (db *DB) UpdateUser(ctx context.Context, u *User) (*User, error) {
 	return out, nil
 }
 
-// DeleteUser implements Store. The user's sessions end with them.
+// DeleteUser implements Store. The user's sessions end and their tokens go
+// with them, by statement rather than by foreign key: SQLite may run with
+// foreign keys off.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	return db.commits.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", id).Delete(&sessionRow{}).Error; err != nil {
 			return fmt.Errorf("end the sessions of user %s: %w", id, err)
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&userTokenRow{}).Error; err != nil {
+			return fmt.Errorf("delete the tokens of user %s: %w", id, err)
 		}
 		res := tx.Where("id = ?", id).Delete(&userRow{})
 		if res.Error != nil {
