@@ -47,9 +47,16 @@ func (db *DB) CreateUser(ctx context.Context, u *User) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
+	return insertUser(db.write.WithContext(ctx), id.String(), u)
+}
+
+// insertUser stores u under id, the email lower-cased; ErrExists if the
+// email is taken. It is the one way users are made: by CreateUser, and by
+// AcceptInvitation inside its transaction.
+func insertUser(tx *gorm.DB, id string, u *User) (*User, error) {
 	t := now()
-	row := userRow{ID: id.String(), Email: strings.ToLower(u.Email), Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, CreatedAt: t, UpdatedAt: t}
-	if err := db.write.WithContext(ctx).Create(&row).Error; err != nil {
+	row := userRow{ID: id, Email: strings.ToLower(u.Email), Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, CreatedAt: t, UpdatedAt: t}
+	if err := tx.Create(&row).Error; err != nil {
 		if isUniqueViolation(err) {
 			return nil, fmt.Errorf("create user %s: %w", row.Email, ErrExists)
 		}
