@@ -1,6 +1,22 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
+
+// MigrateDownTo rolls the migrations after version back, so tests can
+// prove each Down half undoes its Up.
+func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
+	provider, err := db.migrations(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := provider.DownTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate %s down to %d: %w", db.dialect, version, err)
+	}
+	return nil
+}
 
 // ForeignKeysOff turns SQLite's foreign keys off on the writer's one
 // connection, so tests can prove that deletions do not rely on them.
