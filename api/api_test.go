@@ -51,8 +51,11 @@ func newApp(t *testing.T, st store.Store) *fiber.App {
 
 // buildApp is newApp counting in m, with the engine started or left idle
 // (queued runs stay queued).
-func buildApp(t *testing.T, st store.Store, m *metrics.Metrics, start bool) *fiber.App {
+func buildApp(t *testing.T, st store.Store, m *metrics.Metrics, start bool, configure ...func(*api.Options)) *fiber.App {
 	t.Helper()
+	if m == nil {
+		m = metrics.New()
+	}
 	require.NoError(t, m.CollectQueue(st, nil))
 	reg := nodes.NewRegistry()
 	nodes.RegisterBuiltins(reg)
@@ -75,8 +78,12 @@ func buildApp(t *testing.T, st store.Store, m *metrics.Metrics, start bool) *fib
 	flows := engine.NewFlows(st, reg)
 	hooks := ingress.New(ingress.Options{Store: st, Engine: runner, Credentials: credentials, PublicURL: publicURL})
 	flows.OnChange(hooks.Forget)
-	app, err := api.New(api.Options{Store: st, Registry: reg, Engine: runner, Flows: flows, Credentials: credentials,
-		Ingress: hooks, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20, Metrics: m})
+	opts := api.Options{Store: st, Registry: reg, Engine: runner, Flows: flows, Credentials: credentials,
+		Ingress: hooks, PublicURL: publicURL + "/", MaxBodyBytes: 2 << 20, Metrics: m}
+	for _, c := range configure {
+		c(&opts)
+	}
+	app, err := api.New(opts)
 	require.NoError(t, err)
 	return app
 }
