@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
 )
@@ -95,6 +96,38 @@ func (s *server) shutdown(t *testing.T) int {
 	}
 }
 
+// ownerToken makes the owner through the setup link the first start
+// printed, as a person would in the editor, and then an API token of
+// theirs.
+func (s *server) ownerToken(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`Create the owner account \(link valid once, for 7 days\): (\S+)/join#(hf_\S+)`).FindStringSubmatch(s.stdout.String())
+	require.NotNil(t, m, "the first start prints the setup link: %s", s.stdout.String())
+	assert.Equal(t, s.url, m[1], "the link opens the editor")
+	res, err := http.Post(s.url+"/api/v1/invitation/accept", "application/json",
+		strings.NewReader(`{"token": "`+m[2]+`", "email": "owner@example.com", "password": "a long owner password"}`))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	var cookie string
+	for _, c := range res.Cookies() {
+		if c.Name == api.SessionCookie {
+			cookie = c.Value
+		}
+	}
+	req, err := http.NewRequest("POST", s.url+"/api/v1/tokens", strings.NewReader(`{"name": "test"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var made struct{ Token string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&made))
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	return made.Token
+}
+
 func (s *server) request(t *testing.T, token, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
@@ -115,9 +148,9 @@ const testFlow = `{"name": "Orders", "nodes": [
 	{"id": "total", "type": "transform", "params": {"fields": {"cents": "trigger.body.total * 100"}}}],
 	"edges": [{"from": "hook", "to": "total"}]}`
 
-// TestServeEndToEnd runs the real server on each database: the token is
-// printed once, flows are saved through HTTP, and everything is still there
-// after a restart.
+// TestServeEndToEnd runs the real server on each database: the first start
+// prints the link that makes the owner, whose token saves flows through
+// HTTP, and everything is still there after a restart.
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range storetest.Dialects() {
@@ -128,9 +161,7 @@ func TestServeEndToEnd(t *testing.T) {
 				dbArgs = append(dbArgs, "--database-url", opts.URL)
 			}
 			s := startServer(t, dbArgs...)
-			m := regexp.MustCompile(`Login token \(shown once; only its hash is stored\): (hf_\S+)`).FindStringSubmatch(s.stdout.String())
-			require.NotNil(t, m, "the first start prints the token: %s", s.stdout.String())
-			token := m[1]
+			token := s.ownerToken(t)
 			assert.Contains(t, s.stdout.String(), "Editor:  "+s.url+"/")
 
 			status, _ := s.request(t, "", "GET", "/api/v1/flows", "")
@@ -146,7 +177,7 @@ func TestServeEndToEnd(t *testing.T) {
 
 			s = startServer(t, dbArgs...)
 			defer s.shutdown(t)
-			assert.NotContains(t, s.stdout.String(), "hf_", "the token is shown only once")
+			assert.NotContains(t, s.stdout.String(), "hf_", "once there is an owner, no setup link")
 			status, body = s.request(t, token, "GET", "/api/v1/flows/"+id, "")
 			require.Equal(t, http.StatusOK, status)
 			assert.Equal(t, float64(2), body["version"])
@@ -267,7 +298,7 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	t.Setenv("HOOKFLOW_DATA_DIR", t.TempDir())
 	s := startServer(t)
 	defer s.shutdown(t)
-	assert.Contains(t, s.stdout.String(), "Login token: the value of HOOKFLOW_ADMIN_TOKEN")
+	assert.Contains(t, s.stdout.String(), "Admin token: the value of HOOKFLOW_ADMIN_TOKEN")
 	status, body := s.request(t, "hf_from_the_environment", "POST", "/api/v1/flows", testFlow)
 	require.Equal(t, http.StatusCreated, status)
 	url := body["triggers"].([]any)[0].(map[string]any)["url"].(string)
@@ -356,4 +387,34 @@ func TestFlagsFirst(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, flagsFirst(root, tt.args), "%q", tt.args)
 	}
+}
+
+// TestUserAdd makes a user from the console, who then logs in; refusals
+// exit 2 saying why.
+func TestUserAdd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "a long console password\n", "user", "add", "--email", "Ops@Example.com", "--role", "admin", "--data-dir", dir)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "created ops@example.com (admin)")
+
+	file := filepath.Join(t.TempDir(), "password")
+	require.NoError(t, os.WriteFile(file, []byte("short\n"), 0o600))
+	code, _, errOut = runCLI(t, "", "user", "add", "--email", "new@example.com", "--password-file", file, "--data-dir", dir)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "password: must have at least 12 characters")
+	code, _, errOut = runCLI(t, "a long console password\n", "user", "add", "--email", "ops@example.com", "--data-dir", dir)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "a user with the email ops@example.com exists")
+	code, _, errOut = runCLI(t, "a long console password\n", "user", "add", "--email", "x@example.com", "--role", "root", "--data-dir", dir)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `"root" is not a role`)
+
+	s := startServer(t, "--data-dir", dir)
+	defer s.shutdown(t)
+	assert.NotContains(t, s.stdout.String(), "Create the owner account", "there is a user: no setup link")
+	res, err := http.Post(s.url+"/api/v1/session", "application/json", strings.NewReader(`{"email": "ops@example.com", "password": "a long console password"}`))
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode, "the user logs in")
 }

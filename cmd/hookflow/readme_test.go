@@ -46,16 +46,14 @@ func TestReadmeCurlSection(t *testing.T) {
 	}
 	s := startServer(t, "--data-dir", t.TempDir())
 	defer s.shutdown(t)
-	m := regexp.MustCompile(`Login token \(shown once; only its hash is stored\): (hf_\S+)`).FindStringSubmatch(s.stdout.String())
-	require.NotNil(t, m, s.stdout.String())
-	token := m[1]
+	token := s.ownerToken(t)
 
 	script := readmeSection(t, "## A first flow with curl")
-	for _, line := range []string{"HOOKFLOW=http://localhost:8080\n", "TOKEN=hf_…   # from the start-up banner\n"} {
+	for _, line := range []string{"HOOKFLOW=http://localhost:8080\n", "TOKEN=hf_…   # yours, from the editor's Tokens page\n"} {
 		require.Contains(t, script, line, "the section sets its server and token so")
 	}
 	script = strings.Replace(script, "HOOKFLOW=http://localhost:8080\n", "HOOKFLOW="+s.url+"\n", 1)
-	script = strings.Replace(script, "TOKEN=hf_…   # from the start-up banner\n", "TOKEN="+token+"\n", 1)
+	script = strings.Replace(script, "TOKEN=hf_…   # yours, from the editor's Tokens page\n", "TOKEN="+token+"\n", 1)
 	// Any answer of 400 or more stops the script, with the answer shown.
 	script = "set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; }\n" + script
 
