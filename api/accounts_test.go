@@ -644,3 +644,36 @@ func mustInt(t *testing.T, v any) int64 {
 	require.NoError(t, err)
 	return n
 }
+
+// TestClientAddressBehindAProxy: X-Forwarded-For names the client only
+// when a trusted proxy sends it, for login limits and the audit log.
+func TestClientAddressBehindAProxy(t *testing.T) {
+	t.Parallel()
+	for _, trusted := range []bool{false, true} {
+		t.Run(fmt.Sprint("trusted=", trusted), func(t *testing.T) {
+			t.Parallel()
+			db := storetest.Open(t, store.DialectSQLite)
+			require.NoError(t, api.EnsureAdminToken(context.Background(), db, testToken))
+			app := buildApp(t, db, nil, false, func(o *api.Options) {
+				if trusted {
+					o.TrustedProxies = []string{"0.0.0.0"} // app.Test's peer
+				}
+			})
+			req := httptest.NewRequest("POST", "/api/v1/session", strings.NewReader(`{"email": "a@example.com", "password": "wrong password!"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Forwarded-For", "203.0.113.7, 10.0.0.2")
+			res, err := app.Test(req, -1)
+			require.NoError(t, err)
+			res.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+			events, err := db.ListAudit(context.Background(), store.AuditFilter{Action: "login.failed"})
+			require.NoError(t, err)
+			require.Len(t, events, 1)
+			want := "0.0.0.0"
+			if trusted {
+				want = "203.0.113.7"
+			}
+			assert.Equal(t, want, events[0].IP)
+		})
+	}
+}
