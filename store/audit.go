@@ -151,15 +151,6 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, erro
 	return events, nil
 }
 
-// CountAudit implements Store.
-func (db *DB) CountAudit(ctx context.Context, f AuditFilter) (int, error) {
-	var n int64
-	if err := filterAudit(db.read.WithContext(ctx), f).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count audit events: %w", err)
-	}
-	return int(n), nil
-}
-
 // PruneAudit implements Store. Prune leaves the audit log alone: it has a
 // retention of its own. batch zero means 500.
 func (db *DB) PruneAudit(ctx context.Context, before time.Time, batch int) (int, error) {

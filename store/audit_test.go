@@ -78,15 +78,7 @@ func TestAuditLog(t *testing.T) {
 				want[i] = id(e)
 			}
 			assert.Equal(t, want, auditIDs(got), tc.name)
-			if tc.filter.Before == 0 && tc.filter.Limit == 0 {
-				n, err := db.CountAudit(ctx, tc.filter)
-				require.NoError(t, err, tc.name)
-				assert.Equal(t, len(tc.want), n, "count: %s", tc.name)
-			}
 		}
-		n, err := db.CountAudit(ctx, store.AuditFilter{Action: "login.", Before: id(1), Limit: 1})
-		require.NoError(t, err)
-		assert.Equal(t, 2, n, "counting ignores Before and Limit")
 
 		// Pruning by age removes the oldest, in batches, and nothing else.
 		for _, want := range []int{2, 1, 0} {
@@ -100,9 +92,9 @@ func TestAuditLog(t *testing.T) {
 
 		_, err = db.Prune(ctx, store.PrunePolicy{Before: time.Now().Add(24 * time.Hour)})
 		require.NoError(t, err)
-		n, err = db.CountAudit(ctx, store.AuditFilter{})
+		left, err = db.ListAudit(ctx, store.AuditFilter{})
 		require.NoError(t, err)
-		assert.Equal(t, 3, n, "Prune leaves the audit log to PruneAudit")
+		assert.Len(t, left, 3, "Prune leaves the audit log to PruneAudit")
 	})
 }
 

@@ -201,9 +201,6 @@ type Store interface {
 	AppendAudit(ctx context.Context, events ...*AuditEvent) error
 	// ListAudit returns the events the filter selects, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
-	// CountAudit counts the events the filter selects (Limit and Before
-	// ignored).
-	CountAudit(ctx context.Context, f AuditFilter) (int, error)
 	// PruneAudit removes up to batch events older than before, and says
 	// how many.
 	PruneAudit(ctx context.Context, before time.Time, batch int) (int, error)
