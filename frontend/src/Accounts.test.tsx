@@ -1,27 +1,13 @@
 import { act, type ReactNode } from "react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { describe, expect, it, vi } from "vitest";
-import { mounted } from "./testing";
+import { json, mounted, setValue, settle } from "./testing";
 import { Client, type Permission, type Session } from "./api";
 import { accessOf, AccessProvider } from "./access";
 import { JoinPage, Login } from "./LoginPages";
 import { UsersPage } from "./UsersPage";
 import { TokensPage } from "./TokensPage";
 import { AuditPage, type AuditFilters } from "./AuditPage";
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
-}
-
-async function settle() {
-  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
-}
-
-function setValue(el: HTMLInputElement | HTMLSelectElement, value: string) {
-  const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
-  Object.getOwnPropertyDescriptor(proto, "value")!.set!.call(el, value);
-  el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
-}
 
 type Call = { method: string; path: string; body?: unknown };
 

@@ -1,4 +1,5 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
+import { Fragment } from "react";
 import { errorMessage, type AuditEvent, type Client } from "./api";
 import { utc } from "./RunsPage";
 import { when } from "./StepView";
@@ -73,24 +74,19 @@ export function AuditPage({ client, filters, onFilters }: { client: Client; filt
         </select>
         <label htmlFor="audit-actor">Actor</label>
         <input id="audit-actor" value={filters.actor} placeholder="email or token name" onChange={(e) => set({ actor: e.target.value })} />
-        <label htmlFor="audit-since">From</label>
-        <input
-          id="audit-since"
-          type="datetime-local"
-          step={1}
-          value={filters.since}
-          aria-describedby="audit-zone"
-          onChange={(e) => set({ since: e.target.value })}
-        />
-        <label htmlFor="audit-until">To</label>
-        <input
-          id="audit-until"
-          type="datetime-local"
-          step={1}
-          value={filters.until}
-          aria-describedby="audit-zone"
-          onChange={(e) => set({ until: e.target.value })}
-        />
+        {(["since", "until"] as const).map((bound) => (
+          <Fragment key={bound}>
+            <label htmlFor={`audit-${bound}`}>{bound === "since" ? "From" : "To"}</label>
+            <input
+              id={`audit-${bound}`}
+              type="datetime-local"
+              step={1}
+              value={filters[bound]}
+              aria-describedby="audit-zone"
+              onChange={(e) => set({ [bound]: e.target.value })}
+            />
+          </Fragment>
+        ))}
         <small className="help" id="audit-zone">
           times in {zone}
         </small>
