@@ -35,6 +35,11 @@ const (
 	UsersWrite Permission = "users:write"
 )
 
+// Account is what a route of a user's own account needs (their sessions,
+// password and tokens): any user, or the admin token, but no token with
+// scopes, which was made for a narrower job. It is no scope.
+const Account Permission = "account"
+
 // Permissions are all permissions, in the order they are listed to users.
 var Permissions = []Permission{FlowsRead, FlowsWrite, RunsRead, RunsWrite, CredentialsRead, CredentialsWrite, UsersRead, UsersWrite}
 
@@ -117,6 +122,12 @@ func joinPermissions() string {
 type Principal struct {
 	// Kind says how the request was authenticated: "session" or "token".
 	Kind string
+	// UserID is the user behind the request; "" for the admin token and
+	// its sessions, which belong to no user.
+	UserID string
+	// TokenID and TokenName name the user token the request came with,
+	// if any.
+	TokenID, TokenName string
 	// Name names the principal in answers and the audit log: a user's
 	// email, or a token's name.
 	Name string
@@ -129,6 +140,9 @@ type Principal struct {
 // Can reports whether the principal has the permission: its role grants
 // it, and its scopes, if any, include it.
 func (p *Principal) Can(perm Permission) bool {
+	if perm == Account {
+		return p != nil && p.Scopes == nil
+	}
 	if p == nil || !p.Role.Grants(perm) {
 		return false
 	}
@@ -141,10 +155,39 @@ func (p *Principal) Refusal(perm Permission) string {
 	switch {
 	case p == nil:
 		return "authentication required"
+	case perm == Account && p.Scopes != nil:
+		return "a token with scopes cannot manage its user's sessions, password or tokens"
+	case perm == Account:
+		return ""
 	case !p.Role.Grants(perm):
 		return fmt.Sprintf("this needs the permission %s, which the role %s does not have", perm, p.Role)
 	case p.Scopes != nil && !slices.Contains(p.Scopes, perm):
 		return fmt.Sprintf("this needs the scope %s, which this token was not given", perm)
 	}
 	return ""
+}
+
+// Permissions are what the principal may do: its role's permissions, as
+// its scopes narrow them.
+func (p *Principal) Permissions() []Permission {
+	var out []Permission
+	for _, perm := range Permissions {
+		if p.Can(perm) {
+			out = append(out, perm)
+		}
+	}
+	return out
+}
+
+// Manages reports whether a user of role r may give the role target, or
+// change or remove a user who has it: owners manage everyone; admins
+// manage editors and viewers; no one else manages users.
+func (r Role) Manages(target Role) bool {
+	switch r {
+	case Owner:
+		return true
+	case Admin:
+		return target == Editor || target == Viewer
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,4 +102,33 @@ func TestPasswordHash(t *testing.T) {
 	again, err := HashPassword("correct horse battery")
 	require.NoError(t, err)
 	assert.NotEqual(t, hash, again, "each hash has its own salt")
+}
+
+func TestPrincipalPermissions(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []Permission{FlowsRead, RunsRead, CredentialsRead}, (&Principal{Role: Viewer}).Permissions())
+	scoped := &Principal{Role: Editor, Scopes: []Permission{FlowsWrite, UsersWrite}}
+	assert.Equal(t, []Permission{FlowsWrite}, scoped.Permissions(), "a scope the role lacks adds nothing")
+}
+
+func TestRoleManages(t *testing.T) {
+	t.Parallel()
+	want := map[Role][]Role{Owner: Roles, Admin: {Editor, Viewer}}
+	for _, actor := range Roles {
+		for _, target := range Roles {
+			assert.Equal(t, slices.Contains(want[actor], target), actor.Manages(target), "%s manages %s", actor, target)
+		}
+	}
+}
+
+func TestAccountNeedsNoScopes(t *testing.T) {
+	t.Parallel()
+	for _, role := range Roles {
+		assert.True(t, (&Principal{Role: role}).Can(Account), "%s manages their own account", role)
+	}
+	scoped := &Principal{Role: Owner, Scopes: []Permission{UsersWrite}}
+	assert.False(t, scoped.Can(Account))
+	assert.Equal(t, "a token with scopes cannot manage its user's sessions, password or tokens", scoped.Refusal(Account))
+	_, err := ParseScopes([]string{"account"})
+	assert.Error(t, err, "account is no scope")
 }

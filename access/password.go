@@ -1,6 +1,8 @@
 package access
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,4 +51,16 @@ func HashPassword(password string) ([]byte, error) {
 // in constant time.
 func PasswordMatches(hash []byte, password string) bool {
 	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+}
+
+// NewSecret returns a new random secret: an API token, a session id, an
+// invitation. 26 base32 characters carry 130 bits.
+func NewSecret() string { return "hf_" + rand.Text() }
+
+// HashSecret is how secrets are stored: only their SHA-256. They are random
+// and long, so a fast hash is enough (passwords, chosen by people, get
+// bcrypt).
+func HashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
 }

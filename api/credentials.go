@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookflow/hookflow/accounts"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/nodes"
 	"github.com/hookflow/hookflow/store"
@@ -67,6 +68,7 @@ func (s *server) createCredential(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auditCredential(c, "credential.created", created.Name, created.Type)
 	c.Location("/api/v1/credentials/" + created.Name)
 	return s.sendCredential(c, fiber.StatusCreated, created)
 }
@@ -109,6 +111,7 @@ func (s *server) updateCredential(c *fiber.Ctx) error {
 	if err != nil {
 		return credentialNotFound(name, err)
 	}
+	s.auditCredential(c, "credential.updated", updated.Name, updated.Type)
 	return s.sendCredential(c, fiber.StatusOK, updated)
 }
 
@@ -117,7 +120,18 @@ func (s *server) deleteCredential(c *fiber.Ctx) error {
 	if err := s.credentials.Delete(c.UserContext(), name); err != nil {
 		return credentialNotFound(name, err)
 	}
+	s.auditCredential(c, "credential.deleted", name, "")
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// auditCredential records a change to a credential: its name and type,
+// never its data.
+func (s *server) auditCredential(c *fiber.Ctx, action, name, typ string) {
+	var detail map[string]any
+	if typ != "" {
+		detail = map[string]any{"type": typ}
+	}
+	s.accounts.Record(c.UserContext(), actor(c), action, accounts.Target{Kind: "credential", ID: name, Name: name}, detail)
 }
 
 type credentialTypeJSON struct {

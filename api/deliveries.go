@@ -92,12 +92,8 @@ func (s *server) listDeliveries(c *fiber.Ctx) error {
 	if err := timeRange(c, &f.Since, &f.Until); err != nil {
 		return err
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxRunPage {
-			return errorf(fiber.StatusBadRequest, "limit must be a number from 1 to %d, not %q", maxRunPage, v)
-		}
-		f.Limit = n
+	if err := pageLimit(c, &f.Limit); err != nil {
+		return err
 	}
 	list, err := s.store.ListDeliveries(c.UserContext(), f)
 	if err != nil {

@@ -61,6 +61,9 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		preview           *engine.PreviewError
 		inUse             *engine.CredentialInUseError
 	)
+	if status, body, ok := describeAccountsError(c, err); ok {
+		return status, body
+	}
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr.Status, errorBody{Error: apiErr.Message}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/hookflow/hookflow/accounts"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/nodes"
@@ -131,6 +132,7 @@ func (s *server) createFlow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auditFlow(c, "flow.created", f)
 	c.Location("/api/v1/flows/" + f.ID)
 	return s.respondFlow(c, fiber.StatusCreated, f)
 }
@@ -173,14 +175,20 @@ func (s *server) updateFlow(c *fiber.Ctx) error {
 	if err != nil {
 		return flowNotFound(id, err)
 	}
+	s.auditFlow(c, "flow.updated", f)
 	return s.respondFlow(c, fiber.StatusOK, f)
 }
 
 func (s *server) deleteFlow(c *fiber.Ctx) error {
 	id := c.Params("id")
+	f, err := s.store.GetFlow(c.UserContext(), id)
+	if err != nil {
+		return flowNotFound(id, err)
+	}
 	if err := s.flows.Delete(c.UserContext(), id); err != nil {
 		return flowNotFound(id, err)
 	}
+	s.auditFlow(c, "flow.deleted", f)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -193,7 +201,23 @@ func (s *server) setActive(c *fiber.Ctx, active bool) error {
 	if err != nil {
 		return flowNotFound(id, err)
 	}
+	s.auditFlow(c, map[bool]string{true: "flow.activated", false: "flow.deactivated"}[active], f)
 	return s.respondFlow(c, fiber.StatusOK, f)
+}
+
+// auditFlow records a change to a flow. A version that goes live (saved
+// while active, or activated) uses its credentials from then on: each is
+// recorded as used by that version.
+func (s *server) auditFlow(c *fiber.Ctx, action string, f *store.Flow) {
+	ctx, who := c.UserContext(), actor(c)
+	s.accounts.Record(ctx, who, action, accounts.Target{Kind: "flow", ID: f.ID, Name: f.Name}, map[string]any{"version": f.Version})
+	if !f.Active || action == "flow.deleted" || action == "flow.deactivated" {
+		return
+	}
+	for _, name := range s.credentials.NamesIn(f) {
+		s.accounts.Record(ctx, who, "credential.used", accounts.Target{Kind: "credential", ID: name, Name: name},
+			map[string]any{"flow_id": f.ID, "flow_name": f.Name, "flow_version": f.Version})
+	}
 }
 
 func (s *server) listFlowVersions(c *fiber.Ctx) error {

@@ -110,8 +110,7 @@ func metricsFixture(t *testing.T, dialect string, start bool) (*fixture2, *store
 	t.Cleanup(func() { db.Close() })
 	_, err = db.Migrate(ctx)
 	require.NoError(t, err)
-	_, err = api.EnsureAdminToken(ctx, db, testToken)
-	require.NoError(t, err)
+	require.NoError(t, api.EnsureAdminToken(ctx, db, testToken))
 	return &fixture2{&fixture{t: t, app: buildApp(t, db, m, start), store: db}}, db
 }
 

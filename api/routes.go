@@ -55,6 +55,37 @@ func (s *server) apiRoutes() []apiRoute {
 		{fiber.MethodGet, "/credentials/:name", access.CredentialsRead, s.getCredential},
 		{fiber.MethodPut, "/credentials/:name", access.CredentialsWrite, s.updateCredential},
 		{fiber.MethodDelete, "/credentials/:name", access.CredentialsWrite, s.deleteCredential},
+
+		// One's own account.
+		{fiber.MethodGet, "/sessions", access.Account, s.listSessions},
+		{fiber.MethodDelete, "/sessions", access.Account, s.logoutEverywhere},
+		{fiber.MethodDelete, "/sessions/:id", access.Account, s.revokeSession},
+		{fiber.MethodPut, "/me/password", access.Account, s.changePassword},
+		// Everyone's tokens (all=true) also need users:read; someone
+		// else's revoked, users:write (checked by accounts).
+		{fiber.MethodGet, "/tokens", access.Account, s.listTokens},
+		{fiber.MethodPost, "/tokens", access.Account, s.createToken},
+		{fiber.MethodDelete, "/tokens/:id", access.Account, s.revokeToken},
+
+		// The team. Which roles an admin may give or change is checked
+		// by accounts (access.Role.Manages).
+		{fiber.MethodGet, "/users", access.UsersRead, s.listUsers},
+		{fiber.MethodPatch, "/users/:id", access.UsersWrite, s.updateUser},
+		{fiber.MethodDelete, "/users/:id", access.UsersWrite, s.removeUser},
+		{fiber.MethodGet, "/invitations", access.UsersRead, s.listInvitations},
+		{fiber.MethodPost, "/invitations", access.UsersWrite, s.invite},
+		{fiber.MethodDelete, "/invitations/:id", access.UsersWrite, s.revokeInvitation},
+		{fiber.MethodGet, "/audit", access.UsersRead, s.listAudit},
+	}
+}
+
+// publicRoutes are the routes of the API open to anyone: each checks what
+// it is given (a password, an invitation's token) itself.
+func publicRoutes(s *server) []apiRoute {
+	return []apiRoute{
+		{fiber.MethodPost, "/session", "", s.login},
+		{fiber.MethodPost, "/invitation", "", s.lookUpInvitation},
+		{fiber.MethodPost, "/invitation/accept", "", s.acceptInvitation},
 	}
 }
 
@@ -87,14 +118,19 @@ func authorize(need access.Permission) fiber.Handler {
 type RouteRule struct {
 	Method, Path string
 	Need         access.Permission
+	// Public routes need no authentication.
+	Public bool
 }
 
-// RouteRules lists every authenticated route of the API with its rule.
+// RouteRules lists every route of the API with its rule: the public ones,
+// then the authenticated ones.
 func RouteRules() []RouteRule {
-	routes := (&server{}).apiRoutes()
-	rules := make([]RouteRule, len(routes))
-	for i, r := range routes {
-		rules[i] = RouteRule{Method: r.method, Path: "/api/v1" + r.path, Need: r.need}
+	var rules []RouteRule
+	for _, r := range publicRoutes(&server{}) {
+		rules = append(rules, RouteRule{Method: r.method, Path: "/api/v1" + r.path, Public: true})
+	}
+	for _, r := range (&server{}).apiRoutes() {
+		rules = append(rules, RouteRule{Method: r.method, Path: "/api/v1" + r.path, Need: r.need})
 	}
 	return rules
 }

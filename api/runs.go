@@ -225,6 +225,18 @@ func timeRange(c *fiber.Ctx, since, until *time.Time) error {
 	return nil
 }
 
+// pageLimit reads the limit query parameter of a listing, when given.
+func pageLimit(c *fiber.Ctx, limit *int) error {
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxRunPage {
+			return errorf(fiber.StatusBadRequest, "limit must be a number from 1 to %d, not %q", maxRunPage, v)
+		}
+		*limit = n
+	}
+	return nil
+}
+
 func (s *server) listRuns(c *fiber.Ctx) error {
 	f := store.RunFilter{FlowID: c.Query("flow_id"), Status: c.Query("status"), ParentRunID: c.Query("parent_run_id"),
 		Before: c.Query("cursor"), Limit: defaultRunPage}
@@ -234,12 +246,8 @@ func (s *server) listRuns(c *fiber.Ctx) error {
 	if err := timeRange(c, &f.Since, &f.Until); err != nil {
 		return err
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxRunPage {
-			return errorf(fiber.StatusBadRequest, "limit must be a number from 1 to %d, not %q", maxRunPage, v)
-		}
-		f.Limit = n
+	if err := pageLimit(c, &f.Limit); err != nil {
+		return err
 	}
 	runs, err := s.store.ListRuns(c.UserContext(), f)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 
+	"github.com/hookflow/hookflow/accounts"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/engine/consumers"
 	"github.com/hookflow/hookflow/engine/ingress"
@@ -44,6 +45,13 @@ type Options struct {
 	// Consumers, when set, run the broker triggers: their states show in
 	// /readyz and on each flow's trigger.
 	Consumers *consumers.Consumers
+	// Accounts keeps users, sessions, tokens and the audit log; nil makes
+	// one over Store.
+	Accounts *accounts.Service
+	// TrustedProxies are the addresses (IPs or CIDR ranges) of reverse
+	// proxies whose X-Forwarded-For names the client: the address that
+	// login limits and the audit log see.
+	TrustedProxies []string
 }
 
 type server struct {
@@ -59,6 +67,7 @@ type server struct {
 	publicURL   string
 	maxBody     int
 	auth        *authenticator
+	accounts    *accounts.Service
 	// secureCookies marks the session cookie Secure when the server is
 	// reached over https.
 	secureCookies   bool
@@ -88,7 +97,11 @@ func New(opts Options) (*fiber.App, error) {
 		publicURL:     strings.TrimRight(opts.PublicURL, "/"),
 		maxBody:       opts.MaxBodyBytes,
 		auth:          &authenticator{store: opts.Store},
+		accounts:      opts.Accounts,
 		secureCookies: strings.HasPrefix(opts.PublicURL, "https://"),
+	}
+	if s.accounts == nil {
+		s.accounts = accounts.New(opts.Store, accounts.Options{PublicURL: opts.PublicURL, Logger: opts.Logger})
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 10 << 20
@@ -118,6 +131,12 @@ func New(opts Options) (*fiber.App, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
+		// Behind a trusted proxy, the client is the first address of
+		// X-Forwarded-For; otherwise the connection's peer.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          opts.TrustedProxies,
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+		EnableIPValidation:      true,
 	})
 	app.Use(requestid.New())
 	app.Use(s.logRequests)
@@ -144,9 +163,12 @@ func New(opts Options) (*fiber.App, error) {
 	app.Post("/resume/:token", s.resume)
 	app.Put("/resume/:token", s.resume)
 
-	// Logging in is the one API call without credentials; it is routed
-	// before the group, whose middleware would refuse it.
-	app.Post("/api/v1/session", s.login)
+	// Logging in and accepting an invitation are the API calls without
+	// credentials; they are routed before the group, whose middleware
+	// would refuse them.
+	for _, r := range publicRoutes(s) {
+		app.Add(r.method, "/api/v1"+r.path, r.handler)
+	}
 	v1 := app.Group("/api/v1", s.auth.middleware)
 	for _, r := range s.apiRoutes() {
 		if r.method == fiber.MethodGet {

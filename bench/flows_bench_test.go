@@ -68,7 +68,7 @@ func BenchmarkAPI(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			db := storetest.Open(b, dialect)
 			const token = "hf_bench"
-			if _, err := api.EnsureAdminToken(context.Background(), db, token); err != nil {
+			if err := api.EnsureAdminToken(context.Background(), db, token); err != nil {
 				b.Fatal(err)
 			}
 			app, err := newApp(db, engine.New(engine.Options{Store: db, Registry: registry()}), "http://bench")

@@ -203,19 +203,28 @@ func (c *Credentials) UsedBy(ctx context.Context) (map[string][]FlowRef, error) 
 	return c.usedBy(flows), nil
 }
 
+// NamesIn lists, sorted, the credentials a flow version names in its
+// nodes' credential fields.
+func (c *Credentials) NamesIn(f *store.Flow) []string {
+	var doc Flow
+	if err := json.Unmarshal(f.Definition, &doc); err != nil {
+		return nil // Saved flows always parse; an unreadable one uses nothing.
+	}
+	var names []string
+	for _, ref := range flowCredentials(c.registry, &doc) {
+		if !slices.Contains(names, ref.name) {
+			names = append(names, ref.name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // usedBy maps each credential name to those of flows that name it.
 func (c *Credentials) usedBy(flows []*store.Flow) map[string][]FlowRef {
 	used := map[string][]FlowRef{}
 	for _, f := range flows {
-		var doc Flow
-		if err := json.Unmarshal(f.Definition, &doc); err != nil {
-			continue // Saved flows always parse; an unreadable one uses nothing.
-		}
-		names := map[string]bool{}
-		for _, ref := range flowCredentials(c.registry, &doc) {
-			names[ref.name] = true
-		}
-		for name := range names {
+		for _, name := range c.NamesIn(f) {
 			used[name] = append(used[name], FlowRef{ID: f.ID, Name: f.Name})
 		}
 	}

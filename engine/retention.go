@@ -16,6 +16,10 @@ type Retention struct {
 	// RunsPerFlow keeps each flow's newest finished runs (and deliveries),
 	// this many; zero keeps any number.
 	RunsPerFlow int
+	// AuditMaxAge removes audit events older than it; zero keeps them
+	// for ever. The audit log has its own retention: it is kept longer
+	// than runs, as a record of who did what.
+	AuditMaxAge time.Duration
 	// Interval is the pause between pruning passes; zero means a minute.
 	Interval time.Duration
 	// Batch bounds the rows one delete removes; zero means 500.
@@ -54,7 +58,7 @@ func NewPruner(st store.Store, log *slog.Logger, r Retention) *Pruner {
 func (p *Pruner) Start() {
 	ctx, stop := context.WithCancel(context.Background())
 	p.stop, p.done = stop, make(chan struct{})
-	if p.retention.MaxAge <= 0 && p.retention.RunsPerFlow <= 0 {
+	if p.retention.MaxAge <= 0 && p.retention.RunsPerFlow <= 0 && p.retention.AuditMaxAge <= 0 {
 		close(p.done)
 		return
 	}
@@ -95,6 +99,10 @@ func (p *Pruner) prune(lead context.Context) {
 // pass prunes until nothing is left to prune, or ctx ends, and logs what it
 // removed.
 func (p *Pruner) pass(ctx context.Context) {
+	p.pruneAudit(ctx)
+	if p.retention.MaxAge <= 0 && p.retention.RunsPerFlow <= 0 {
+		return
+	}
 	var total store.Pruned
 	for ctx.Err() == nil {
 		policy := store.PrunePolicy{KeepPerFlow: p.retention.RunsPerFlow, Batch: p.retention.Batch}
@@ -124,5 +132,37 @@ func (p *Pruner) pass(ctx context.Context) {
 		if err := p.store.ReclaimSpace(ctx); err != nil && ctx.Err() == nil {
 			p.log.Error("reclaim the space pruning freed", "error", err)
 		}
+	}
+}
+
+// pruneAudit removes audit events past their retention, a batch at a time.
+func (p *Pruner) pruneAudit(ctx context.Context) {
+	if p.retention.AuditMaxAge <= 0 {
+		return
+	}
+	batch := p.retention.Batch
+	if batch <= 0 {
+		batch = 500
+	}
+	before, total := time.Now().Add(-p.retention.AuditMaxAge), 0
+	for ctx.Err() == nil {
+		n, err := p.store.PruneAudit(ctx, before, batch)
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("prune old audit events", "error", err)
+			}
+			break
+		}
+		if n < batch {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pruneBreather):
+		}
+	}
+	if total > 0 {
+		p.log.Info("pruned old audit events", "events", total)
 	}
 }

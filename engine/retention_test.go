@@ -84,3 +84,32 @@ func TestPrunerKeepingEverythingDoesNothing(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // time enough for a leadership to be sought
 	p.Stop()
 }
+
+// TestPrunerRemovesOldAuditEvents: the audit log is pruned by its own
+// retention, in batches, and only what is older than it.
+func TestPrunerRemovesOldAuditEvents(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := storetest.Open(t, dialect)
+			old := time.Now().Add(-48 * time.Hour)
+			for i := range 5 {
+				require.NoError(t, db.AppendAudit(ctx, &store.AuditEvent{At: old.Add(time.Duration(i) * time.Minute), ActorKind: "system", Action: "flow.created"}))
+			}
+			require.NoError(t, db.AppendAudit(ctx, &store.AuditEvent{At: time.Now(), ActorKind: "system", Action: "flow.updated"}))
+
+			pruner := NewPruner(db, nil, Retention{AuditMaxAge: 24 * time.Hour, Interval: 20 * time.Millisecond, Batch: 2})
+			pruner.Start()
+			t.Cleanup(pruner.Stop)
+			require.Eventually(t, func() bool {
+				left, err := db.ListAudit(ctx, store.AuditFilter{})
+				return err == nil && len(left) == 1
+			}, 10*time.Second, 10*time.Millisecond, "the events past the retention are pruned")
+			left, err := db.ListAudit(ctx, store.AuditFilter{})
+			require.NoError(t, err)
+			assert.Equal(t, "flow.updated", left[0].Action, "the recent event stays")
+		})
+	}
+}

@@ -275,3 +275,12 @@ func (db *DB) migrations(ctx context.Context) (*goose.Provider, error) {
 // now is the time records are stamped with: UTC, at the microsecond
 // precision both databases keep, so a record reads back as it was written.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// records converts the rows of a listing to what the store returns.
+func records[R, T any](rows []R, record func(*R) *T) []*T {
+	out := make([]*T, len(rows))
+	for i := range rows {
+		out[i] = record(&rows[i])
+	}
+	return out
+}

@@ -119,3 +119,54 @@ func rawDB(t *testing.T, dialect, url string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestAccountsMigrationGoesDownAndUp rolls migration 13 back and applies it
+// again: the sessions keep their users, and the store works as before.
+func TestAccountsMigrationGoesDownAndUp(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			opts := storetest.Options(t, dialect)
+			db, err := store.Open(ctx, opts)
+			require.NoError(t, err)
+			defer db.Close()
+			_, err = db.Migrate(ctx)
+			require.NoError(t, err)
+			ada, err := db.CreateUser(ctx, &store.User{Email: "ada@example.com", PasswordHash: []byte("h"), Role: "owner"})
+			require.NoError(t, err)
+			session := []byte("ada-session")
+			require.NoError(t, db.CreateSession(ctx, &store.Session{IDHash: session, UserID: ada.ID, IP: "10.0.0.1",
+				UserAgent: "curl", ExpiresAt: time.Now().Add(time.Hour)}))
+			_, err = db.CreateUserToken(ctx, &store.UserToken{UserID: ada.ID, Name: "ci", Hash: []byte("token")})
+			require.NoError(t, err)
+			require.NoError(t, db.AppendAudit(ctx, &store.AuditEvent{ActorKind: "system", Action: "user.created"}))
+
+			require.NoError(t, db.MigrateDownTo(ctx, 12))
+			version, pending, err := db.SchemaVersion(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, int64(12), version)
+			assert.True(t, pending)
+			raw := rawDB(t, dialect, opts.URL)
+			var userID string
+			require.NoError(t, raw.QueryRow(`SELECT user_id FROM sessions`).Scan(&userID))
+			assert.Equal(t, ada.ID, userID, "the session keeps its user")
+			for _, table := range []string{"user_tokens", "invitations", "audit_events"} {
+				_, err := raw.Exec(`SELECT 1 FROM ` + table)
+				assert.Error(t, err, "%s is gone", table)
+			}
+
+			applied, err := db.Migrate(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []int64{13}, applied)
+			got, err := db.GetSession(ctx, session)
+			require.NoError(t, err)
+			assert.Equal(t, ada.ID, got.UserID)
+			assert.Empty(t, got.IP, "what migration 13 added is gone")
+			_, err = db.CreateUserToken(ctx, &store.UserToken{UserID: ada.ID, Name: "ci", Hash: []byte("token")})
+			require.NoError(t, err)
+			require.NoError(t, db.DeleteUser(ctx, ada.ID), "the rebuilt sessions table still refers to users")
+		})
+	}
+}

@@ -42,7 +42,7 @@ const unreferencedDelivery = `(run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs 
 // Prune removes one batch of old records of each kind: runs (with their
 // steps), then deliveries, cron firings, deleted flows of which nothing is
 // left, and expired dedupe keys and sessions. Callers repeat it while More
-// is set.
+// is set. The audit log is not touched: its retention is PruneAudit's.
 func (db *DB) Prune(ctx context.Context, p PrunePolicy) (Pruned, error) {
 	if p.Batch <= 0 {
 		p.Batch = 500

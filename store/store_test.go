@@ -264,23 +264,85 @@ func TestSessions(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		live, expired := []byte("live-session-hash-0123456789abcdef"), []byte("expired-session-hash-0123456789ab")
-		require.NoError(t, db.CreateSession(ctx, expired, time.Now().Add(-time.Minute)))
-		until := time.Now().Add(time.Hour)
-		require.NoError(t, db.CreateSession(ctx, live, until))
+		ada := newUser(t, db, "ada@example.com")
+		bob := newUser(t, db, "bob@example.com")
+		until := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+		create := func(hash, userID string, expires time.Time) []byte {
+			t.Helper()
+			s := &store.Session{IDHash: []byte(hash), UserID: userID, IP: "10.0.0.1", UserAgent: "curl/8 " + hash, ExpiresAt: expires}
+			require.NoError(t, db.CreateSession(ctx, s))
+			return s.IDHash
+		}
+		expired := create("ada-expired", ada.ID, time.Now().Add(-time.Minute))
+		first := create("ada-first", ada.ID, until)
+		second := create("ada-second", ada.ID, until)
+		admin := create("admin", "", until)
+		bobs := create("bob", bob.ID, until)
 
-		got, err := db.SessionExpiry(ctx, live)
+		got, err := db.GetSession(ctx, first)
 		require.NoError(t, err)
-		assert.WithinDuration(t, until, got, time.Second)
-		_, err = db.SessionExpiry(ctx, expired)
+		assert.Equal(t, ada.ID, got.UserID)
+		assert.Equal(t, "10.0.0.1", got.IP)
+		assert.Equal(t, "curl/8 ada-first", got.UserAgent)
+		assert.Equal(t, until, got.ExpiresAt)
+		assert.WithinDuration(t, time.Now(), got.CreatedAt, time.Minute)
+		got, err = db.GetSession(ctx, admin)
+		require.NoError(t, err)
+		assert.Empty(t, got.UserID, "a session of the admin token has no user")
+		_, err = db.GetSession(ctx, expired)
 		assert.ErrorIs(t, err, store.ErrNotFound, "an expired session is no session")
-		_, err = db.SessionExpiry(ctx, []byte("unknown"))
+		_, err = db.GetSession(ctx, []byte("unknown"))
 		assert.ErrorIs(t, err, store.ErrNotFound)
 
-		require.NoError(t, db.DeleteSession(ctx, live))
-		_, err = db.SessionExpiry(ctx, live)
+		list, err := db.ListSessions(ctx, ada.ID)
+		require.NoError(t, err)
+		assert.Equal(t, [][]byte{second, first}, sessionHashes(list), "live ones, newest first")
+		list, err = db.ListSessions(ctx, "")
+		require.NoError(t, err)
+		assert.Equal(t, [][]byte{admin}, sessionHashes(list), "\"\" lists the admin token's")
+
+		third := create("ada-third", ada.ID, until)
+		n, err := db.DeleteUserSessions(ctx, ada.ID, second)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n, "all live ones but the one kept")
+		list, err = db.ListSessions(ctx, ada.ID)
+		require.NoError(t, err)
+		assert.Equal(t, [][]byte{second}, sessionHashes(list))
+		for _, other := range [][]byte{admin, bobs} {
+			_, err = db.GetSession(ctx, other)
+			assert.NoError(t, err, "another user's sessions stay")
+		}
+		_, err = db.GetSession(ctx, third)
+		assert.ErrorIs(t, err, store.ErrNotFound)
+		n, err = db.DeleteUserSessions(ctx, ada.ID, nil)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "nil keeps none")
+
+		require.NoError(t, db.DeleteSession(ctx, admin))
+		_, err = db.GetSession(ctx, admin)
 		assert.ErrorIs(t, err, store.ErrNotFound, "a deleted session is gone")
+
+		require.NoError(t, db.ForeignKeysOff(ctx), "the sessions must end by statement, not by cascade")
+		require.NoError(t, db.DeleteUser(ctx, bob.ID))
+		_, err = db.GetSession(ctx, bobs)
+		assert.ErrorIs(t, err, store.ErrNotFound, "a user's sessions end with them")
 	})
+}
+
+// newUser makes a viewer with the email.
+func newUser(t *testing.T, db *store.DB, email string) *store.User {
+	t.Helper()
+	u, err := db.CreateUser(context.Background(), &store.User{Email: email, PasswordHash: []byte("hash"), Role: "viewer"})
+	require.NoError(t, err)
+	return u
+}
+
+func sessionHashes(sessions []*store.Session) [][]byte {
+	hashes := make([][]byte, len(sessions))
+	for i, s := range sessions {
+		hashes[i] = s.IDHash
+	}
+	return hashes
 }
 
 func TestUsers(t *testing.T) {

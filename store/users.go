@@ -47,9 +47,16 @@ func (db *DB) CreateUser(ctx context.Context, u *User) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
+	return insertUser(db.write.WithContext(ctx), id.String(), u)
+}
+
+// insertUser stores u under id, the email lower-cased; ErrExists if the
+// email is taken. It is the one way users are made: by CreateUser, and by
+// AcceptInvitation inside its transaction.
+func insertUser(tx *gorm.DB, id string, u *User) (*User, error) {
 	t := now()
-	row := userRow{ID: id.String(), Email: strings.ToLower(u.Email), Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, CreatedAt: t, UpdatedAt: t}
-	if err := db.write.WithContext(ctx).Create(&row).Error; err != nil {
+	row := userRow{ID: id, Email: strings.ToLower(u.Email), Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, CreatedAt: t, UpdatedAt: t}
+	if err := tx.Create(&row).Error; err != nil {
 		if isUniqueViolation(err) {
 			return nil, fmt.Errorf("create user %s: %w", row.Email, ErrExists)
 		}
@@ -86,11 +93,7 @@ func (db *DB) ListUsers(ctx context.Context) ([]*User, error) {
 	if err := db.read.WithContext(ctx).Order("email").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	users := make([]*User, len(rows))
-	for i := range rows {
-		users[i] = rows[i].record()
-	}
-	return users, nil
+	return records(rows, (*userRow).record), nil
 }
 
 // UpdateUser implements Store.
@@ -119,11 +122,16 @@ func (db *DB) UpdateUser(ctx context.Context, u *User) (*User, error) {
 	return out, nil
 }
 
-// DeleteUser implements Store. The user's sessions end with them.
+// DeleteUser implements Store. The user's sessions end and their tokens go
+// with them, by statement rather than by foreign key: SQLite may run with
+// foreign keys off.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {
 	return db.commits.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", id).Delete(&sessionRow{}).Error; err != nil {
 			return fmt.Errorf("end the sessions of user %s: %w", id, err)
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&userTokenRow{}).Error; err != nil {
+			return fmt.Errorf("delete the tokens of user %s: %w", id, err)
 		}
 		res := tx.Where("id = ?", id).Delete(&userRow{})
 		if res.Error != nil {

@@ -102,6 +102,8 @@ type serveConfig struct {
 	AllowedHosts         string
 	SlackAPIURL          string
 	RunRetention         time.Duration
+	AuditRetention       time.Duration
+	TrustedProxies       string
 	RunsPerFlow          int
 	ShutdownGrace        time.Duration
 	LeaseTTL             time.Duration
@@ -114,7 +116,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.String(&c.Addr, "addr", ":8080", "address to listen on")
 	c.databaseConfig.register(s)
 	s.String(&c.PublicURL, "public-url", "", "externally visible base URL, used in trigger URLs; empty means http://localhost and the port of -addr")
-	s.String(&c.AdminToken, "admin-token", "", "admin API token; empty generates one on first start and prints it once")
+	s.String(&c.AdminToken, "admin-token", "", "admin API token, an owner that is no user, for automation; empty keeps the stored one, if any (`hookflow token reset` makes one)")
 	s.String(&c.SecretKey, "secret-key", "", "base64 of 32 bytes that encrypts credentials; empty uses a key file in the data dir, made on first start")
 	s.Int(&c.MaxInFlight, "max-in-flight", engine.DefaultMaxInFlight, "most runs this process holds at once, those waiting on the network included")
 	s.Int(&c.InFlightMemoryMiB, "in-flight-memory", engine.DefaultInFlightMemory>>20,
@@ -124,6 +126,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	s.String(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host names (*.example.internal) and CIDRs that actions may reach even though they are private")
 	s.String(&c.SlackAPIURL, "slack-api-url", nodes.DefaultSlackAPIURL, "base URL of Slack's Web API, for chat.postMessage")
 	s.Duration(&c.RunRetention, "run-retention", 30*24*time.Hour, "how long finished runs and deliveries are kept; 0 keeps them forever")
+	s.Duration(&c.AuditRetention, "audit-retention", 365*24*time.Hour, "how long audit log events are kept; 0 keeps them forever")
+	s.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client, for login limits and the audit log")
 	s.Int(&c.RunsPerFlow, "runs-per-flow", 10000, "how many finished runs (and deliveries) each flow keeps at most; 0 keeps any number")
 	s.Duration(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running steps may finish after SIGTERM")
 	s.Duration(&c.LeaseTTL, "lease-ttl", 30*time.Second, "how long the runs of a process that stopped renewing its registration (a dead one) stay its own before another takes them over")
@@ -169,10 +173,28 @@ func (c *serveConfig) check() error {
 	if c.LeaseTTL < time.Second {
 		return fmt.Errorf("%s: must be at least 1s", envName("lease-ttl"))
 	}
-	if c.RunRetention < 0 || c.ShutdownGrace < 0 {
-		return fmt.Errorf("%s and %s must not be negative", envName("run-retention"), envName("shutdown-grace"))
+	if c.RunRetention < 0 || c.ShutdownGrace < 0 || c.AuditRetention < 0 {
+		return fmt.Errorf("%s, %s and %s must not be negative", envName("run-retention"), envName("audit-retention"), envName("shutdown-grace"))
+	}
+	for _, p := range c.trustedProxies() {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return fmt.Errorf("%s: %q is neither an IP address nor a CIDR range", envName("trusted-proxies"), p)
+			}
+		}
 	}
 	return nil
+}
+
+// trustedProxies lists the proxies whose X-Forwarded-For is believed.
+func (c *serveConfig) trustedProxies() []string {
+	var out []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // publicURL returns the configured public URL, or one made from the listen

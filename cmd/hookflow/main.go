@@ -164,6 +164,7 @@ func rootCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
 			flowCommand(stdin, stdout, stderr),
 			runCommand(stdin, stdout, stderr),
 			tokenCommand(stdout, stderr),
+			userCommand(stdin, stdout, stderr),
 			openAPICommand(stdout),
 			versionCommand(stdout),
 		},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/hookflow/hookflow/accounts"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/engine/consumers"
@@ -94,8 +95,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		return fmt.Errorf("metrics: %w", err)
 	}
 
-	generated, err := api.EnsureAdminToken(ctx, db, cfg.AdminToken)
-	if err != nil {
+	if err := api.EnsureAdminToken(ctx, db, cfg.AdminToken); err != nil {
 		return err
 	}
 	key, created, err := vault.LoadKey(cfg.SecretKey, cfg.DataDir)
@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	})
 	flows.OnChange(brokers.Sync)
-	pruner := engine.NewPruner(db, log, engine.Retention{MaxAge: cfg.RunRetention, RunsPerFlow: cfg.RunsPerFlow})
+	pruner := engine.NewPruner(db, log, engine.Retention{MaxAge: cfg.RunRetention, RunsPerFlow: cfg.RunsPerFlow, AuditMaxAge: cfg.AuditRetention})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -159,18 +159,26 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	}
 	hooks.SetPublicURL(publicURL)
 	links.SetBase(publicURL)
+	people := accounts.New(db, accounts.Options{PublicURL: publicURL, Logger: log})
+	setupToken, err := people.EnsureSetupInvitation(ctx)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("make the setup link: %w", err)
+	}
 	app, err := api.New(api.Options{
-		Store:        db,
-		Registry:     registry,
-		Engine:       runner,
-		Flows:        flows,
-		Credentials:  credentials,
-		Ingress:      hooks,
-		Logger:       log,
-		PublicURL:    publicURL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Metrics:      m,
-		Consumers:    brokers,
+		Store:          db,
+		Registry:       registry,
+		Engine:         runner,
+		Flows:          flows,
+		Credentials:    credentials,
+		Ingress:        hooks,
+		Logger:         log,
+		PublicURL:      publicURL,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Metrics:        m,
+		Consumers:      brokers,
+		Accounts:       people,
+		TrustedProxies: cfg.trustedProxies(),
 	})
 	if err != nil {
 		ln.Close()
@@ -190,7 +198,11 @@ func serve(ctx context.Context, cfg *serveConfig, stdout, stderr io.Writer) erro
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", publicURL, "database", db.Dialect(), "version", version)
-	printBanner(stdout, publicURL, ln.Addr().String(), cfg.AdminToken != "", generated)
+	setupURL := ""
+	if setupToken != "" {
+		setupURL = people.JoinURL(setupToken)
+	}
+	printBanner(stdout, publicURL, ln.Addr().String(), cfg.AdminToken != "", setupURL)
 
 	var serveErr error
 	select {
@@ -245,18 +257,17 @@ func servePprof(addr string, log *slog.Logger) {
 }
 
 // printBanner tells the person who started the server where to go and how
-// to log in. A generated token is shown this once: only its hash is kept.
-func printBanner(w io.Writer, publicURL, addr string, tokenFromEnv bool, generated string) {
+// to log in. While there is no user, it prints the link that creates the
+// owner: valid once, for a week, and made anew at each start until used.
+func printBanner(w io.Writer, publicURL, addr string, tokenFromEnv bool, setupURL string) {
 	fmt.Fprintf(w, "Hookflow %s is listening on %s\n", version, addr)
 	fmt.Fprintf(w, "  Editor:  %s/\n", publicURL)
 	fmt.Fprintf(w, "  API:     %s/api/v1\n", publicURL)
-	switch {
-	case generated != "":
-		fmt.Fprintf(w, "  Login token (shown once; only its hash is stored): %s\n", generated)
-	case tokenFromEnv:
-		fmt.Fprintf(w, "  Login token: the value of %s\n", envName("admin-token"))
-	default:
-		fmt.Fprintf(w, "  Login token: made at first start and shown then; `hookflow token reset` makes a new one\n")
+	if setupURL != "" {
+		fmt.Fprintf(w, "  Create the owner account (link valid once, for 7 days): %s\n", setupURL)
+	}
+	if tokenFromEnv {
+		fmt.Fprintf(w, "  Admin token: the value of %s\n", envName("admin-token"))
 	}
 }
 
