@@ -4,8 +4,8 @@ import { ApiError, errorMessage, type Client, type InvitationLookup } from "./ap
 // The pages of someone not logged in: logging in (as a user, or with an API
 // token), and joining through an invitation's link.
 
-/** Login logs a user in with email and password, or anyone with an API
- * token (automation, the admin token); onDone hears of it. */
+/** Login logs a user in with email and password, or with the admin token
+ * (automation, the first start); onDone hears of it. */
 export function Login({ client, error, onDone, onError }: { client: Client; error?: string; onDone: () => Promise<void>; onError: (error: string) => void }) {
   const [withToken, setWithToken] = useState(false);
   const [email, setEmail] = useState("");
@@ -31,7 +31,7 @@ export function Login({ client, error, onDone, onError }: { client: Client; erro
     <form onSubmit={submit} aria-label="Log in" className="login">
       {withToken ? (
         <>
-          <p>Log in with an API token, or the admin token Hookflow printed when it first started.</p>
+          <p>Log in with the admin token Hookflow printed when it first started (or was given in HOOKFLOW_ADMIN_TOKEN).</p>
           <label htmlFor="token">Login token</label>{" "}
           <input id="token" type="password" autoComplete="current-password" value={token} onChange={(e) => setToken(e.target.value)} required />{" "}
         </>

@@ -539,7 +539,7 @@ export interface paths {
         get: operations["getSession"];
         put?: never;
         /**
-         * Log in with email and password, or with an API token, for an editor session cookie
+         * Log in with email and password, or with the admin token, for an editor session cookie
          * @description Sets the cookie hookflow_session (HttpOnly, SameSite=Strict, Secure behind https, 7 days). Every /api/v1 route then accepts the cookie in place of the Authorization header. Repeated failures lock the account, and the address, out for a while (429 with Retry-After).
          */
         post: operations["login"];
@@ -807,27 +807,28 @@ export interface components {
             /** @description Such as flow.updated, user.invited, login or login.failed. */
             action: string;
             actor: {
-                id?: string;
+                id: string;
                 /**
                  * @description user: through a session; token: a user's API token; admin: the admin token; anonymous: a failed login or an accepted invitation.
                  * @enum {string}
                  */
                 kind: "user" | "token" | "admin" | "anonymous" | "system";
                 /** @description A user's email, a token's name, or the email a failed login gave. */
-                name?: string;
+                name: string;
             };
             /** Format: date-time */
             at: string;
             /** @description More about it, by action. */
-            detail?: {
+            detail: {
                 [key: string]: unknown;
             };
             id: string;
-            ip?: string;
-            target?: {
-                id?: string;
-                kind?: string;
-                name?: string;
+            ip: string;
+            /** @description Empty strings where the event has no target. */
+            target: {
+                id: string;
+                kind: string;
+                name: string;
             };
         };
         /** @description What a broker trigger's consumer is doing on the instance that answers. */
@@ -1157,6 +1158,8 @@ export interface components {
             /** @description What the caller may do: the role's permissions, narrowed by a token's scopes. The editor hides or disables what is not here. */
             permissions: components["schemas"]["Permission"][];
             role: components["schemas"]["Role"];
+            /** @description The name of the token the caller authenticated with; only via a token. */
+            token?: string;
             /** @description Null for the admin token, which belongs to no user. */
             user: components["schemas"]["User"] | null;
             /** @enum {string} */
@@ -1394,6 +1397,10 @@ export interface operations {
                 actor?: string;
                 /** @description The target's id. */
                 target?: string;
+                /** @description The target's kind, such as flow, credential, user, invitation or token. */
+                target_kind?: string;
+                /** @description The address the request came from. */
+                ip?: string;
                 /** @description Events at or after this time. */
                 since?: string;
                 /** @description Events before this time. */
@@ -1416,8 +1423,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         events: components["schemas"]["AuditEvent"][];
-                        /** @description Absent on the last page. */
-                        next_cursor?: string;
+                        /** @description Null on the last page. */
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -2192,6 +2199,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             422: components["responses"]["RefusedPassword"];
         };
     };
@@ -2468,6 +2484,15 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     logoutEverywhere: {
@@ -2487,6 +2512,15 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     revokeSession: {
@@ -2508,6 +2542,15 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: components["responses"]["Error"];
         };
     };
@@ -2571,6 +2614,15 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The caller is the admin token, which belongs to no user, or has a token of that name */
             409: {
                 headers: {

@@ -133,7 +133,8 @@ export class Client {
     return this.request("POST", "/api/v1/session", { email, password });
   }
 
-  /** Trades an API token (a user's, or the admin token) for the session cookie. */
+  /** Trades the admin token for the session cookie (a user's API token
+   * opens no session: it goes in the Authorization header). */
   async loginWithToken(token: string): Promise<{ expires_at: string }> {
     return this.request("POST", "/api/v1/session", { token });
   }
@@ -224,7 +225,7 @@ export class Client {
   }
 
   /** A page of the audit log, newest first. */
-  async listAudit(filter: AuditFilter = {}): Promise<{ events: AuditEvent[]; next_cursor?: string }> {
+  async listAudit(filter: AuditFilter = {}): Promise<JSONBody<operations["listAudit"]["responses"][200]>> {
     return this.request("GET", withQuery("/api/v1/audit", filter));
   }
 
