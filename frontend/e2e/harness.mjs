@@ -44,6 +44,31 @@ async function waitReady(url, deadline = Date.now() + 20_000) {
   throw new Error(`${url} did not become ready`);
 }
 
+/** launch starts Debian's chromium with a profile of its own. */
+function launch(profileDir) {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+}
+
+/** watchErrors collects the page's console errors and uncaught exceptions. */
+function watchErrors(page) {
+  const errors = [];
+  page.on("console", (m) => {
+    // The browser logs every 4xx answer as a failed resource; the page
+    // handles those (a refused login, a flow with problems), so only other
+    // errors count.
+    const handled = /^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
+    if (m.type() === "error" && !handled) errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return errors;
+}
+
 /** useServer starts the server and the browser before the file's tests and
  * stops them after. The returned object's fields are set once they run:
  * baseURL, browser, api(path, init) for calls with the admin token, and
@@ -63,13 +88,7 @@ export function useServer() {
       stdio: ["ignore", "ignore", "inherit"],
     });
     await waitReady(`${env.baseURL}/readyz`);
-    env.browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"],
-    });
+    env.browser = await launch(profileDir);
   });
 
   after(async () => {
@@ -102,17 +121,25 @@ export function useServer() {
   env.newPage = async (t) => {
     await env.browser.clearCookies(); // Each test starts logged out.
     const page = await env.browser.newPage();
-    const errors = [];
-    page.on("console", (m) => {
-      // The browser logs every 4xx answer as a failed resource; the page
-      // handles those (a refused login, a flow with problems), so only other
-      // errors count.
-      const handled = /^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
-      if (m.type() === "error" && !handled) errors.push(m.text());
-    });
-    page.on("pageerror", (e) => errors.push(e.message));
+    const errors = watchErrors(page);
     t.after(async () => {
       await page.close();
+      assert.deepEqual(errors, [], "no console errors");
+    });
+    return page;
+  };
+
+  /** freshPage opens a page in a browser context of its own (its own
+   * cookies: another person at another browser), closed after the test,
+   * failing the test on any console error as newPage does. */
+  env.freshPage = async (t) => {
+    const profile = mkdtempSync(join(tmpdir(), "hookflow-chromium-"));
+    const context = await launch(profile);
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    t.after(async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
       assert.deepEqual(errors, [], "no console errors");
     });
     return page;
@@ -122,6 +149,7 @@ export function useServer() {
   env.login = async (t) => {
     const page = await env.newPage(t);
     await page.goto(env.baseURL + "/");
+    await page.getByRole("button", { name: "Use an API token" }).click();
     await page.getByLabel("Login token").fill(token);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("navigation", { name: "Main" }).waitFor();

@@ -298,7 +298,7 @@ test("the login screen and the flows list load without the canvas; the run pages
     if (r.resourceType() === "script") scripts.push(new URL(r.url()).pathname);
   });
   await page.goto(env.baseURL + "/");
-  await page.getByLabel("Login token").waitFor();
+  await page.getByRole("button", { name: "Use an API token" }).click();
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("heading", { name: "Flows" }).first().waitFor();

@@ -18,12 +18,13 @@ test("log in with the admin token, see the flows, log out", async (t) => {
 
   const page = await env.newPage(t);
   await page.goto(env.baseURL + "/");
-  await page.getByLabel("Login token").waitFor();
+  await page.getByLabel("Email").waitFor();
   await page.screenshot({ path: join(shots, "login.png") });
 
+  await page.getByRole("button", { name: "Use an API token" }).click();
   await page.getByLabel("Login token").fill("hf_wrong");
   await page.getByRole("button", { name: "Log in" }).click();
-  assert.equal(await page.getByRole("alert").textContent(), "invalid token");
+  assert.match(await page.getByRole("alert").textContent(), /^invalid token/);
 
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -56,14 +57,15 @@ test("log in with the admin token, see the flows, log out", async (t) => {
   await page.screenshot({ path: join(shots, "flows-active.png") });
 
   await page.getByRole("button", { name: "Log out" }).click();
-  await page.getByLabel("Login token").waitFor();
+  await page.getByLabel("Email").waitFor();
   await page.reload();
-  await page.getByLabel("Login token").waitFor();
+  await page.getByLabel("Email").waitFor();
 });
 
 test("open a flow on the canvas, add a node, and see a validation problem on its field", async (t) => {
   const page = await env.newPage(t);
   await page.goto(env.baseURL + "/");
+  await page.getByRole("button", { name: "Use an API token" }).click();
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("link", { name: "Payments to Slack" }).click();
@@ -141,6 +143,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
 
   const page = await env.newPage(t);
   await page.goto(env.baseURL + "/");
+  await page.getByRole("button", { name: "Use an API token" }).click();
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("textbox", { name: "New flow" }).fill("Order pipeline");
@@ -264,6 +267,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
 test("store credentials through the credentials page; their data never comes back", async (t) => {
   const page = await env.newPage(t);
   await page.goto(env.baseURL + "/");
+  await page.getByRole("button", { name: "Use an API token" }).click();
   await page.getByLabel("Login token").fill(token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Credentials" }).click();

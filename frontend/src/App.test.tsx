@@ -4,6 +4,14 @@ import { mounted } from "./testing";
 import { App } from "./App";
 
 
+const allPermissions = ["flows:read", "flows:write", "runs:read", "runs:write", "credentials:read", "credentials:write", "users:read", "users:write"];
+const viewer = {
+  via: "session",
+  user: { id: "u2", email: "vi@example.com", name: "Vi", role: "viewer", created_at: "" },
+  role: "viewer",
+  permissions: ["flows:read", "runs:read", "credentials:read"],
+};
+
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
 }
@@ -40,6 +48,8 @@ async function submit(container: HTMLElement, label: string) {
 function fakeServer() {
   const state = {
     loggedIn: false,
+    // What GET /session answers: the admin token unless a test says otherwise.
+    session: { via: "session", user: null, role: "owner", permissions: allPermissions } as Record<string, unknown>,
     calls: [] as string[],
     flows: [
       { id: "f1", name: "Payments to Slack", version: 3, active: false, triggers: [], stats: { last_run: { id: "r1", status: "failed", created_at: "" }, runs_24h: 12 } },
@@ -55,7 +65,10 @@ function fakeServer() {
       return json(200, { expires_at: "2026-12-01T00:00:00Z" });
     }
     if (!state.loggedIn) return json(401, { error: "authentication required" });
-    if (input === "/api/v1/session") return json(200, { via: "session" });
+    if (input === "/api/v1/session") return json(200, state.session);
+    if (input === "/api/v1/node-types") {
+      return json(200, { node_types: [{ kind: "trigger.webhook", category: "trigger", title: "Webhook", summary: "", fields: [], ports: [], pure: false, schema: {} }] });
+    }
     if (input === "/api/v1/flows" && method === "GET") return json(200, { flows: state.flows });
     if (input === "/api/v1/flows" && method === "POST") {
       const doc = JSON.parse(String(init.body)) as { name: string };
@@ -101,7 +114,10 @@ describe("App", () => {
     vi.stubGlobal("fetch", server.fetch);
     await act(async () => ctx.root.render(<App />));
     await settle();
-    expect(ctx.container.querySelector("#token"), "the login form is shown").not.toBeNull();
+    expect(ctx.container.querySelector("#login-email"), "the login form asks for email and password").not.toBeNull();
+    const useToken = [...ctx.container.querySelectorAll("button")].find((b) => b.textContent === "Use an API token")!;
+    await act(async () => useToken.click());
+    expect(ctx.container.querySelector("#token"), "the token field is one click away").not.toBeNull();
 
     await type(ctx.container, "#token", "hf_wrong");
     await submit(ctx.container, "Log in");
@@ -237,6 +253,40 @@ describe("App", () => {
     expect(ctx.container.querySelector<HTMLSelectElement>("#runs-status")?.value).toBe("failed");
     expect(server.state.calls).toContain("GET /api/v1/runs?flow_id=f1&status=failed");
   });
+
+  it("shows a viewer the flows, with every control that changes one disabled and saying why", async () => {
+    const server = fakeServer();
+    server.state.loggedIn = true;
+    server.state.session = viewer;
+    vi.stubGlobal("fetch", server.fetch);
+    // The canvas observes its size, which jsdom cannot: nothing to report.
+    vi.stubGlobal(
+      "ResizeObserver",
+      class {
+        observe() {}
+        unobserve() {}
+        disconnect() {}
+      },
+    );
+    await act(async () => ctx.root.render(<App />));
+    await settle();
+    const nav = [...ctx.container.querySelectorAll('nav[aria-label="Main"] a')].map((a) => a.textContent);
+    expect(nav).toEqual(["Flows", "Runs", "Deliveries", "Credentials", "Tokens", "Account"]);
+    const create = [...ctx.container.querySelectorAll<HTMLButtonElement>("button")].find((b) => b.textContent === "Create")!;
+    expect(create.disabled).toBe(true);
+    expect(create.title).toBe("This needs the permission flows:write, which your role (viewer) does not give.");
+    expect(ctx.container.querySelector<HTMLInputElement>("#import-flow")!.disabled).toBe(true);
+    expect(ctx.container.querySelector<HTMLInputElement>('[aria-label="Active: Payments to Slack"]')!.disabled).toBe(true);
+
+    await act(async () => ctx.container.querySelector<HTMLAnchorElement>('a[href="/flows/f1"]')!.click());
+    await until(() => ctx.container.querySelector(".editor-bar"));
+    const bar = (label: string) => [...ctx.container.querySelectorAll<HTMLButtonElement>(".editor-bar button")].find((b) => b.textContent === label)!;
+    expect(bar("Save").disabled, "a viewer cannot save").toBe(true);
+    expect(bar("Save").title).toContain("flows:write");
+    expect(bar("Test").disabled, "nor test").toBe(true);
+    expect(bar("Test").title).toContain("runs:write");
+    expect(bar("Undo"), "but may look around").toBeDefined();
+  }, 20_000);
 
   it("shows an error it can retry when the server fails", async () => {
     vi.stubGlobal("fetch", async () => json(503, { error: "the database does not answer" }));

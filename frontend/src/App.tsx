@@ -1,9 +1,14 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { Component, lazy, Suspense, useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { BrowserRouter, Navigate, NavLink, Route, Routes, useNavigate, useParams, useSearchParams } from "react-router";
-import { ApiError, Client, errorMessage } from "./api";
+import { Component, lazy, Suspense, useEffect, useState, type ReactNode } from "react";
+import { BrowserRouter, Navigate, NavLink, Route, Routes, useLocation, useNavigate, useParams, useSearchParams } from "react-router";
+import { ApiError, Client, errorMessage, type Session } from "./api";
 import { FlowsPage } from "./FlowsPage";
 import { CredentialsPage } from "./CredentialsPage";
+import { accessOf, AccessProvider } from "./access";
+import { JoinPage, Login } from "./LoginPages";
+import { UsersPage } from "./UsersPage";
+import { TokensPage } from "./TokensPage";
+import { AccountPage } from "./AccountPage";
 
 // The canvas pages (the editor, and the run history with its run canvas)
 // are loaded when first opened, so the login screen and the flows list do
@@ -13,13 +18,17 @@ const RunsPage = lazy(() => import("./RunsPage").then((m) => ({ default: m.RunsP
 const RunView = lazy(() => import("./RunsPage").then((m) => ({ default: m.RunView })));
 const DeliveriesPage = lazy(() => import("./RunsPage").then((m) => ({ default: m.DeliveriesPage })));
 const DeliveryView = lazy(() => import("./RunsPage").then((m) => ({ default: m.DeliveryView })));
+const AuditPage = lazy(() => import("./AuditPage").then((m) => ({ default: m.AuditPage })));
 
-type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in" } | { kind: "failed"; error: string };
+type State = { kind: "loading" } | { kind: "signed-out"; error?: string } | { kind: "signed-in"; session: Session } | { kind: "failed"; error: string };
 
-// The editor's shell: log in with the admin token (the server keeps the
-// session in an HttpOnly cookie), then the flows, runs, deliveries and
-// credentials, each page (and what is chosen on it) at its own URL, so a
-// reload, Back and a link all come back to it; log out.
+// The editor's shell: log in with email and password, or an API token (the
+// server keeps the session in an HttpOnly cookie), or join through an
+// invitation's link; then the flows, runs, deliveries, credentials and the
+// accounts pages, each page (and what is chosen on it) at its own URL, so a
+// reload, Back and a link all come back to it; log out. What the session
+// may do (GET /session's permissions) goes to every page, which hides or
+// disables the controls it may not use.
 export function App({ client = new Client() }: { client?: Client }) {
   return (
     <BrowserRouter>
@@ -32,11 +41,11 @@ function Shell({ client }: { client: Client }) {
   const [state, setState] = useState<State>({ kind: "loading" });
   const [queries] = useState(() => new QueryClient({ defaultOptions: { queries: { retry: false } } }));
   const navigate = useNavigate();
+  const location = useLocation();
 
   async function checkSession() {
     try {
-      await client.session();
-      setState({ kind: "signed-in" });
+      setState({ kind: "signed-in", session: await client.session() });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         setState({ kind: "signed-out" });
@@ -55,11 +64,26 @@ function Shell({ client }: { client: Client }) {
     try {
       await client.logout();
     } finally {
-      queries.clear();
-      navigate("/flows");
-      setState({ kind: "signed-out" });
+      loggedOut();
     }
   }
+
+  function loggedOut() {
+    queries.clear();
+    navigate("/flows");
+    setState({ kind: "signed-out" });
+  }
+
+  async function joined() {
+    queries.clear();
+    await checkSession();
+    navigate("/flows", { replace: true });
+  }
+
+  const access = accessOf(state.kind === "signed-in" ? state.session : null);
+  const can = access.can;
+  // An invitation's link opens its page whether or not someone is logged in.
+  const joining = location.pathname === "/join";
 
   return (
     <QueryClientProvider client={queries}>
@@ -80,6 +104,23 @@ function Shell({ client }: { client: Client }) {
               <NavLink to="/credentials" className="nav">
                 Credentials
               </NavLink>{" "}
+              {can("users:read") && (
+                <>
+                  <NavLink to="/users" className="nav">
+                    Users
+                  </NavLink>{" "}
+                  <NavLink to="/audit" className="nav">
+                    Audit
+                  </NavLink>{" "}
+                </>
+              )}
+              <NavLink to="/tokens" className="nav">
+                Tokens
+              </NavLink>{" "}
+              <NavLink to="/account" className="nav">
+                Account
+              </NavLink>{" "}
+              <small className="whoami">{state.session.user ? `${state.session.user.email} (${state.session.role})` : "admin token"}</small>{" "}
               <button type="button" onClick={() => void logout()}>
                 Log out
               </button>
@@ -95,17 +136,22 @@ function Shell({ client }: { client: Client }) {
             </button>
           </p>
         )}
-        {state.kind === "signed-out" && (
+        {joining && state.kind !== "loading" && <JoinPage client={client} token={location.hash.slice(1)} onJoined={joined} />}
+        {!joining && state.kind === "signed-out" && (
           <Login client={client} error={state.error} onDone={checkSession} onError={(error) => setState({ kind: "signed-out", error })} />
         )}
-        {state.kind === "signed-in" && <Pages client={client} />}
+        {!joining && state.kind === "signed-in" && (
+          <AccessProvider value={access}>
+            <Pages client={client} onLoggedOut={loggedOut} />
+          </AccessProvider>
+        )}
       </main>
     </QueryClientProvider>
   );
 }
 
 // Pages maps the URL to a page; pages tell where to go through navigate.
-function Pages({ client }: { client: Client }) {
+function Pages({ client, onLoggedOut }: { client: Client; onLoggedOut: () => void }) {
   const navigate = useNavigate();
   return (
     <Routes>
@@ -116,6 +162,10 @@ function Pages({ client }: { client: Client }) {
       <Route path="/runs/:id" element={<Lazy page={<RunRoute client={client} />} />} />
       <Route path="/deliveries" element={<Lazy page={<DeliveriesRoute client={client} />} />} />
       <Route path="/deliveries/:id" element={<Lazy page={<DeliveryRoute client={client} />} />} />
+      <Route path="/users" element={<UsersPage client={client} />} />
+      <Route path="/tokens" element={<TokensPage client={client} />} />
+      <Route path="/account" element={<AccountPage client={client} onLoggedOut={onLoggedOut} />} />
+      <Route path="/audit" element={<Lazy page={<AuditRoute client={client} />} />} />
       <Route path="*" element={<Navigate to="/flows" replace />} />
     </Routes>
   );
@@ -200,6 +250,12 @@ function DeliveriesRoute({ client }: { client: Client }) {
   );
 }
 
+function AuditRoute({ client }: { client: Client }) {
+  const q = useQueryParams();
+  const filters = { action: q.get("action"), actor: q.get("actor"), since: q.get("since"), until: q.get("until") };
+  return <AuditPage client={client} filters={filters} onFilters={q.set} />;
+}
+
 function DeliveryRoute({ client }: { client: Client }) {
   const { id = "" } = useParams();
   const navigate = useNavigate();
@@ -227,34 +283,4 @@ class PageBoundary extends Component<{ children: ReactNode }, { error: string }>
       </p>
     );
   }
-}
-
-function Login({ client, error, onDone, onError }: { client: Client; error?: string; onDone: () => Promise<void>; onError: (error: string) => void }) {
-  const [token, setToken] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      await client.login(token.trim());
-      await onDone();
-    } catch (err) {
-      onError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <form onSubmit={submit} aria-label="Log in">
-      <p>Log in with the token Hookflow printed when it first started.</p>
-      <label htmlFor="token">Login token</label>{" "}
-      <input id="token" type="password" autoComplete="current-password" value={token} onChange={(e) => setToken(e.target.value)} required />{" "}
-      <button type="submit" disabled={busy}>
-        Log in
-      </button>
-      {error && <p role="alert">{error}</p>}
-    </form>
-  );
 }

@@ -1,23 +1,9 @@
 import { act } from "react";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { describe, expect, it } from "vitest";
-import { mounted } from "./testing";
+import { json, mounted, setValue, settle } from "./testing";
 import { Client, type CredentialType } from "./api";
 import { CredentialsPage } from "./CredentialsPage";
-
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
-}
-
-async function settle() {
-  for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
-}
-
-function setValue(el: HTMLInputElement | HTMLSelectElement, value: string) {
-  const proto = el instanceof HTMLSelectElement ? HTMLSelectElement.prototype : HTMLInputElement.prototype;
-  Object.getOwnPropertyDescriptor(proto, "value")!.set!.call(el, value);
-  el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
-}
 
 const types: CredentialType[] = [
   { name: "http_bearer", title: "Bearer token", summary: "", schema: {}, fields: [{ name: "token", type: "string", label: "Token", required: true, secret: true }] },

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { ApiError, errorMessage, type Client, type Credential, type CredentialType, type Problem } from "./api";
+import { useAccess } from "./access";
 
 // CredentialsPage lists the credentials with the flows that use each,
 // stores new ones and replaces the data of existing ones. Their data is
@@ -12,6 +13,7 @@ export function CredentialsPage({ client }: { client: Client }) {
   const [error, setError] = useState("");
   const [editing, setEditing] = useState<string | null>(null);
   const [notice, setNotice] = useState("");
+  const denied = useAccess().why("credentials:write");
   // Closing the edit form takes the keyboard back to its row's Edit button.
   const editButtons = useRef(new Map<string, HTMLButtonElement>());
   const remove = useMutation({
@@ -30,7 +32,8 @@ export function CredentialsPage({ client }: { client: Client }) {
   return (
     <section aria-labelledby="credentials-title">
       <h2 id="credentials-title">Credentials</h2>
-      {types.data && <NewCredential client={client} types={types.data} />}
+      {types.data && !denied && <NewCredential client={client} types={types.data} />}
+      {denied && <p className="help">You may see the credentials but not change them: {denied}</p>}
       {error && <p role="alert">{error}</p>}
       <p aria-live="polite" className="help">
         {notice}
@@ -64,7 +67,8 @@ export function CredentialsPage({ client }: { client: Client }) {
                       }}
                       aria-label={`Edit ${c.name}`}
                       aria-expanded={editing === c.name}
-                      disabled={!types.data}
+                      disabled={!types.data || !!denied}
+                      title={denied || undefined}
                       onClick={() => {
                         setNotice("");
                         setEditing(editing === c.name ? null : c.name);
@@ -74,6 +78,8 @@ export function CredentialsPage({ client }: { client: Client }) {
                     </button>{" "}
                     <button
                       type="button"
+                      disabled={!!denied}
+                      title={denied || undefined}
                       onClick={() => {
                         // The server refuses while an active flow uses it, and says which.
                         const users = c.used_by.length ? ` Used by: ${c.used_by.map((f) => f.name).join(", ")}.` : "";

@@ -29,6 +29,7 @@ import {
 import { exportable } from "./FlowsPage";
 import { edgeId, fromCanvas, layout, newNodeId, stepsByNode, toCanvas, type CanvasNode } from "./graph";
 import { NewCredential } from "./CredentialsPage";
+import { useAccess } from "./access";
 import { NodePanel } from "./NodePanel";
 import { Connections } from "./Connections";
 import { named, nodeTypes } from "./FlowNodeView";
@@ -236,6 +237,7 @@ function FlowSettingsPanel({
 // the newest.
 function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow; current: number; dirty: boolean }) {
   const queries = useQueryClient();
+  const denied = useAccess().why("flows:write");
   const [open, setOpen] = useState(false);
   const versions = useQuery({ queryKey: ["versions", flow.id, current], queryFn: () => client.listVersions(flow.id), enabled: open });
   const [error, setError] = useState("");
@@ -264,7 +266,7 @@ function Versions({ client, flow, current, dirty }: { client: Client; flow: Flow
             {v.version === current ? (
               <small>current</small>
             ) : (
-              <button type="button" onClick={() => void restore(v.version)}>
+              <button type="button" onClick={() => void restore(v.version)} disabled={!!denied} title={denied || undefined}>
                 Restore v{v.version}
               </button>
             )}
@@ -291,6 +293,9 @@ function Canvas({
   onClose: () => void;
 }) {
   const queries = useQueryClient();
+  const access = useAccess();
+  const mayNotSave = access.why("flows:write");
+  const mayNotRun = access.why("runs:write");
   const initial = useMemo(() => {
     const drawn = canvasOf(flow, types);
     return { ...drawn, nodes: drawn.nodes.map((n) => (n.id === node ? { ...n, selected: true } : n)) };
@@ -582,10 +587,10 @@ function Canvas({
           {flow.name} <small>v{version}</small>
         </h2>
         {dirty && <small className="unsaved">Unsaved changes</small>}
-        <button type="submit" onClick={() => void save()}>
+        <button type="submit" onClick={() => void save()} disabled={!!mayNotSave} title={mayNotSave || undefined}>
           Save
         </button>
-        <button type="button" onClick={() => void test()}>
+        <button type="button" onClick={() => void test()} disabled={!!(mayNotRun || (dirty && mayNotSave))} title={mayNotRun || (dirty ? mayNotSave : "") || undefined}>
           Test
         </button>
         <button type="button" onClick={undo} disabled={past.length === 0} title="Ctrl+Z">
@@ -665,10 +670,20 @@ function Canvas({
               paths={paths}
               previewScope={previewScope}
               preview={(source, scope) => client.evaluate(source, scope)}
-              newCredential={(kinds, done) => (
-                <NewCredential client={client} types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))} onCreated={done} />
-              )}
-              listen={current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen() } : undefined}
+              newCredential={
+                !access.can("credentials:write")
+                  ? undefined
+                  : (kinds, done) => (
+                      <NewCredential
+                        client={client}
+                        types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))}
+                        onCreated={done}
+                      />
+                    )
+              }
+              listen={
+                current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen(), denied: mayNotRun } : undefined
+              }
               onChange={updateNode}
             />
             <Connections node={current} nodes={nodes} edges={edges} onConnect={onConnect} onRemove={removeEdge} />

@@ -3,6 +3,7 @@ import { useState, type ChangeEvent, type FormEvent } from "react";
 import { errorMessage, type Client, type FlowDocument, type FlowSummary } from "./api";
 import examples from "./examples.json";
 import { PageLink } from "./PageLink";
+import { useAccess } from "./access";
 
 /** A new flow starts as a webhook trigger, ready for its first node. */
 export function newFlowDocument(name: string): FlowDocument {
@@ -22,6 +23,9 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   const [error, setError] = useState("");
   const refresh = () => queries.invalidateQueries({ queryKey: ["flows"] });
   const onError = (err: unknown) => setError(errorMessage(err));
+  // Without flows:write every control that changes a flow is disabled, and says why.
+  const denied = useAccess().why("flows:write");
+  const change = { disabled: !!denied, title: denied || undefined };
 
   const toggle = useMutation({
     mutationFn: (f: FlowSummary) => client.setActive(f.id, !f.active),
@@ -94,7 +98,7 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   return (
     <section aria-labelledby="flows-title">
       <h2 id="flows-title">Flows</h2>
-      <NewFlow onCreate={(doc) => create.mutate({ doc, open: true })} onError={setError} />
+      <NewFlow onCreate={(doc) => create.mutate({ doc, open: true })} onError={setError} denied={denied} />
       {error && (
         <p role="alert">
           {error}{" "}
@@ -106,13 +110,13 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
       {flows.data.length > 0 && (
         <details className="examples">
           <summary>New from example</summary>
-          <Examples onPick={(doc) => create.mutate({ doc, open: true })} />
+          <Examples onPick={(doc) => create.mutate({ doc, open: true })} denied={denied} />
         </details>
       )}
       {flows.data.length === 0 ? (
         <div>
           <p>No flows yet. Create one above, import a flow's JSON, or start from an example:</p>
-          <Examples onPick={(doc) => create.mutate({ doc, open: true })} />
+          <Examples onPick={(doc) => create.mutate({ doc, open: true })} denied={denied} />
         </div>
       ) : (
         <table aria-label="Flows">
@@ -140,17 +144,18 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
                     role="switch"
                     aria-label={`Active: ${f.name}`}
                     checked={f.active}
-                    disabled={toggle.isPending}
+                    disabled={toggle.isPending || !!denied}
+                    title={denied || undefined}
                     onChange={() => toggle.mutate(f)}
                   />
                 </td>
                 <td>{f.stats?.last_run ? <span data-status={f.stats.last_run.status}>{f.stats.last_run.status}</span> : "never"}</td>
                 <td>{f.stats?.runs_24h ?? 0}</td>
                 <td>
-                  <button type="button" onClick={() => void rename(f)}>
+                  <button type="button" onClick={() => void rename(f)} {...change}>
                     Rename
                   </button>{" "}
-                  <button type="button" onClick={() => void duplicate(f)}>
+                  <button type="button" onClick={() => void duplicate(f)} {...change}>
                     Duplicate
                   </button>{" "}
                   <button type="button" onClick={() => void exportFlow(f)}>
@@ -158,6 +163,7 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
                   </button>{" "}
                   <button
                     type="button"
+                    {...change}
                     onClick={() => {
                       if (
                         window.confirm(
@@ -180,12 +186,12 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
 }
 
 /** Examples offers the example flows; picking one makes a flow of it. */
-function Examples({ onPick }: { onPick: (doc: FlowDocument) => void }) {
+function Examples({ onPick, denied }: { onPick: (doc: FlowDocument) => void; denied: string }) {
   return (
     <ul aria-label="Examples">
       {examples.map((e) => (
         <li key={e.title}>
-          <button type="button" onClick={() => onPick(e.flow as FlowDocument)}>
+          <button type="button" onClick={() => onPick(e.flow as FlowDocument)} disabled={!!denied} title={denied || undefined}>
             {e.title}
           </button>
         </li>
@@ -194,7 +200,7 @@ function Examples({ onPick }: { onPick: (doc: FlowDocument) => void }) {
   );
 }
 
-function NewFlow({ onCreate, onError }: { onCreate: (doc: FlowDocument) => void; onError: (message: string) => void }) {
+function NewFlow({ onCreate, onError, denied }: { onCreate: (doc: FlowDocument) => void; onError: (message: string) => void; denied: string }) {
   const [name, setName] = useState("");
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -218,10 +224,32 @@ function NewFlow({ onCreate, onError }: { onCreate: (doc: FlowDocument) => void;
   return (
     <form onSubmit={submit} aria-label="Create a flow">
       <label htmlFor="new-flow-name">New flow</label>{" "}
-      <input id="new-flow-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="Stripe payment to Slack" maxLength={200} />{" "}
-      <button type="submit">Create</button>{" "}
+      <input
+        id="new-flow-name"
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+        placeholder="Stripe payment to Slack"
+        maxLength={200}
+        disabled={!!denied}
+        aria-describedby={denied ? "new-flow-denied" : undefined}
+      />{" "}
+      <button type="submit" disabled={!!denied} title={denied || undefined}>
+        Create
+      </button>{" "}
       <label htmlFor="import-flow">Import JSON</label>{" "}
-      <input id="import-flow" type="file" accept="application/json,.json" onChange={(e) => void importFile(e)} />
+      <input
+        id="import-flow"
+        type="file"
+        accept="application/json,.json"
+        onChange={(e) => void importFile(e)}
+        disabled={!!denied}
+        aria-describedby={denied ? "new-flow-denied" : undefined}
+      />
+      {denied && (
+        <small id="new-flow-denied" className="help">
+          {denied}
+        </small>
+      )}
     </form>
   );
 }

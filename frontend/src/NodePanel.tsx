@@ -69,7 +69,8 @@ export function NodePanel({
   /** The node's attempts in the last test run. */
   steps?: Step[];
   /** For a webhook trigger: wait for the next request to its URL. */
-  listen?: { listening: boolean; captured: Delivery | null; start: () => void };
+  /** denied says why the caller may not listen (which runs the flow), if so. */
+  listen?: { listening: boolean; captured: Delivery | null; start: () => void; denied?: string };
   /** Paths of real data that expression fields complete. */
   paths?: string[];
   /** The sample data that expression and template fields preview with;
@@ -126,7 +127,7 @@ export function NodePanel({
       {consumer !== undefined && <ConsumerLine consumer={consumer} />}
       {listen && (
         <div className="field">
-          <button type="button" onClick={listen.start} disabled={listen.listening}>
+          <button type="button" onClick={listen.start} disabled={listen.listening || !!listen.denied} title={listen.denied || undefined}>
             {listen.listening ? "Listening… send a request to the URL" : "Listen for test event"}
           </button>
           {listen.captured && (

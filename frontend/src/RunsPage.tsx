@@ -6,6 +6,7 @@ import { duration, StepView, when } from "./StepView";
 import { PageLink } from "./PageLink";
 import { nodeTypes } from "./FlowNodeView";
 import { stepsByNode, toCanvas, type CanvasNode } from "./graph";
+import { useAccess } from "./access";
 
 const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
 const live = (r: Run) => r.status === "queued" || r.status === "running";
@@ -209,6 +210,7 @@ export function RunView({
   onClose: () => void;
 }) {
   const queries = useQueryClient();
+  const mayNotRun = useAccess().why("runs:write");
   const run = useQuery({
     queryKey: ["run", runId],
     queryFn: () => client.getRun(runId),
@@ -263,13 +265,13 @@ export function RunView({
         <button
           type="button"
           onClick={() => replay.mutate()}
-          disabled={replay.isPending || r.flow_deleted}
-          title={r.flow_deleted ? "The flow was deleted: its runs stay readable but cannot be replayed." : undefined}
+          disabled={replay.isPending || r.flow_deleted || !!mayNotRun}
+          title={r.flow_deleted ? "The flow was deleted: its runs stay readable but cannot be replayed." : mayNotRun || undefined}
         >
           Replay
         </button>
         {live(r) && (
-          <button type="button" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
+          <button type="button" onClick={() => cancel.mutate()} disabled={cancel.isPending || !!mayNotRun} title={mayNotRun || undefined}>
             Cancel
           </button>
         )}

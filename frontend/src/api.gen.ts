@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The audit log, newest first, a page at a time */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/credential-types": {
         parameters: {
             query?: never;
@@ -306,6 +323,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Look an invitation up by its token, before accepting it
+         * @description No login: the token is the credential. The editor's /join#<token> page asks this first.
+         */
+        post: operations["lookupInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitation/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation: become a user and log in
+         * @description Sets the session cookie, as logging in does. The setup invitation (the first owner's, printed at first start) takes the email too; others have theirs.
+         */
+        post: operations["acceptInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The invitations not yet accepted, expired or not, newest first */
+        get: operations["listInvitations"];
+        put?: never;
+        /**
+         * Invite someone by email, with a role
+         * @description Answers the invitation's link (its token in the fragment), shown this once: the server keeps only its hash. It can be used once, within 7 days. Admins may invite editors and viewers; owners any role.
+         */
+        post: operations["createInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an invitation: its link no longer works */
+        delete: operations["revokeInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change the caller's password; their other sessions end */
+        put: operations["changePassword"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/node-types": {
         parameters: {
             query?: never;
@@ -421,12 +535,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether the caller is logged in, and how */
+        /** Whether the caller is logged in, as whom, and what they may do */
         get: operations["getSession"];
         put?: never;
         /**
-         * Log in: trade the admin token for an editor session cookie
-         * @description Sets the cookie hookflow_session (HttpOnly, SameSite=Strict, Secure behind https, 7 days). Every /api/v1 route then accepts the cookie in place of the Authorization header.
+         * Log in with email and password, or with the admin token, for an editor session cookie
+         * @description Sets the cookie hookflow_session (HttpOnly, SameSite=Strict, Secure behind https, 7 days). Every /api/v1 route then accepts the cookie in place of the Authorization header. Repeated failures lock the account, and the address, out for a while (429 with Retry-After).
          */
         post: operations["login"];
         /** Log out: end the session and clear the cookie */
@@ -434,6 +548,126 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's own live sessions, newest first
+         * @description Empty for the admin token, which belongs to no user.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        /** Log out everywhere: end every session of the caller's, this one too, and clear the cookie */
+        delete: operations["logoutEverywhere"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of the caller's own sessions */
+        delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's API tokens, newest first; everyone's with all=true */
+        get: operations["listTokens"];
+        put?: never;
+        /**
+         * Make an API token for the caller, narrowed to some of their permissions
+         * @description Answers the token itself this once: the server keeps only its hash.
+         */
+        post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API token: the caller's own, or anyone's with users:write */
+        delete: operations["revokeToken"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user with their role */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a user with their sessions and tokens */
+        delete: operations["removeUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's role or name
+         * @description Admins manage editors and viewers only: changing an owner or an admin, or granting admin or owner, takes an owner (403). A change that would leave no owner is refused (409).
+         */
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/healthz": {
@@ -551,6 +785,52 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ApiToken: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Null: never.
+             */
+            expires_at: string | null;
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            name: string;
+            /** @description Empty: all its user's permissions. */
+            scopes: components["schemas"]["Permission"][];
+            user_email: string;
+            user_id: string;
+        };
+        /** @description Who did what to what, when and from where. It never holds a secret value. */
+        AuditEvent: {
+            /** @description Such as flow.updated, user.invited, login or login.failed. */
+            action: string;
+            actor: {
+                id: string;
+                /**
+                 * @description user: through a session; token: a user's API token; admin: the admin token; anonymous: a failed login or an accepted invitation.
+                 * @enum {string}
+                 */
+                kind: "user" | "token" | "admin" | "anonymous" | "system";
+                /** @description A user's email, a token's name, or the email a failed login gave. */
+                name: string;
+            };
+            /** Format: date-time */
+            at: string;
+            /** @description More about it, by action. */
+            detail: {
+                [key: string]: unknown;
+            };
+            id: string;
+            ip: string;
+            /** @description Empty strings where the event has no target. */
+            target: {
+                id: string;
+                kind: string;
+                name: string;
+            };
+        };
         /** @description What a broker trigger's consumer is doing on the instance that answers. */
         ConsumerState: {
             /** @enum {string} */
@@ -751,6 +1031,55 @@ export interface components {
             settings?: components["schemas"]["FlowSettings"];
             version: number;
         };
+        Invitation: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Empty for the setup invitation, whose holder chooses it. */
+            email: string;
+            expired: boolean;
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            /** @description The inviting user's id; empty for the server or the admin token. */
+            invited_by: string;
+            role: components["schemas"]["Role"];
+        };
+        InvitationLookup: {
+            /** @description Empty when the holder chooses it (the setup invitation). */
+            email: string;
+            /** Format: date-time */
+            expires_at: string;
+            role: components["schemas"]["Role"];
+            /** @description The first owner's invitation, printed at first start. */
+            setup: boolean;
+        };
+        /** @description An API token as made: the token object with the token itself, shown once. */
+        NewApiToken: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            name: string;
+            scopes: components["schemas"]["Permission"][];
+            /** @description hf_…, shown once: the server keeps only its hash. */
+            token: string;
+            user_email: string;
+            user_id: string;
+        };
+        NewInvitation: {
+            email: string;
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            role: components["schemas"]["Role"];
+            /** @description Shown once; the server keeps only its hash. */
+            token: string;
+            /** @description The editor's join page for it: <public URL>/join#<token>. */
+            url: string;
+        };
         NodeType: {
             /** @description How many times a node of this kind is tried when its retry policy is left out; absent: once. */
             attempts?: number;
@@ -769,6 +1098,8 @@ export interface components {
             summary: string;
             title: string;
         };
+        /** @enum {string} */
+        Permission: "flows:read" | "flows:write" | "runs:read" | "runs:write" | "credentials:read" | "credentials:write" | "users:read" | "users:write";
         Problem: {
             /** @description Dotted path, such as params.condition or edges[2].to. */
             field: string;
@@ -776,6 +1107,11 @@ export interface components {
             /** @description The node's id; empty for the flow as a whole or an edge. */
             node: string;
         };
+        /**
+         * @description owner and admin: everything (only owners change owners and admins); editor: flows and runs, credentials read; viewer: read only.
+         * @enum {string}
+         */
+        Role: "owner" | "admin" | "editor" | "viewer";
         Run: {
             /** Format: date-time */
             created_at: string;
@@ -812,6 +1148,23 @@ export interface components {
         };
         /** @enum {string} */
         RunStatus: "queued" | "running" | "succeeded" | "failed" | "canceled";
+        /** @description Who the caller is and what they may do. */
+        SessionInfo: {
+            /**
+             * Format: date-time
+             * @description When the session ends; only for a session.
+             */
+            expires_at?: string;
+            /** @description What the caller may do: the role's permissions, narrowed by a token's scopes. The editor hides or disables what is not here. */
+            permissions: components["schemas"]["Permission"][];
+            role: components["schemas"]["Role"];
+            /** @description The name of the token the caller authenticated with; only via a token. */
+            token?: string;
+            /** @description Null for the admin token, which belongs to no user. */
+            user: components["schemas"]["User"] | null;
+            /** @enum {string} */
+            via: "session" | "token";
+        };
         Status: {
             /** @description readyz only: the broker triggers this instance consumes, and their state. A broker that is down does not make the server unready. */
             brokers?: components["schemas"]["ConsumerState"][];
@@ -863,6 +1216,25 @@ export interface components {
             /** @description Where senders post; webhook triggers only. Stable across versions. */
             url?: string;
         };
+        User: {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            id: string;
+            name: string;
+            role: components["schemas"]["Role"];
+        };
+        UserSession: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description The session this request came with. */
+            current: boolean;
+            /** Format: date-time */
+            expires_at: string;
+            id: string;
+            ip: string;
+            user_agent: string;
+        };
         /** @description What expressions see as trigger for a request to a trigger URL. */
         WebhookTrigger: {
             /** @description The body parsed by its content type (see docs/triggers.md); null when empty. */
@@ -903,6 +1275,15 @@ export interface components {
                 "application/json": components["schemas"]["Flow"];
             };
         };
+        /** @description The role or token's scopes lack the permission */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Accepted and stored: {"run_id": ...} */
         HookAccepted: {
             headers: {
@@ -923,6 +1304,24 @@ export interface components {
         };
         /** @description The flow parses but is not valid; every problem is listed */
         InvalidFlow: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The invitation was already used, or expired */
+        InvitationGone: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description The password is refused, and why (such as too short) */
+        RefusedPassword: {
             headers: {
                 [name: string]: unknown;
             };
@@ -952,6 +1351,17 @@ export interface components {
                 "application/json": components["schemas"]["Run"];
             };
         };
+        /** @description Too many failed attempts for the account or the address: try again later */
+        TooManyAttempts: {
+            headers: {
+                /** @description Seconds until another attempt is taken. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description No token, or a wrong one */
         Unauthorized: {
             headers: {
@@ -978,6 +1388,51 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAudit: {
+        parameters: {
+            query?: {
+                /** @description An action, such as flow.updated, or a prefix ending in a dot, such as flow. */
+                action?: string;
+                /** @description The actor's email, user id or token name. */
+                actor?: string;
+                /** @description The target's id. */
+                target?: string;
+                /** @description The target's kind, such as flow, credential, user, invitation or token. */
+                target_kind?: string;
+                /** @description The address the request came from. */
+                ip?: string;
+                /** @description Events at or after this time. */
+                since?: string;
+                /** @description Events before this time. */
+                until?: string;
+                limit?: number;
+                /** @description The next_cursor of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: components["schemas"]["AuditEvent"][];
+                        /** @description Null on the last page. */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
     listCredentialTypes: {
         parameters: {
             query?: never;
@@ -1022,6 +1477,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     createCredential: {
@@ -1048,6 +1504,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["Error"];
             422: components["responses"]["InvalidFlow"];
         };
@@ -1073,6 +1530,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1102,6 +1560,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
             422: components["responses"]["InvalidFlow"];
         };
@@ -1125,6 +1584,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
             /** @description Active flows use the credential; the error names them */
             409: {
@@ -1169,6 +1629,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     getDelivery: {
@@ -1192,6 +1653,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1242,6 +1704,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description The source does not compile, or fails on the data; the problem's field is expression or template */
             422: {
                 headers: {
@@ -1274,6 +1737,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     createFlow: {
@@ -1288,6 +1752,7 @@ export interface operations {
             201: components["responses"]["Flow"];
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["Error"];
             422: components["responses"]["InvalidFlow"];
         };
@@ -1305,6 +1770,7 @@ export interface operations {
         responses: {
             200: components["responses"]["Flow"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1322,6 +1788,7 @@ export interface operations {
             200: components["responses"]["Flow"];
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
             413: components["responses"]["Error"];
             422: components["responses"]["InvalidFlow"];
@@ -1346,6 +1813,7 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1362,6 +1830,7 @@ export interface operations {
         responses: {
             200: components["responses"]["Flow"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
             422: components["responses"]["InvalidFlow"];
         };
@@ -1379,6 +1848,7 @@ export interface operations {
         responses: {
             200: components["responses"]["Flow"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1413,6 +1883,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1437,6 +1908,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1469,6 +1941,7 @@ export interface operations {
             202: components["responses"]["Run"];
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1495,6 +1968,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1521,7 +1995,220 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
+        };
+    };
+    lookupInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The invitation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationLookup"];
+                };
+            };
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            410: components["responses"]["InvitationGone"];
+            429: components["responses"]["TooManyAttempts"];
+        };
+    };
+    acceptInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: email
+                     * @description Only for the setup invitation.
+                     */
+                    email?: string;
+                    name: string;
+                    password: string;
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user made; logged in */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            400: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+            /** @description A user has that email */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            410: components["responses"]["InvitationGone"];
+            422: components["responses"]["RefusedPassword"];
+            429: components["responses"]["TooManyAttempts"];
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        invitations: components["schemas"]["Invitation"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                    role: components["schemas"]["Role"];
+                };
+            };
+        };
+        responses: {
+            /** @description Invited; the link is shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewInvitation"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description A user has that email */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["Error"];
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["Error"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    current_password: string;
+                    new_password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Changed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            /** @description Not logged in, or the current password is wrong */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: components["responses"]["RefusedPassword"];
         };
     };
     listNodeTypes: {
@@ -1604,6 +2291,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     getRun: {
@@ -1619,6 +2307,7 @@ export interface operations {
         responses: {
             200: components["responses"]["Run"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
         };
     };
@@ -1643,6 +2332,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
         };
@@ -1676,6 +2366,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
             /** @description The run's flow was deleted: its runs stay readable but cannot be replayed */
             409: {
@@ -1703,15 +2394,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /**
-                         * Format: date-time
-                         * @description When the session ends; only for a session.
-                         */
-                        expires_at?: string;
-                        /** @enum {string} */
-                        via: "session" | "token";
-                    };
+                    "application/json": components["schemas"]["SessionInfo"];
                 };
             };
             401: components["responses"]["Unauthorized"];
@@ -1727,6 +2410,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** Format: email */
+                    email: string;
+                    password: string;
+                } | {
                     token: string;
                 };
             };
@@ -1740,12 +2427,21 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** Format: date-time */
-                        expires_at?: string;
+                        expires_at: string;
                     };
                 };
             };
             400: components["responses"]["Error"];
-            401: components["responses"]["Unauthorized"];
+            /** @description Wrong email or password, or an invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["TooManyAttempts"];
         };
     };
     logout: {
@@ -1765,6 +2461,307 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sessions: components["schemas"]["UserSession"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    logoutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every session ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: components["responses"]["Error"];
+        };
+    };
+    listTokens: {
+        parameters: {
+            query?: {
+                /** @description Every user's tokens; needs users:read. */
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tokens, without their secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tokens: components["schemas"]["ApiToken"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description 0: never expires.
+                     * @default 90
+                     */
+                    expires_in_days?: number;
+                    name: string;
+                    /** @description Empty or absent: all the user's permissions, whatever their role grants over time. */
+                    scopes?: components["schemas"]["Permission"][];
+                };
+            };
+        };
+        responses: {
+            /** @description The token, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewApiToken"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            /** @description A token with scopes cannot manage its user's sessions, password or tokens */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller is the admin token, which belongs to no user, or has a token of that name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A scope the caller's role lacks */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["Error"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        users: components["schemas"]["User"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    removeUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["Error"];
+            /** @description The caller themself, or the last owner */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    role?: components["schemas"]["Role"];
+                };
+            };
+        };
+        responses: {
+            /** @description The user as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["Error"];
+            /** @description It would leave no owner */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     healthz: {

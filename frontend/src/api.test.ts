@@ -70,12 +70,30 @@ describe("Client with the session cookie", () => {
   it("logs in without an Authorization header, sending cookies to its own origin", async () => {
     const seen: Request[] = [];
     const client = new Client({ fetch: fakeFetch(200, '{"expires_at":"2026-12-01T00:00:00Z"}', seen) });
-    await client.login("hf_admin");
+    await client.loginWithToken("hf_admin");
     expect(seen[0].method).toBe("POST");
     expect(new URL(seen[0].url).pathname).toBe("/api/v1/session");
     expect(seen[0].headers.get("Authorization")).toBeNull();
     expect(seen[0].credentials).toBe("same-origin");
     expect(await seen[0].json()).toEqual({ token: "hf_admin" });
+  });
+
+  it("logs a user in with email and password", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ fetch: fakeFetch(200, '{"expires_at":"2026-12-01T00:00:00Z"}', seen) });
+    await client.login("a@example.com", "correct horse battery");
+    expect(await seen[0].json()).toEqual({ email: "a@example.com", password: "correct horse battery" });
+  });
+
+  it("builds audit filters into the query, and names a user's change with PATCH", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ fetch: fakeFetch(200, '{"events":[]}', seen) });
+    await client.listAudit({ action: "flow.", actor: "", cursor: "c2" });
+    expect(Object.fromEntries(new URL(seen[0].url).searchParams)).toEqual({ action: "flow.", cursor: "c2" });
+    await client.updateUser("u/1", { role: "viewer" });
+    expect(seen[1].method).toBe("PATCH");
+    expect(new URL(seen[1].url).pathname).toBe("/api/v1/users/u%2F1");
+    expect(await seen[1].json()).toEqual({ role: "viewer" });
   });
 
   it("takes a 204 answer as done", async () => {

@@ -48,8 +48,28 @@ export type NodeType = Schemas["NodeType"];
 export type CredentialType = Schemas["CredentialType"];
 /** A request to a trigger URL, whatever became of it. */
 export type Delivery = Schemas["Delivery"];
-/** How the caller is authenticated. */
-export type Session = JSONBody<operations["getSession"]["responses"][200]>;
+/** How the caller is authenticated, as whom, and what they may do. */
+export type Session = Schemas["SessionInfo"];
+export type Role = Schemas["Role"];
+/** One thing a caller may do, also a token's scope. */
+export type Permission = Schemas["Permission"];
+export type User = Schemas["User"];
+/** One of a user's logins to the editor. */
+export type UserSession = Schemas["UserSession"];
+/** An invitation not yet accepted. */
+export type Invitation = Schemas["Invitation"];
+/** An invitation as made, with its link (shown once). */
+export type NewInvitation = Schemas["NewInvitation"];
+/** What the holder of an invitation's token learns before accepting it. */
+export type InvitationLookup = Schemas["InvitationLookup"];
+export type ApiToken = Schemas["ApiToken"];
+/** An API token as made, with the token itself (shown once). */
+export type NewApiToken = Schemas["NewApiToken"];
+export type AuditEvent = Schemas["AuditEvent"];
+export type AuditFilter = NonNullable<operations["listAudit"]["parameters"]["query"]>;
+type AcceptRequest = JSONBody<operations["acceptInvitation"]["requestBody"]>;
+type TokenRequest = JSONBody<operations["createToken"]["requestBody"]>;
+type UserChange = JSONBody<operations["updateUser"]["requestBody"]>;
 
 /** errorMessage is what the editor shows of any failure: the server's
  * message for an ApiError, followed by the problems it does not already say
@@ -106,8 +126,16 @@ export class Client {
     this.fetcher = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  /** Trades the admin token for the session cookie, which the browser keeps. */
-  async login(token: string): Promise<{ expires_at: string }> {
+  /** Trades a user's email and password for the session cookie, which the
+   * browser keeps. Too many failures answer 429, whose message says when to
+   * try again. */
+  async login(email: string, password: string): Promise<{ expires_at: string }> {
+    return this.request("POST", "/api/v1/session", { email, password });
+  }
+
+  /** Trades the admin token for the session cookie (a user's API token
+   * opens no session: it goes in the Authorization header). */
+  async loginWithToken(token: string): Promise<{ expires_at: string }> {
     return this.request("POST", "/api/v1/session", { token });
   }
 
@@ -116,9 +144,89 @@ export class Client {
     await this.request<void>("DELETE", "/api/v1/session");
   }
 
-  /** Says how the caller is logged in; an ApiError with status 401 when not. */
+  /** Says how the caller is logged in and what they may do; an ApiError
+   * with status 401 when not. */
   async session(): Promise<Session> {
     return this.request("GET", "/api/v1/session");
+  }
+
+  /** Looks an invitation up by its token: 404 unknown, 410 used or expired. */
+  async lookupInvitation(token: string): Promise<InvitationLookup> {
+    return this.request("POST", "/api/v1/invitation", { token });
+  }
+
+  /** Accepts an invitation: the user is made and logged in (the cookie is set). */
+  async acceptInvitation(accept: AcceptRequest): Promise<User> {
+    const body = await this.request<{ user: User }>("POST", "/api/v1/invitation/accept", accept);
+    return body.user;
+  }
+
+  /** The caller's own live sessions. */
+  async listSessions(): Promise<UserSession[]> {
+    const body = await this.request<{ sessions: UserSession[] }>("GET", "/api/v1/sessions");
+    return body.sessions;
+  }
+
+  async revokeSession(id: string): Promise<void> {
+    await this.request<void>("DELETE", `/api/v1/sessions/${encodeURIComponent(id)}`);
+  }
+
+  /** Ends every session of the caller's, this one too. */
+  async logoutEverywhere(): Promise<void> {
+    await this.request<void>("DELETE", "/api/v1/sessions");
+  }
+
+  /** Changes the caller's password; their other sessions end. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.request<void>("PUT", "/api/v1/me/password", { current_password: currentPassword, new_password: newPassword });
+  }
+
+  async listUsers(): Promise<User[]> {
+    const body = await this.request<{ users: User[] }>("GET", "/api/v1/users");
+    return body.users;
+  }
+
+  /** Changes a user's role or name. */
+  async updateUser(id: string, change: UserChange): Promise<User> {
+    return this.request("PATCH", `/api/v1/users/${encodeURIComponent(id)}`, change);
+  }
+
+  async removeUser(id: string): Promise<void> {
+    await this.request<void>("DELETE", `/api/v1/users/${encodeURIComponent(id)}`);
+  }
+
+  async listInvitations(): Promise<Invitation[]> {
+    const body = await this.request<{ invitations: Invitation[] }>("GET", "/api/v1/invitations");
+    return body.invitations;
+  }
+
+  /** Invites someone; the answer's url is shown this once. */
+  async createInvitation(email: string, role: Role): Promise<NewInvitation> {
+    return this.request("POST", "/api/v1/invitations", { email, role });
+  }
+
+  async revokeInvitation(id: string): Promise<void> {
+    await this.request<void>("DELETE", `/api/v1/invitations/${encodeURIComponent(id)}`);
+  }
+
+  /** The caller's API tokens; everyone's with all (needs users:read). */
+  async listTokens(all = false): Promise<ApiToken[]> {
+    const body = await this.request<{ tokens: ApiToken[] }>("GET", all ? "/api/v1/tokens?all=true" : "/api/v1/tokens");
+    return body.tokens;
+  }
+
+  /** Makes an API token for the caller; the answer's token is shown this once. */
+  async createToken(token: TokenRequest): Promise<NewApiToken> {
+    return this.request("POST", "/api/v1/tokens", token);
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.request<void>("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** A page of the audit log, newest first. */
+  async listAudit(filter: AuditFilter = {}): Promise<JSONBody<operations["listAudit"]["responses"][200]>> {
+    return this.request("GET", withQuery("/api/v1/audit", filter));
   }
 
   async listFlows(): Promise<FlowSummary[]> {
