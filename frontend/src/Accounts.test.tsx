@@ -147,11 +147,9 @@ describe("accounts pages", () => {
     });
 
     it("says a used invitation is used, and an unknown one unknown", async () => {
-      const used = fakeServer({ "POST /api/v1/invitation": () => json(410, { error: "this invitation was already used" }) });
+      const used = fakeServer({ "POST /api/v1/invitation": () => json(410, { error: "this invitation was already used: log in, or ask for a new one" }) });
       await show(<JoinPage client={used.client} token="hf_inv_used" onJoined={async () => {}} />);
-      expect(ctx.container.querySelector('[role="alert"]')?.textContent).toBe(
-        "this invitation was already used. Ask whoever invited you for a new invitation.",
-      );
+      expect(ctx.container.querySelector('[role="alert"]')?.textContent).toBe("this invitation was already used: log in, or ask for a new one");
       expect(ctx.container.querySelector("form")).toBeNull();
 
       const unknown = fakeServer({});

@@ -31,7 +31,7 @@ export function Login({ client, error, onDone, onError }: { client: Client; erro
     <form onSubmit={submit} aria-label="Log in" className="login">
       {withToken ? (
         <>
-          <p>Log in with the admin token Hookflow printed when it first started (or was given in HOOKFLOW_ADMIN_TOKEN).</p>
+          <p>Log in with the admin token, set with HOOKFLOW_ADMIN_TOKEN or printed by hookflow token reset.</p>
           <label htmlFor="token">Login token</label>{" "}
           <input id="token" type="password" autoComplete="current-password" value={token} onChange={(e) => setToken(e.target.value)} required />{" "}
         </>
@@ -64,7 +64,7 @@ export function Login({ client, error, onDone, onError }: { client: Client; erro
 /** joinError says what became of an invitation the server refused. */
 function joinError(err: unknown): string {
   if (err instanceof ApiError && err.status === 404) return "This invitation link is not known: check that it was copied whole, or ask for a new one.";
-  if (err instanceof ApiError && err.status === 410) return `${err.message}. Ask whoever invited you for a new invitation.`;
+  if (err instanceof ApiError && err.status === 410) return err.message; // says whether it was used or expired, and what to do
   return errorMessage(err);
 }
 
