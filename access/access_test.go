@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestRoleGrants is the role table as users read it in docs/access.md.
@@ -93,13 +94,16 @@ func TestCheckPassword(t *testing.T) {
 
 func TestPasswordHash(t *testing.T) {
 	t.Parallel()
-	hash, err := HashPassword("correct horse battery")
+	hash, err := HashPassword("correct horse battery", PasswordCost)
 	require.NoError(t, err)
+	cost, err := bcrypt.Cost(hash)
+	require.NoError(t, err)
+	assert.Equal(t, PasswordCost, cost)
 	assert.NotContains(t, string(hash), "correct horse", "the hash holds no password")
 	assert.True(t, PasswordMatches(hash, "correct horse battery"))
 	assert.False(t, PasswordMatches(hash, "correct horse battery!"))
 	assert.False(t, PasswordMatches([]byte("not a hash"), "correct horse battery"))
-	again, err := HashPassword("correct horse battery")
+	again, err := HashPassword("correct horse battery", bcrypt.MinCost)
 	require.NoError(t, err)
 	assert.NotEqual(t, hash, again, "each hash has its own salt")
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookflow/hookflow/access"
@@ -74,6 +75,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock, for tests.
 	Now func() time.Time
+	// PasswordCost is bcrypt's work factor for new passwords; zero is
+	// access.PasswordCost. Tests lower it.
+	PasswordCost int
 }
 
 // Service applies the rules of accounts over the store.
@@ -82,6 +86,13 @@ type Service struct {
 	publicURL string
 	log       *slog.Logger
 	now       func() time.Time
+	cost      int
+
+	// dummyHash is checked when no user has the email given to a login,
+	// so an unknown email takes as long as a wrong password and does not
+	// reveal who has an account. Made at the first login.
+	dummyOnce sync.Once
+	dummyHash []byte
 }
 
 // New returns the service.
@@ -92,7 +103,10 @@ func New(st store.Store, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Service{store: st, publicURL: strings.TrimRight(opts.PublicURL, "/"), log: opts.Logger, now: opts.Now}
+	if opts.PasswordCost == 0 {
+		opts.PasswordCost = access.PasswordCost
+	}
+	return &Service{store: st, publicURL: strings.TrimRight(opts.PublicURL, "/"), log: opts.Logger, now: opts.Now, cost: opts.PasswordCost}
 }
 
 // checkEmail returns the address a person typed, checked and lower-cased.
@@ -105,11 +119,11 @@ func checkEmail(field, email string) (string, error) {
 }
 
 // checkNewPassword checks and hashes a password being set.
-func checkNewPassword(field, password, email string) ([]byte, error) {
+func (s *Service) checkNewPassword(field, password, email string) ([]byte, error) {
 	if err := access.CheckPassword(password, email); err != nil {
 		return nil, refuse(Invalid, "%s: %v", field, err)
 	}
-	return access.HashPassword(password)
+	return access.HashPassword(password, s.cost)
 }
 
 // AddUser makes a user directly, for `hookflow user add`: the person at the
@@ -123,7 +137,7 @@ func (s *Service) AddUser(ctx context.Context, email, name, role, password strin
 	if err != nil {
 		return nil, refuse(Invalid, "role: %v", err)
 	}
-	hash, err := checkNewPassword("password", password, email)
+	hash, err := s.checkNewPassword("password", password, email)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +279,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, keepSession []byt
 		s.Record(ctx, a, "login.failed", userTarget(u), map[string]any{"reason": "wrong current password"})
 		return refuse(Invalid, "current_password: this is not your current password")
 	}
-	if u.PasswordHash, err = checkNewPassword("new_password", next, u.Email); err != nil {
+	if u.PasswordHash, err = s.checkNewPassword("new_password", next, u.Email); err != nil {
 		return err
 	}
 	if _, err := s.store.UpdateUser(ctx, u); err != nil {

@@ -120,7 +120,7 @@ func (s *Service) Accept(ctx context.Context, ip string, in Acceptance) (*store.
 	} else if in.Email != "" && !strings.EqualFold(strings.TrimSpace(in.Email), inv.Email) {
 		return nil, refuse(Invalid, "email: this invitation is for %s", inv.Email)
 	}
-	hash, err := checkNewPassword("password", in.Password, email)
+	hash, err := s.checkNewPassword("password", in.Password, email)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,6 @@ const (
 	MaxFailuresPerSource = 20
 )
 
-// dummyHash is compared against when no user has the email, so an unknown
-// email takes as long as a wrong password and does not reveal who has an
-// account.
-var dummyHash, _ = access.HashPassword("not anyone's password, only for timing")
-
 // Login checks an email and password within the limits and records the
 // attempt: the user on success, an Unauthorized or TooMany Error otherwise.
 func (s *Service) Login(ctx context.Context, ip, email, password string) (*store.User, error) {
@@ -38,7 +33,8 @@ func (s *Service) Login(ctx context.Context, ip, email, password string) (*store
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	hash := dummyHash
+	s.dummyOnce.Do(func() { s.dummyHash, _ = access.HashPassword("not anyone's password, only for timing", s.cost) })
+	hash := s.dummyHash
 	if u != nil {
 		hash = u.PasswordHash
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hookflow/hookflow/access"
 	"github.com/hookflow/hookflow/accounts"
@@ -52,7 +53,8 @@ func newTeam(t *testing.T, db *store.DB) *team {
 	t.Helper()
 	require.NoError(t, api.EnsureAdminToken(context.Background(), db, testToken))
 	c := &clock{at: time.Now()}
-	svc := accounts.New(db, accounts.Options{PublicURL: publicURL, Now: c.now})
+	// The cheapest bcrypt: the race detector makes the real cost slow.
+	svc := accounts.New(db, accounts.Options{PublicURL: publicURL, Now: c.now, PasswordCost: bcrypt.MinCost})
 	app := buildApp(t, db, nil, true, func(o *api.Options) { o.Accounts = svc })
 	return &team{fixture: &fixture{t: t, app: app, store: db}, clock: c, accounts: svc}
 }
