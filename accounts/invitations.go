@@ -135,7 +135,7 @@ func (s *Service) Accept(ctx context.Context, ip string, in Acceptance) (*store.
 	case err != nil:
 		return nil, err
 	}
-	action, detail := "user.joined", map[string]any{"role": u.Role, "invitation": inv.ID, "invited_by": inv.InvitedBy}
+	action, detail := "user.joined", map[string]any{"role": u.Role, "invitation": inv.ID, "invited_by": s.inviter(ctx, inv)}
 	if IsSetup(inv) {
 		action, detail = "user.created", map[string]any{"role": u.Role, "via": "setup link"}
 	}
@@ -163,4 +163,16 @@ func (s *Service) RevokeInvitation(ctx context.Context, a Actor, id string) erro
 		return nil
 	}
 	return refuse(NotFound, "no pending invitation %q", id)
+}
+
+// inviter names who made an invitation, as the audit log shows them: their
+// email, or the admin token.
+func (s *Service) inviter(ctx context.Context, inv *store.Invitation) string {
+	if inv.InvitedBy == "" {
+		return "admin token"
+	}
+	if u, err := s.store.GetUser(ctx, inv.InvitedBy); err == nil {
+		return u.Email
+	}
+	return inv.InvitedBy // removed since
 }

@@ -617,6 +617,9 @@ func TestAuditLogRecordsEachAction(t *testing.T) {
 			assert.Equal(t, "ed@example.com", e["actor"].(map[string]any)["name"])
 			assert.NotEmpty(t, e["ip"])
 		}
+		if e := seen["user.joined"]; e != nil {
+			assert.Equal(t, "owner@example.com", e["detail"].(map[string]any)["invited_by"], "the inviter by email")
+		}
 		if e := seen["token.revoked"]; e != nil {
 			assert.Equal(t, "ci", e["target"].(map[string]any)["name"])
 		}
