@@ -72,8 +72,8 @@ func (s *Service) CreateToken(ctx context.Context, a Actor, req NewToken) (*stor
 	return created, secret, nil
 }
 
-// RevokeToken removes a token: the actor's own, or anyone's for an actor
-// who manages users.
+// RevokeToken removes a token: the actor's own, or that of a user the
+// actor manages.
 func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
 	all, err := s.store.ListUserTokens(ctx, "")
 	if err != nil {
@@ -83,8 +83,13 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
 		if t.ID != id {
 			continue
 		}
-		if t.UserID != a.Principal.UserID && !a.Principal.Can(access.UsersWrite) {
-			break // Someone else's token is not shown to those who may not revoke it.
+		if t.UserID != a.Principal.UserID {
+			if !a.Principal.Can(access.UsersWrite) {
+				break // Someone else's token is not shown to those who may not revoke it.
+			}
+			if _, err := s.manageable(ctx, a, t.UserID); err != nil {
+				return err // An admin revokes no owner's or admin's token.
+			}
 		}
 		if err := s.store.DeleteUserToken(ctx, id); err != nil {
 			return err

@@ -494,6 +494,14 @@ func TestTokensAreScopedShownOnceAndExpire(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, viewer.call("DELETE", "/api/v1/tokens/"+fullID, "").status, "not someone else's")
 		assert.Equal(t, http.StatusForbidden, viewer.call("GET", "/api/v1/tokens?all=true", "").status)
 		assert.Len(t, tm.admin().call("GET", "/api/v1/tokens?all=true", "").body["tokens"], 2)
+
+		// An admin revokes an editor's token, not an owner's.
+		owner := tm.member("own@example.com", access.Owner)
+		ownerToken := owner.call("POST", "/api/v1/tokens", `{"name": "own"}`).body["id"].(string)
+		admin := tm.member("adm@example.com", access.Admin)
+		got = admin.call("DELETE", "/api/v1/tokens/"+ownerToken, "")
+		assert.Equal(t, http.StatusForbidden, got.status, got.raw)
+		assert.Equal(t, http.StatusNoContent, admin.call("DELETE", "/api/v1/tokens/"+fullID, "").status)
 	})
 }
 
