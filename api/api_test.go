@@ -541,6 +541,7 @@ func TestNodeTypes(t *testing.T) {
 	assert.Equal(t, "data", transform["category"])
 	assert.NotEmpty(t, transform["summary"])
 	assert.NotEmpty(t, transform["fields"])
+	assert.Equal(t, "shuffle", transform["icon"], "the editor draws the kind's icon")
 	schema := transform["schema"].(map[string]any)
 	assert.Equal(t, false, schema["additionalProperties"])
 	assert.Contains(t, schema["properties"], "fields")

@@ -20,7 +20,7 @@ func testRegistry(t testing.TB) *nodes.Registry {
 	nodes.RegisterBuiltins(reg)
 	type branchParams struct{}
 	require.NoError(t, reg.Register(nodes.Define(nodes.Spec{
-		Kind: "test.branch", Category: nodes.CategoryFlow, Title: "Branch", Summary: "Two ports.",
+		Kind: "test.branch", Category: nodes.CategoryFlow, Icon: "git-branch", Title: "Branch", Summary: "Two ports.",
 		Ports: []string{"true", "false"},
 	}, func(*nodes.Builder, *branchParams) nodes.Node { return branchNode{} })))
 	return reg

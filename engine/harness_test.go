@@ -99,7 +99,7 @@ func newHarness(t testing.TB) *harness {
 		inside:   &concurrency{now: map[string]int{}, most: map[string]int{}},
 	}
 	require.NoError(t, h.registry.Register(nodes.Define(nodes.Spec{
-		Kind: "test.effect", Category: nodes.CategoryAction, Title: "Effect", Summary: "A step with side effects for tests.",
+		Kind: "test.effect", Category: nodes.CategoryAction, Icon: "flask-conical", Title: "Effect", Summary: "A step with side effects for tests.",
 		Fields: []nodes.Field{
 			{Name: "id", Type: nodes.TypeString, Label: "Counter id"},
 			{Name: "output", Type: nodes.TypeJSON, Label: "Output"},
@@ -116,7 +116,7 @@ func newHarness(t testing.TB) *harness {
 		return &effect{h: h, params: p, output: b.Value("output", p.Output)}
 	})))
 	require.NoError(t, h.registry.Register(nodes.Define(nodes.Spec{
-		Kind: "test.barrier", Category: nodes.CategoryAction, Title: "Barrier", Summary: "Waits until all its parties arrive.",
+		Kind: "test.barrier", Category: nodes.CategoryAction, Icon: "fence", Title: "Barrier", Summary: "Waits until all its parties arrive.",
 		Fields: []nodes.Field{
 			{Name: "name", Type: nodes.TypeString, Label: "Name", Required: true},
 			{Name: "parties", Type: nodes.TypeInteger, Label: "Parties", Required: true},

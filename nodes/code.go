@@ -13,6 +13,7 @@ const MaxCodeLength = script.MaxLength
 
 var codeSpec = Spec{
 	Kind:     "code",
+	Icon:     "code",
 	Category: CategoryData,
 	Title:    "Code",
 	Summary:  "Runs JavaScript for what expressions cannot say; the value it returns is the output.",

@@ -32,6 +32,7 @@ const (
 
 var dbQuerySpec = Spec{
 	Kind:     KindDBQuery,
+	Icon:     "table",
 	Category: CategoryAction,
 	Title:    "Database query",
 	Summary:  "Runs a SELECT on a Postgres, MySQL/MariaDB or SQLite database, read-only, with :name parameters always bound.",

@@ -26,6 +26,7 @@ const (
 
 var dbWriteSpec = Spec{
 	Kind:     KindDBWrite,
+	Icon:     "database",
 	Category: CategoryAction,
 	Title:    "Database write",
 	Summary:  "Inserts, upserts, updates or deletes rows in a Postgres, MySQL/MariaDB or SQLite database; values are always bound parameters.",

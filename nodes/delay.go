@@ -13,6 +13,7 @@ const MaxDelay = 30 * 24 * time.Hour
 
 var delaySpec = Spec{
 	Kind:     "delay",
+	Icon:     "timer",
 	Category: CategoryFlow,
 	Title:    "Delay",
 	Summary:  "Waits for a while, or until a time, before the flow goes on; the wait holds nothing scarce.",

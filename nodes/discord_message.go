@@ -24,6 +24,7 @@ const (
 
 var discordMessageSpec = Spec{
 	Kind:     KindDiscordMessage,
+	Icon:     "message-circle",
 	Category: CategoryAction,
 	Title:    "Discord message",
 	Summary:  "Posts a message to a Discord channel through its webhook, and outputs the message with its id.",

@@ -60,6 +60,7 @@ const (
 
 var emailSendSpec = Spec{
 	Kind:     KindEmailSend,
+	Icon:     "mail",
 	Category: CategoryAction,
 	Title:    "Send email",
 	Summary:  "Sends an email over SMTP, in text and/or HTML with attachments, and outputs its Message-ID and recipients.",

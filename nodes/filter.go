@@ -8,6 +8,7 @@ import (
 
 var filterSpec = Spec{
 	Kind:     "filter",
+	Icon:     "filter",
 	Category: CategoryFlow,
 	Title:    "Filter",
 	Summary:  "Lets its input through only when a condition holds; otherwise the nodes after it are skipped.",

@@ -26,6 +26,7 @@ const (
 
 var callSpec = Spec{
 	Kind:     KindCall,
+	Icon:     "workflow",
 	Category: CategoryFlow,
 	Title:    "Call a flow",
 	Summary:  "Runs another flow with an input built by expressions, and waits for its result or goes on at once.",

@@ -11,6 +11,7 @@ const KindReturn = "flow.return"
 
 var returnSpec = Spec{
 	Kind:     KindReturn,
+	Icon:     "corner-down-left",
 	Category: CategoryFlow,
 	Title:    "Return to caller",
 	Summary:  "Gives the result a calling flow.call step receives; without one, the result is the output of the run's last step.",

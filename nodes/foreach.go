@@ -14,6 +14,7 @@ const MaxItems = 10_000
 
 var foreachSpec = Spec{
 	Kind:     "foreach",
+	Icon:     "repeat",
 	Category: CategoryFlow,
 	Title:    "For each",
 	Summary:  "Runs the nodes behind its each port once per element of a list, then continues through done with their results.",

@@ -29,6 +29,7 @@ const (
 
 var httpRequestSpec = Spec{
 	Kind:     KindHTTPRequest,
+	Icon:     "globe",
 	Category: CategoryAction,
 	Title:    "HTTP request",
 	Summary:  "Calls an HTTP API and outputs its answer: status, headers and body.",

@@ -8,6 +8,7 @@ import (
 
 var ifSpec = Spec{
 	Kind:     "if",
+	Icon:     "git-branch",
 	Category: CategoryFlow,
 	Title:    "If",
 	Summary:  "Sends its input on through the true or the false port, by a condition.",

@@ -40,6 +40,7 @@ var llmSchemaName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 var llmChatSpec = Spec{
 	Kind:     KindLLMChat,
+	Icon:     "bot",
 	Category: CategoryAction,
 	Title:    "LLM chat",
 	Summary:  "Asks a model for a chat completion through OpenAI's API or any compatible one (Azure OpenAI, Ollama, vLLM, LM Studio …), optionally as JSON checked against a schema.",

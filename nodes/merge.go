@@ -10,6 +10,7 @@ const (
 
 var mergeSpec = Spec{
 	Kind:     "merge",
+	Icon:     "merge",
 	Category: CategoryFlow,
 	Title:    "Merge",
 	Summary:  "Joins branches: waits for every branch that was taken and outputs their outputs by node id, or goes on with the first to arrive.",

@@ -296,6 +296,7 @@ func mqttMatch(filter, topic string) bool {
 
 var mqttPublishSpec = Spec{
 	Kind:     KindMQTTPublish,
+	Icon:     "antenna",
 	Category: CategoryAction,
 	Title:    "MQTT publish",
 	Summary:  "Publishes a message to an MQTT topic; with QoS 1 it waits until the broker has taken it (PUBACK).",
@@ -373,6 +374,7 @@ func (n *mqttPublishNode) Run(ctx context.Context, in *Input) (Result, error) {
 
 var mqttTriggerSpec = Spec{
 	Kind:     KindMQTTTrigger,
+	Icon:     "antenna",
 	Category: CategoryTrigger,
 	Title:    "MQTT subscription",
 	Summary:  "Starts the flow for each message published to the MQTT topics it subscribes to (QoS 1, a persistent session): messages published while Hookflow is away wait in the broker. One instance of a cluster consumes at a time.",

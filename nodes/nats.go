@@ -303,6 +303,7 @@ func (c *natsConn) streamFor(ctx context.Context, subject string) (string, error
 
 var natsPublishSpec = Spec{
 	Kind:     KindNATSPublish,
+	Icon:     "radio",
 	Category: CategoryAction,
 	Title:    "NATS publish",
 	Summary:  "Publishes a message to a NATS subject; through JetStream, stored and deduped by the step, when a stream captures the subject.",
@@ -454,6 +455,7 @@ func natsCheckSubject(subject string) error {
 
 var natsTriggerSpec = Spec{
 	Kind:     KindNATSTrigger,
+	Icon:     "radio",
 	Category: CategoryTrigger,
 	Title:    "NATS",
 	Summary:  "Starts the flow for each message on a NATS subject: through a durable JetStream consumer when a stream captures it (at least once), else a core queue subscription (at most once).",

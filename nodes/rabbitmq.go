@@ -181,6 +181,7 @@ func (s *Services) rabbitError(ctx context.Context, what string, err error, secr
 
 var rabbitPublishSpec = Spec{
 	Kind:     KindRabbitMQPublish,
+	Icon:     "rabbit",
 	Category: CategoryAction,
 	Title:    "RabbitMQ publish",
 	Summary:  "Publishes a message to a RabbitMQ exchange, and waits for the broker to confirm it took it.",
@@ -414,6 +415,7 @@ func (c *rabbitConn) publish(ctx context.Context, exchange, key string, confirm,
 
 var rabbitTriggerSpec = Spec{
 	Kind:     KindRabbitMQTrigger,
+	Icon:     "rabbit",
 	Category: CategoryTrigger,
 	Title:    "RabbitMQ queue",
 	Summary:  "Starts the flow for each message of a RabbitMQ queue: every instance consumes it, and each message is acknowledged once its run is stored.",

@@ -160,6 +160,7 @@ func (s *Services) redisError(ctx context.Context, what string, err error, secre
 
 var redisCommandSpec = Spec{
 	Kind:     KindRedisCommand,
+	Icon:     "layers",
 	Category: CategoryAction,
 	Title:    "Redis command",
 	Summary:  "Runs one Redis command (GET, SET with a TTL, INCR, LPUSH, PUBLISH or XADD) and outputs its reply.",
@@ -326,6 +327,7 @@ func (n *redisCommandNode) do(ctx context.Context, in *Input, client *redis.Clie
 
 var redisTriggerSpec = Spec{
 	Kind:     KindRedisTrigger,
+	Icon:     "layers",
 	Category: CategoryTrigger,
 	Title:    "Redis stream",
 	Summary:  "Starts the flow for each entry added to a Redis stream, read by a consumer group: every instance shares the entries, and each is acknowledged once its run is stored.",

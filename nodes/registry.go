@@ -104,10 +104,17 @@ func NewRegistry() *Registry {
 
 var kindPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(\.[a-z][a-z0-9_]*)*$`)
 
+// iconPattern is the shape of a Lucide icon name; the editor draws nothing
+// for a kind without one, so registration refuses it.
+var iconPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
 // Register adds a kind after checking its spec.
 func (r *Registry) Register(k Kind) error {
 	if !kindPattern.MatchString(k.Spec.Kind) {
 		return fmt.Errorf("register %q: kind must match %s", k.Spec.Kind, kindPattern)
+	}
+	if !iconPattern.MatchString(k.Spec.Icon) {
+		return fmt.Errorf("register %q: icon must be a Lucide icon name matching %s", k.Spec.Kind, iconPattern)
 	}
 	if _, dup := r.kinds[k.Spec.Kind]; dup {
 		return fmt.Errorf("register %q: already registered", k.Spec.Kind)

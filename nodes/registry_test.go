@@ -83,6 +83,7 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		assert.NotEmpty(t, k.Spec.Title, k.Spec.Kind)
 		assert.NotEmpty(t, k.Spec.Summary, k.Spec.Kind)
 		assert.NotContains(t, k.Spec.Summary, "\n", "%s: the summary is one line", k.Spec.Kind)
+		assert.Equal(t, builtinIcons[k.Spec.Kind], k.Spec.Icon, "%s: icon", k.Spec.Kind)
 		if k.Spec.IsTrigger() {
 			triggers++
 		}
@@ -92,11 +93,26 @@ func TestBuiltinSpecsAreComplete(t *testing.T) {
 		assert.Contains(t, string(data), `"additionalProperties":false`)
 	}
 	assert.Equal(t, 8, triggers)
+	assert.Len(t, kinds, len(builtinIcons), "every builtin has its icon in builtinIcons")
 	for _, kind := range []string{"trigger.webhook", "trigger.manual", "trigger.cron", "trigger.call", "transform", "filter", "if", "switch",
 		"merge", "foreach", "delay", "respond", "flow.call", "flow.return", "wait.callback"} {
 		_, ok := builtins(t).Lookup(kind)
 		assert.True(t, ok, "%s is registered", kind)
 	}
+}
+
+// builtinIcons is the icon each builtin kind shows in the editor, as agreed
+// with the editor's icon set; a kind missing here fails the test above.
+var builtinIcons = map[string]string{
+	"trigger.webhook": "webhook", "trigger.cron": "clock", "trigger.manual": "play", "trigger.call": "phone-incoming",
+	"trigger.rabbitmq": "rabbit", "trigger.nats": "radio", "trigger.mqtt": "antenna", "trigger.redis": "layers",
+	"transform": "shuffle", "filter": "filter", "if": "git-branch", "switch": "split", "foreach": "repeat",
+	"merge": "merge", "code": "code", "delay": "timer", "wait.callback": "hourglass", "flow.call": "workflow",
+	"flow.return": "corner-down-left", "respond": "reply", "http.request": "globe", "webhook.send": "send",
+	"slack.message": "hash", "discord.message": "message-circle", "teams.message": "message-square",
+	"telegram.message": "send-horizontal", "email.send": "mail", "db.write": "database", "db.query": "table",
+	"llm.chat": "bot", "rabbitmq.publish": "rabbit", "nats.publish": "radio", "mqtt.publish": "antenna",
+	"redis.command": "layers",
 }
 
 func TestRegisterRefusesBadSpecs(t *testing.T) {
@@ -109,21 +125,23 @@ func TestRegisterRefusesBadSpecs(t *testing.T) {
 		want string
 	}{
 		{"bad kind name", Spec{Kind: "Bad Kind"}, "kind must match"},
-		{"duplicate", Spec{Kind: "transform"}, "already registered"},
-		{"unnamed field", Spec{Kind: "x.a", Fields: []Field{{Type: TypeString, Label: "L"}}}, "has no name"},
-		{"unlabelled field", Spec{Kind: "x.b", Fields: []Field{{Name: "a", Type: TypeString}}}, "has no label"},
-		{"twice", Spec{Kind: "x.c", Fields: []Field{{Name: "a", Type: TypeString, Label: "A"}, {Name: "a", Type: TypeString, Label: "A"}}}, "appears twice"},
-		{"select without options", Spec{Kind: "x.d", Fields: []Field{{Name: "a", Type: TypeSelect, Label: "A"}}}, "no options"},
-		{"list without items", Spec{Kind: "x.e", Fields: []Field{{Name: "a", Type: TypeList, Label: "A"}}}, "has no items"},
-		{"credential without type", Spec{Kind: "x.f", Fields: []Field{{Name: "a", Type: TypeCredential, Label: "A"}}}, "no credential type"},
-		{"unknown type", Spec{Kind: "x.g", Fields: []Field{{Name: "a", Type: "colour", Label: "A"}}}, `unknown type "colour"`},
+		{"duplicate", Spec{Kind: "transform", Icon: "box"}, "already registered"},
+		{"no icon", Spec{Kind: "x.i"}, "icon must be a Lucide icon name"},
+		{"icon not kebab case", Spec{Kind: "x.j", Icon: "GitBranch"}, "icon must be a Lucide icon name"},
+		{"unnamed field", Spec{Kind: "x.a", Icon: "box", Fields: []Field{{Type: TypeString, Label: "L"}}}, "has no name"},
+		{"unlabelled field", Spec{Kind: "x.b", Icon: "box", Fields: []Field{{Name: "a", Type: TypeString}}}, "has no label"},
+		{"twice", Spec{Kind: "x.c", Icon: "box", Fields: []Field{{Name: "a", Type: TypeString, Label: "A"}, {Name: "a", Type: TypeString, Label: "A"}}}, "appears twice"},
+		{"select without options", Spec{Kind: "x.d", Icon: "box", Fields: []Field{{Name: "a", Type: TypeSelect, Label: "A"}}}, "no options"},
+		{"list without items", Spec{Kind: "x.e", Icon: "box", Fields: []Field{{Name: "a", Type: TypeList, Label: "A"}}}, "has no items"},
+		{"credential without type", Spec{Kind: "x.f", Icon: "box", Fields: []Field{{Name: "a", Type: TypeCredential, Label: "A"}}}, "no credential type"},
+		{"unknown type", Spec{Kind: "x.g", Icon: "box", Fields: []Field{{Name: "a", Type: "colour", Label: "A"}}}, `unknown type "colour"`},
 	}
 	reg := builtins(t)
 	for _, tt := range tests {
 		err := reg.Register(Define(tt.spec, build))
 		assert.ErrorContains(t, err, tt.want, tt.name)
 	}
-	assert.ErrorContains(t, reg.Register(Kind{Spec: Spec{Kind: "x.h"}}), "no builder")
+	assert.ErrorContains(t, reg.Register(Kind{Spec: Spec{Kind: "x.h", Icon: "box"}}), "no builder")
 }
 
 func TestBuildAppliesDefaultsAndDecodesStrictly(t *testing.T) {

@@ -14,6 +14,7 @@ const KindRespond = "respond"
 
 var respondSpec = Spec{
 	Kind:     KindRespond,
+	Icon:     "reply",
 	Category: CategoryFlow,
 	Title:    "Respond to webhook",
 	Summary:  "Sets the answer to the request that started the run, when its webhook trigger waits for the run.",

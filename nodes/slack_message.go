@@ -18,6 +18,7 @@ const DefaultSlackAPIURL = "https://slack.com/api"
 
 var slackMessageSpec = Spec{
 	Kind:     KindSlackMessage,
+	Icon:     "hash",
 	Category: CategoryAction,
 	Title:    "Slack message",
 	Summary:  "Posts a message to Slack, through an incoming webhook or with a bot token (chat.postMessage).",

@@ -66,6 +66,9 @@ type Spec struct {
 	Title string `json:"title"`
 	// Summary is a one-line description.
 	Summary string `json:"summary"`
+	// Icon is the name of a Lucide icon in kebab case ("git-branch"); the
+	// editor draws it on the palette entry and on each node of the kind.
+	Icon string `json:"icon"`
 	// Fields are the kind's parameters, in form order.
 	Fields []Field `json:"fields"`
 	// Ports names the kind's output ports. Empty means one unnamed output, to

@@ -13,6 +13,7 @@ const DefaultPort = "default"
 
 var switchSpec = Spec{
 	Kind:      "switch",
+	Icon:      "split",
 	Category:  CategoryFlow,
 	Title:     "Switch",
 	Summary:   "Sends its input on through the port of the first case whose condition holds, or the default port.",

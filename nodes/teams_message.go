@@ -26,6 +26,7 @@ const (
 
 var teamsMessageSpec = Spec{
 	Kind:     KindTeamsMessage,
+	Icon:     "message-square",
 	Category: CategoryAction,
 	Title:    "Teams message",
 	Summary:  "Posts a message or an Adaptive Card to a Microsoft Teams channel through an incoming webhook or a Workflows URL.",

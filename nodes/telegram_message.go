@@ -38,6 +38,7 @@ var telegramToken = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
 
 var telegramMessageSpec = Spec{
 	Kind:     KindTelegramMessage,
+	Icon:     "send-horizontal",
 	Category: CategoryAction,
 	Title:    "Telegram message",
 	Summary:  "Sends a message to a Telegram chat with a bot (sendMessage), and outputs the message with its id.",

@@ -11,6 +11,7 @@ import (
 
 var transformSpec = Spec{
 	Kind:     "transform",
+	Icon:     "shuffle",
 	Category: CategoryData,
 	Title:    "Transform",
 	Pure:     true,

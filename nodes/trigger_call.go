@@ -27,6 +27,7 @@ var inputTypes = []Option{
 
 var callTriggerSpec = Spec{
 	Kind:     KindCallTrigger,
+	Icon:     "phone-incoming",
 	Category: CategoryTrigger,
 	Title:    "Called by a flow",
 	Summary:  "Starts the flow when another flow's flow.call step calls it, or when a flow names it as its error flow; trigger.input holds what the caller gave.",

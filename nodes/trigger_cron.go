@@ -13,6 +13,7 @@ const KindCron = "trigger.cron"
 
 var cronSpec = Spec{
 	Kind:     KindCron,
+	Icon:     "clock",
 	Category: CategoryTrigger,
 	Title:    "Schedule",
 	Summary:  "Starts the flow on a cron schedule while the flow is active.",

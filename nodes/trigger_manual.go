@@ -4,6 +4,7 @@ import "context"
 
 var manualSpec = Spec{
 	Kind:     "trigger.manual",
+	Icon:     "play",
 	Category: CategoryTrigger,
 	Title:    "Manual",
 	Pure:     true,

@@ -35,6 +35,7 @@ const (
 
 var webhookSpec = Spec{
 	Kind:     KindWebhook,
+	Icon:     "webhook",
 	Category: CategoryTrigger,
 	Title:    "Webhook",
 	Pure:     true,

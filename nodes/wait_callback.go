@@ -20,6 +20,7 @@ const DefaultCallbackTimeout = 7 * 24 * time.Hour
 
 var waitCallbackSpec = Spec{
 	Kind:     KindWaitCallback,
+	Icon:     "hourglass",
 	Category: CategoryFlow,
 	Title:    "Wait for a callback",
 	Summary:  "Suspends the run until a request reaches this step's one-time resume URL (run.resume_urls.<id>), or until it times out.",

@@ -38,6 +38,7 @@ const maxScheduledAttempts = 50
 
 var webhookSendSpec = Spec{
 	Kind:     KindWebhookSend,
+	Icon:     "send",
 	Category: CategoryAction,
 	Title:    "Send a webhook",
 	Summary:  "POSTs a signed event to a receiver (Standard Webhooks, or HMAC-SHA256 in a header) and retries it on Svix's schedule; 410 stops.",

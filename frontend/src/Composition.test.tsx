@@ -8,6 +8,7 @@ import { StepView } from "./StepView";
 const callType: NodeType = {
   kind: "flow.call",
   category: "flow",
+  icon: "workflow",
   title: "Call a flow",
   summary: "Runs another flow.",
   ports: [],

@@ -7,9 +7,9 @@ import { Connections, targetsOf } from "./Connections";
 import { edgeId, type CanvasNode } from "./graph";
 
 const kinds: Record<string, NodeType> = {
-  "trigger.webhook": { kind: "trigger.webhook", category: "trigger", title: "Webhook", summary: "", fields: [], ports: [], pure: false, schema: {} },
-  transform: { kind: "transform", category: "data", title: "Transform", summary: "", fields: [], ports: [], pure: true, schema: {} },
-  if: { kind: "if", category: "flow", title: "If", summary: "", fields: [], ports: ["true", "false"], pure: true, schema: {} },
+  "trigger.webhook": { kind: "trigger.webhook", category: "trigger", title: "Webhook", summary: "", icon: "webhook", fields: [], ports: [], pure: false, schema: {} },
+  transform: { kind: "transform", category: "data", title: "Transform", summary: "", icon: "shuffle", fields: [], ports: [], pure: true, schema: {} },
+  if: { kind: "if", category: "flow", title: "If", summary: "", icon: "git-branch", fields: [], ports: ["true", "false"], pure: true, schema: {} },
 };
 
 function canvasNode(node: FlowNode): CanvasNode {

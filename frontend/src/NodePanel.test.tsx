@@ -11,6 +11,7 @@ import { NodePanel, withValue } from "./NodePanel";
 const httpType: NodeType = {
   kind: "http.request",
   category: "action",
+  icon: "globe",
   title: "HTTP request",
   summary: "Calls an HTTP API.",
   ports: [],
@@ -35,6 +36,7 @@ const credentials: Credential[] = [
 const dbType: NodeType = {
   kind: "db.write",
   category: "action",
+  icon: "database",
   title: "Database write",
   summary: "Writes a row.",
   ports: [],
@@ -156,6 +158,7 @@ describe("NodePanel", () => {
 const hookType: NodeType = {
   kind: "trigger.webhook",
   category: "trigger",
+  icon: "webhook",
   title: "Webhook",
   summary: "Starts the flow on an HTTP request.",
   ports: [],
@@ -262,6 +265,7 @@ describe("NodePanel code fields", () => {
   const codeType: NodeType = {
     kind: "code",
     category: "data",
+    icon: "code",
     title: "Code",
     summary: "Runs JavaScript.",
     ports: [],
@@ -311,6 +315,7 @@ describe("NodePanel of a broker trigger", () => {
   const redisType: NodeType = {
     kind: "trigger.redis",
     category: "trigger",
+    icon: "layers",
     title: "Redis stream",
     summary: "Starts the flow for each entry of a stream.",
     ports: [],

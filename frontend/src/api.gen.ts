@@ -1086,6 +1086,8 @@ export interface components {
             /** @enum {string} */
             category: "trigger" | "data" | "flow" | "action";
             fields: components["schemas"]["Field"][];
+            /** @description A Lucide icon name in kebab case, such as git-branch, drawn on the palette entry and on each node of the kind. */
+            icon: string;
             kind: string;
             /** @description Output ports; empty means one unnamed output. */
             ports: string[];

@@ -4,7 +4,7 @@ import { fromCanvas, layout, newNodeId, portsOf, toCanvas } from "./graph";
 import { exportable } from "./FlowsPage";
 
 const kind = (k: string, extra: Partial<NodeType> = {}): NodeType => ({
-  kind: k, category: "flow", title: k, summary: "", fields: [], ports: [], pure: true, schema: {}, ...extra,
+  kind: k, category: "flow", title: k, summary: "", icon: "box", fields: [], ports: [], pure: true, schema: {}, ...extra,
 });
 const types = [
   kind("trigger.webhook", { category: "trigger" }),
