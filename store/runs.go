@@ -77,6 +77,9 @@ type Run struct {
 	AvailableAt     time.Time
 	Claims          int
 	CancelRequested bool
+	// TestOptions are a test run's options as JSON (engine.TestOptions);
+	// nil for other runs.
+	TestOptions []byte
 	// FlowName is the flow's name now; FlowDeleted is set when the flow was
 	// deleted since (its runs are kept). Only runs read back carry them.
 	FlowName    string
@@ -116,6 +119,8 @@ type NewRun struct {
 	// ID, when set, is the new run's id (a UUIDv7): a caller that records
 	// the id before the run is stored picks it. Empty: the store picks.
 	ID string
+	// TestOptions are a test run's options as JSON (engine.TestOptions).
+	TestOptions []byte
 	Parent
 }
 
@@ -197,6 +202,7 @@ type runRow struct {
 	ParentIteration string
 	ParentAttempt   int
 	CallDepth       int
+	TestOptions     *string
 	FlowName        string `gorm:"->"`
 	FlowDeleted     bool   `gorm:"->"`
 }
@@ -209,7 +215,7 @@ func (r *runRow) record() *Run {
 		Trigger: []byte(r.TriggerData), DeliveryID: deref(r.DeliveryID), ReplayOf: deref(r.ReplayOf), Error: r.Error,
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
 		AvailableAt: r.AvailableAt.UTC(), Claims: r.Claims, CancelRequested: r.CancelRequested,
-		FlowName: r.FlowName, FlowDeleted: r.FlowDeleted,
+		TestOptions: bytesOf(r.TestOptions), FlowName: r.FlowName, FlowDeleted: r.FlowDeleted,
 		Parent: Parent{ParentRunID: deref(r.ParentRunID), ParentNode: deref(r.ParentNode), ParentIteration: r.ParentIteration,
 			ParentAttempt: r.ParentAttempt, CallDepth: r.CallDepth},
 	}
@@ -254,7 +260,7 @@ func utc(t *time.Time) *time.Time {
 
 const runColumns = `id, flow_id, flow_version, status, trigger_type, trigger_data, delivery_id, replay_of, error,
 	created_at, started_at, finished_at, available_at, lease_owner, claims, cancel_requested,
-	parent_run_id, parent_node, parent_iteration, parent_attempt, call_depth`
+	parent_run_id, parent_node, parent_iteration, parent_attempt, call_depth, test_options`
 
 // newRunRow is the row of a run about to be inserted: queued, or when the
 // run names an owner, already claimed by it (a process that takes on at
@@ -265,7 +271,7 @@ func newRunRow(r NewRun, id string, t time.Time) runRow {
 		TriggerData: string(r.Trigger), DeliveryID: nonEmpty(r.DeliveryID), ReplayOf: nonEmpty(r.ReplayOf),
 		CreatedAt: t, AvailableAt: t,
 		ParentRunID: nonEmpty(r.ParentRunID), ParentNode: nonEmpty(r.ParentNode), ParentIteration: r.ParentIteration,
-		ParentAttempt: r.ParentAttempt, CallDepth: r.CallDepth,
+		ParentAttempt: r.ParentAttempt, CallDepth: r.CallDepth, TestOptions: text(r.TestOptions),
 	}
 	if r.Owner != "" {
 		row.Status, row.LeaseOwner, row.StartedAt, row.Claims = RunRunning, &r.Owner, &t, 1

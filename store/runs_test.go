@@ -178,6 +178,46 @@ func TestARunOfAnUnknownWorkerIsReclaimed(t *testing.T) {
 	})
 }
 
+// TestTestOptionsStayWithTheRun: a test run's options are kept with it
+// through every claim, so a run taken up again goes on as it began; other
+// runs have none.
+func TestTestOptionsStayWithTheRun(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		flowID := newFlow(t, db)
+		const options = `{"until":"b","pins":{"a":{"output":{"x":1}}}}`
+		made, err := db.EnqueueRuns(ctx, []store.NewRun{
+			{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerTest, Trigger: []byte(`{}`), TestOptions: []byte(options)},
+			{FlowID: flowID, FlowVersion: 1, TriggerType: store.TriggerManual, Trigger: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		require.NoError(t, db.RegisterWorker(ctx, "w1", time.Now().Add(time.Minute)))
+		claimed, err := db.ClaimRuns(ctx, "w1", 2)
+		require.NoError(t, err)
+		require.Len(t, claimed, 2)
+		byID := map[string]*store.Run{claimed[0].ID: claimed[0], claimed[1].ID: claimed[1]}
+		assert.JSONEq(t, options, string(byID[made[0].ID].TestOptions), "a claim reads the options")
+		assert.Nil(t, byID[made[1].ID].TestOptions, "a run other than a test has none")
+
+		require.NoError(t, db.RenewWorker(ctx, "w1", time.Now().Add(-time.Second)))
+		_, err = db.ReclaimRuns(ctx)
+		require.NoError(t, err)
+		again, err := db.ClaimRuns(ctx, "w2", 2)
+		require.NoError(t, err)
+		require.Len(t, again, 2)
+		for _, r := range again {
+			if r.ID == made[0].ID {
+				assert.Equal(t, 2, r.Claims)
+				assert.JSONEq(t, options, string(r.TestOptions), "the next claim reads them too")
+			}
+		}
+		got, err := db.GetRun(ctx, made[0].ID)
+		require.NoError(t, err)
+		assert.JSONEq(t, options, string(got.TestOptions))
+	})
+}
+
 // TestRetireWorkerRequeuesAtOnce: a stopping worker's runs go back to the
 // queue at once, not when a lease would have lapsed.
 func TestRetireWorkerRequeuesAtOnce(t *testing.T) {
