@@ -231,6 +231,7 @@ func (c *compiler) compile(flow *Flow) *Plan {
 	}
 	if len(plan.Nodes) == len(all) {
 		c.loops(plan)
+		c.pins(plan)
 	}
 	return plan
 }

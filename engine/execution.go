@@ -35,6 +35,8 @@ type execution struct {
 
 	plan    *Plan
 	trigger map[string]any
+	// test narrows a test run from the editor; nil for other runs.
+	test *testRun
 	// history holds the records of earlier claims, by node and iteration,
 	// and, after a wait in memory, this claim's.
 	history map[stepKey][]*store.Step
@@ -107,7 +109,7 @@ func (x *execution) walker() *walker {
 	return &walker{
 		ctx: x.ctx, plan: x.plan, run: x.run, trigger: x.trigger, history: x.history, seq: x.seq,
 		journal: x, clock: e.clock, cpu: e.cpu, env: e.env, services: e.services, secrets: &x.secrets,
-		timeout: e.timeout, metrics: e.metrics, links: e.links, stopping: e.draining.Load,
+		timeout: e.timeout, metrics: e.metrics, links: e.links, stopping: e.draining.Load, test: x.test,
 	}
 }
 
@@ -119,6 +121,13 @@ func (x *execution) prepare() outcome {
 		return outcome{kind: failed, err: fmt.Errorf("load flow version %d: %w", x.run.FlowVersion, err)}
 	}
 	x.plan = plan
+	// Only test runs use the options a test kept with them: a replay of
+	// one, or a run of any other kind, runs every node.
+	if x.run.TriggerType == store.TriggerTest && len(x.run.TestOptions) > 0 {
+		if x.test, err = plan.testRun(x.run.TestOptions); err != nil {
+			return outcome{kind: failed, err: err}
+		}
+	}
 	if o := x.loadTrigger(); o.kind != completed {
 		return o
 	}

@@ -22,6 +22,10 @@ const (
 	MaxTimeoutMS = 24 * 60 * 60 * 1000
 	// MaxConcurrency is the largest settings.concurrency.
 	MaxConcurrency = 10000
+	// MaxNotes is the most sticky notes (ui.notes) one flow may hold.
+	MaxNotes = 500
+	// MaxNoteText is the longest text of one sticky note, in characters.
+	MaxNoteText = 20000
 )
 
 // On-error modes of a node.
@@ -40,6 +44,9 @@ type Flow struct {
 	Settings *Settings `json:"settings,omitempty"`
 	Nodes    []Node    `json:"nodes"`
 	Edges    []Edge    `json:"edges"`
+	// UI holds the editor's own data about the flow as a whole, such as
+	// its sticky notes (ui.notes); runs never read it.
+	UI json.RawMessage `json:"ui,omitempty"`
 }
 
 // Settings are a flow's own options, beside its nodes.
@@ -61,7 +68,9 @@ type Node struct {
 	ID     string          `json:"id"`
 	Type   string          `json:"type"`
 	Params json.RawMessage `json:"params,omitempty"`
-	// UI holds editor-only data: position, label, notes.
+	// UI holds editor-only data: position, label, notes, and the output
+	// pinned in the editor (ui.pin), which test runs use instead of
+	// running the node.
 	UI        json.RawMessage `json:"ui,omitempty"`
 	Retry     *Retry          `json:"retry,omitempty"`
 	TimeoutMS int             `json:"timeout_ms,omitempty"`
@@ -102,6 +111,7 @@ func flowSchema() map[string]any {
 			"settings": map[string]any{"$ref": "#/$defs/settings"},
 			"nodes":    map[string]any{"type": "array", "maxItems": MaxNodes, "items": map[string]any{"$ref": "#/$defs/node"}},
 			"edges":    map[string]any{"type": "array", "maxItems": MaxEdges, "items": map[string]any{"$ref": "#/$defs/edge"}},
+			"ui":       map[string]any{"$ref": "#/$defs/ui"},
 		},
 		"$defs": map[string]any{
 			"settings": map[string]any{
@@ -122,7 +132,11 @@ func flowSchema() map[string]any {
 					"type": map[string]any{"type": "string", "minLength": 1},
 					// Each kind checks its own params; the editor keeps what it likes in ui.
 					"params": map[string]any{"type": "object", "additionalProperties": true},
-					"ui":     map[string]any{"type": "object", "additionalProperties": true},
+					"ui": map[string]any{
+						"type":                 "object",
+						"additionalProperties": true,
+						"properties":           map[string]any{"pin": map[string]any{"$ref": "#/$defs/pin"}},
+					},
 					"retry": map[string]any{
 						"type":                 "object",
 						"required":             []any{"max_attempts"},
@@ -135,6 +149,46 @@ func flowSchema() map[string]any {
 					},
 					"timeout_ms": duration(1),
 					"on_error":   map[string]any{"type": "string", "enum": []any{OnErrorFail, OnErrorContinue, OnErrorRoute}},
+				},
+			},
+			// The editor keeps what it likes in ui; the notes it draws on
+			// the canvas are checked, so every editor can rely on their shape.
+			"ui": map[string]any{
+				"type":                 "object",
+				"additionalProperties": true,
+				"properties": map[string]any{
+					"notes": map[string]any{"type": "array", "maxItems": MaxNotes, "items": map[string]any{"$ref": "#/$defs/note"}},
+				},
+			},
+			"note": map[string]any{
+				"type":                 "object",
+				"required":             []any{"id", "text", "position"},
+				"additionalProperties": true,
+				"properties": map[string]any{
+					"id":   map[string]any{"type": "string", "minLength": 1, "maxLength": 64},
+					"text": map[string]any{"type": "string", "maxLength": MaxNoteText},
+					"position": map[string]any{
+						"type":     "object",
+						"required": []any{"x", "y"},
+						"properties": map[string]any{
+							"x": map[string]any{"type": "number"},
+							"y": map[string]any{"type": "number"},
+						},
+					},
+					"width":  map[string]any{"type": "number", "minimum": 0},
+					"height": map[string]any{"type": "number", "minimum": 0},
+					"color":  map[string]any{"type": "string", "enum": []any{"yellow", "blue", "green", "pink", "gray"}},
+				},
+			},
+			// A node's output pinned in the editor: test runs use it instead
+			// of running the node (see Plan.TestOptions).
+			"pin": map[string]any{
+				"type":                 "object",
+				"required":             []any{"output"},
+				"additionalProperties": false,
+				"properties": map[string]any{
+					"output": map[string]any{"description": "The output the node gives in test runs, instead of running."},
+					"port":   map[string]any{"type": "string", "minLength": 1, "description": "The port it activates; only for kinds with ports."},
 				},
 			},
 			"edge": map[string]any{

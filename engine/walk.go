@@ -108,6 +108,8 @@ type walker struct {
 	unsaved bool
 	// answered is set once a respond node's output went out.
 	answered bool
+	// test narrows a test run from the editor; nil for every other run.
+	test *testRun
 }
 
 type stepKey struct{ node, iteration string }
@@ -338,7 +340,7 @@ func (w *walker) runScope(sc *scope) outcome {
 			st.started = true
 			progressed = true
 			edge, active := sc.activeEdge(n)
-			if !active {
+			if !active || w.test.excludes(n) {
 				w.skip(sc, n)
 				continue
 			}
@@ -433,6 +435,9 @@ func (w *walker) visit(sc *scope, n *PlanNode, edge *PlanEdge, results chan<- at
 	}
 	made, _, last := w.attempts(n, sc)
 	attempt := made + 1
+	if pin, ok := w.test.pinned(n); ok {
+		return w.usePin(sc, n, edge, pin, attempt), false
+	}
 	now := w.clock.Now()
 	if last != nil {
 		switch {
@@ -473,6 +478,19 @@ func (w *walker) visit(sc *scope, n *PlanNode, edge *PlanEdge, results chan<- at
 		}
 	}
 	return w.start(sc, n, edge, attempt, results)
+}
+
+// usePin completes a node of a test run with the output pinned for it in
+// the editor, without running it: its record is a success like any other,
+// and the nodes downstream go on from it.
+func (w *walker) usePin(sc *scope, n *PlanNode, edge *PlanEdge, pin pinnedOutput, attempt int) outcome {
+	step := w.newStep(sc, n, attempt, store.StepRunning)
+	sc.inputRecord(edge, step)
+	log := &stepLog{}
+	log.logger().Info(pinnedMessage)
+	o, _ := w.settle(sc, attemptResult{node: n, attempt: attempt, step: step,
+		result: nodes.Result{Output: pin.output, Port: pin.port}, log: log}, nil)
+	return o
 }
 
 // start makes one attempt of a node.
