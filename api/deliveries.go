@@ -152,7 +152,8 @@ func (s *server) listen(c *fiber.Ctx) error {
 }
 
 // sample answers the latest request the flow's trigger took (accepted or
-// captured), as the sample the editor completes expressions from.
+// captured), as the sample the editor completes expressions from; 204 when
+// it has taken none yet, which is no error: every new flow starts so.
 func (s *server) sample(c *fiber.Ctx) error {
 	id := c.Params("id")
 	if _, err := s.store.GetFlow(c.UserContext(), id); err != nil {
@@ -180,5 +181,5 @@ func (s *server) sample(c *fiber.Ctx) error {
 		}
 		before = list[len(list)-1].ID
 	}
-	return errorf(fiber.StatusNotFound, "the flow's trigger has taken no request yet")
+	return c.SendStatus(fiber.StatusNoContent)
 }

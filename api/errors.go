@@ -56,6 +56,7 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		apiErr            *Error
 		fiberErr          *fiber.Error
 		invalid           *engine.InvalidFlowError
+		invalidTest       *engine.InvalidTestError
 		invalidCredential *engine.InvalidCredentialError
 		malformed         *engine.MalformedFlowError
 		preview           *engine.PreviewError
@@ -69,6 +70,8 @@ func describeError(c *fiber.Ctx, err error) (int, errorBody) {
 		return apiErr.Status, errorBody{Error: apiErr.Message}
 	case errors.As(err, &invalid):
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalid.Error(), Problems: invalid.Problems}
+	case errors.As(err, &invalidTest):
+		return fiber.StatusUnprocessableEntity, errorBody{Error: invalidTest.Error(), Problems: invalidTest.Problems}
 	case errors.As(err, &invalidCredential):
 		return fiber.StatusUnprocessableEntity, errorBody{Error: invalidCredential.Error(), Problems: invalidCredential.Problems}
 	case errors.As(err, &inUse):

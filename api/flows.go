@@ -25,6 +25,9 @@ type flowJSON struct {
 	Settings json.RawMessage `json:"settings,omitempty"`
 	Nodes    json.RawMessage `json:"nodes,omitempty"`
 	Edges    json.RawMessage `json:"edges,omitempty"`
+	// UI is the editor's own data about the flow (its notes); in single
+	// flows only.
+	UI       json.RawMessage `json:"ui,omitempty"`
 	Triggers []triggerJSON   `json:"triggers"`
 	// TestPayload is in single flows only: the payload and headers of the
 	// flow's last test run.
@@ -63,15 +66,17 @@ type flowVersionJSON struct {
 	Settings  json.RawMessage `json:"settings,omitempty"`
 	Nodes     json.RawMessage `json:"nodes,omitempty"`
 	Edges     json.RawMessage `json:"edges,omitempty"`
+	UI        json.RawMessage `json:"ui,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// graph holds the settings, nodes and edges of a stored definition, passed
-// through as they are.
+// graph holds the settings, nodes, edges and editor data of a stored
+// definition, passed through as they are.
 type graph struct {
 	Settings json.RawMessage `json:"settings"`
 	Nodes    json.RawMessage `json:"nodes"`
 	Edges    json.RawMessage `json:"edges"`
+	UI       json.RawMessage `json:"ui"`
 }
 
 func decodeGraph(definition []byte) (graph, error) {
@@ -105,7 +110,7 @@ func (s *server) flow(f *store.Flow, withGraph bool) (flowJSON, error) {
 		if err != nil {
 			return out, err
 		}
-		out.Settings, out.Nodes, out.Edges = g.Settings, g.Nodes, g.Edges
+		out.Settings, out.Nodes, out.Edges, out.UI = g.Settings, g.Nodes, g.Edges, g.UI
 		out.TestPayload = f.TestPayload
 	}
 	return out, nil
@@ -251,6 +256,7 @@ func (s *server) getFlowVersion(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(flowVersionJSON{
-		FlowID: v.FlowID, Version: v.Version, Name: v.Name, Settings: g.Settings, Nodes: g.Nodes, Edges: g.Edges, CreatedAt: v.CreatedAt,
+		FlowID: v.FlowID, Version: v.Version, Name: v.Name, Settings: g.Settings, Nodes: g.Nodes, Edges: g.Edges, UI: g.UI,
+		CreatedAt: v.CreatedAt,
 	})
 }

@@ -20,7 +20,8 @@ var openAPIBase []byte
 
 // flowSchemaNames are the names the flow document schema's own definitions
 // take among the document's schemas.
-var flowSchemaNames = map[string]string{"node": "FlowNode", "edge": "FlowEdge", "settings": "FlowSettings"}
+var flowSchemaNames = map[string]string{"node": "FlowNode", "edge": "FlowEdge", "settings": "FlowSettings",
+	"ui": "FlowUI", "note": "FlowNote", "pin": "NodePin"}
 
 // OpenAPIDocument is the API description as served at
 // /api/v1/openapi.json: the hand-written one, with the flow document schema

@@ -135,14 +135,26 @@ func decodeBody(c *fiber.Ctx, v any) error {
 	return nil
 }
 
-type testRequest struct {
+// testPayload is what a test is given, and what the flow keeps of its
+// last test for the editor to offer again.
+type testPayload struct {
 	Payload any               `json:"payload"`
 	Headers map[string]string `json:"headers,omitempty"`
 }
 
+type testRequest struct {
+	testPayload
+	// Until and Pins narrow this test alone (engine.TestOptions).
+	Until string                `json:"until,omitempty"`
+	Pins  map[string]engine.Pin `json:"pins,omitempty"`
+}
+
 // testFlow runs the flow's current version once with the given payload, as
 // if its trigger fired, and answers the finished run with its steps. A run
-// still going after the wait is answered as it stands, with 202.
+// still going after the wait is answered as it stands, with 202. The
+// outputs pinned in the flow's nodes, and the request's pins over them,
+// stand in for those nodes; with until, only that node and those upstream
+// of it run.
 func (s *server) testFlow(c *fiber.Ctx) error {
 	id := c.Params("id")
 	wait := maxTestWait
@@ -161,12 +173,21 @@ func (s *server) testFlow(c *fiber.Ctx) error {
 	if err != nil {
 		return flowNotFound(id, err)
 	}
+	// A version the server can no longer compile (a node kind it lacks)
+	// still gets its run, which fails saying why.
+	plan, planErr := s.engine.Plan(c.UserContext(), f.ID, f.Version)
+	var options []byte
+	if planErr == nil {
+		if options, err = plan.TestOptions(engine.TestOptions{Until: req.Until, Pins: req.Pins}); err != nil {
+			return err
+		}
+	}
 	data := engine.TestTrigger(req.Payload, req.Headers, time.Now())
 	if t, ok := engine.FlowTrigger(s.registry, f.Definition); ok && t.Type == nodes.KindCallTrigger {
 		// A flow meant to be called is tested as a call with the payload
 		// as its input.
 		data = engine.CallTrigger(req.Payload, map[string]any{}, time.Now())
-	} else if plan, err := s.engine.Plan(c.UserContext(), f.ID, f.Version); err == nil {
+	} else if planErr == nil {
 		if broker, ok := plan.Trigger.Node.(nodes.BrokerTrigger); ok {
 			// A broker flow is tested as if a message came.
 			data = engine.TestMessageTrigger(broker.Broker(), req.Payload, req.Headers, time.Now())
@@ -177,12 +198,12 @@ func (s *server) testFlow(c *fiber.Ctx) error {
 		return errorf(fiber.StatusBadRequest, "payload: %v", err)
 	}
 	// Kept, so the editor offers it again when the flow is opened.
-	kept, _ := json.Marshal(req)
+	kept, _ := json.Marshal(req.testPayload)
 	if err := s.store.SetTestPayload(c.UserContext(), f.ID, kept); err != nil {
 		return flowNotFound(id, err)
 	}
 	runs, err := s.engine.Enqueue(c.UserContext(), store.NewRun{
-		FlowID: f.ID, FlowVersion: f.Version, TriggerType: store.TriggerTest, Trigger: trigger,
+		FlowID: f.ID, FlowVersion: f.Version, TriggerType: store.TriggerTest, Trigger: trigger, TestOptions: options,
 	})
 	if err != nil {
 		return err

@@ -169,6 +169,9 @@ func New(opts Options) (*fiber.App, error) {
 	for _, r := range publicRoutes(s) {
 		app.Add(r.method, "/api/v1"+r.path, r.handler)
 	}
+	// Asked who it is without credentials, before anyone logs in, the
+	// editor is told no one (200); with any, the group authenticates.
+	app.Get("/api/v1/session", s.anonymousSession)
 	v1 := app.Group("/api/v1", s.auth.middleware)
 	for _, r := range s.apiRoutes() {
 		if r.method == fiber.MethodGet {

@@ -94,7 +94,8 @@ func renderUser(u *store.User) userJSON {
 
 // session tells the editor, when it starts, whether it is logged in and
 // as whom, with what it may do (so it hides what it may not): 200, or 401
-// through the middleware.
+// through the middleware for credentials that are wrong or ended (without
+// any, anonymousSession answers).
 func (s *server) session(c *fiber.Ctx) error {
 	p := principal(c)
 	out := fiber.Map{"via": p.Kind, "role": p.Role, "permissions": p.Permissions(), "user": nil}
@@ -115,6 +116,17 @@ func (s *server) session(c *fiber.Ctx) error {
 		out["token"] = p.TokenName
 	}
 	return c.JSON(out)
+}
+
+// anonymousSession answers GET /session without credentials: no one is
+// logged in, which the editor asks before it shows its login, and which is
+// no error. A request with credentials, valid or not, goes on to session
+// through the authentication that every other route needs.
+func (s *server) anonymousSession(c *fiber.Ctx) error {
+	if c.Get(fiber.HeaderAuthorization) != "" || c.Cookies(SessionCookie) != "" {
+		return c.Next()
+	}
+	return c.JSON(fiber.Map{"via": "anonymous", "role": "", "permissions": []access.Permission{}, "user": nil})
 }
 
 // logout ends the session and clears the cookie.

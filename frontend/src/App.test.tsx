@@ -48,6 +48,8 @@ async function submit(container: HTMLElement, label: string) {
 function fakeServer() {
   const state = {
     loggedIn: false,
+    // A session that ended: GET /session answers 401 rather than anonymous.
+    ended: false,
     // What GET /session answers: the admin token unless a test says otherwise.
     session: { via: "session", user: null, role: "owner", permissions: allPermissions } as Record<string, unknown>,
     calls: [] as string[],
@@ -63,6 +65,10 @@ function fakeServer() {
       if (token !== "hf_right") return json(401, { error: "invalid token" });
       state.loggedIn = true;
       return json(200, { expires_at: "2026-12-01T00:00:00Z" });
+    }
+    if (!state.loggedIn && input === "/api/v1/session" && !state.ended) {
+      // As the server does: without credentials, no one is logged in.
+      return json(200, { via: "anonymous", role: "", permissions: [], user: null });
     }
     if (!state.loggedIn) return json(401, { error: "authentication required" });
     if (input === "/api/v1/session") return json(200, state.session);
@@ -129,6 +135,16 @@ describe("App", () => {
     expect(row?.textContent).toContain("Payments to Slack");
     expect(row?.textContent).toContain("failed");
     expect(row?.textContent).toContain("12");
+  });
+
+  it("asks for a login when the session has ended", async () => {
+    const server = fakeServer();
+    server.state.ended = true;
+    vi.stubGlobal("fetch", server.fetch);
+    await act(async () => ctx.root.render(<App />));
+    await settle();
+    expect(ctx.container.querySelector("#login-email"), "a 401 from GET /session shows the login").not.toBeNull();
+    expect(ctx.container.querySelector('[role="alert"]')).toBeNull();
   });
 
   it("activates, creates and deletes flows", async () => {

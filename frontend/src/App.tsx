@@ -45,7 +45,9 @@ function Shell({ client }: { client: Client }) {
 
   async function checkSession() {
     try {
-      setState({ kind: "signed-in", session: await client.session() });
+      // No one logged in yet, or a session that ended (401): the login.
+      const session = await client.session();
+      setState(session ? { kind: "signed-in", session } : { kind: "signed-out" });
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
         setState({ kind: "signed-out" });

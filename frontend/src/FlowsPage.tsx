@@ -12,7 +12,14 @@ export function newFlowDocument(name: string): FlowDocument {
 
 /** The document of a flow as export gives it and import takes it. */
 export function exportable(flow: FlowDocument & Partial<FlowSummary>): FlowDocument {
-  return { name: flow.name, ...(flow.settings ? { settings: flow.settings } : {}), nodes: flow.nodes, edges: flow.edges };
+  return {
+    name: flow.name,
+    ...(flow.settings ? { settings: flow.settings } : {}),
+    nodes: flow.nodes,
+    edges: flow.edges,
+    // The editor's own data (the notes) goes along, as it comes back from the server.
+    ...(flow.ui ? { ui: flow.ui } : {}),
+  };
 }
 
 // FlowsPage lists the flows with their activation and recent runs, and

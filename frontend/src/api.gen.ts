@@ -275,7 +275,7 @@ export interface paths {
         put?: never;
         /**
          * Run the flow's current version once, as if its trigger fired with the payload, and answer the run with its steps
-         * @description Works whether or not the flow is active. A run still going after wait_ms is answered as it stands, with 202. The payload and headers are kept as the flow's test_payload, which GET /flows/{id} answers.
+         * @description Works whether or not the flow is active. A run still going after wait_ms is answered as it stands, with 202. The payload and headers are kept as the flow's test_payload, which GET /flows/{id} answers. The outputs pinned in the flow's nodes (ui.pin), and the request's pins over them, are used instead of running those nodes: each such step is recorded succeeded, with the pinned output and port and a log line saying so. Only test runs use pins. With until, only that node and the nodes upstream of it run; the others are recorded skipped. Options that do not fit the flow are refused with 422 and their problems.
          */
         post: operations["testFlow"];
         delete?: never;
@@ -978,6 +978,8 @@ export interface components {
                 payload?: unknown;
             };
             triggers: components["schemas"]["Trigger"][];
+            /** @description The editor's data about the flow, such as its notes, when it has any; left out of lists. */
+            ui?: components["schemas"]["FlowUI"];
             /** Format: date-time */
             updated_at: string;
             version: number;
@@ -988,6 +990,7 @@ export interface components {
             name: string;
             nodes: components["schemas"]["FlowNode"][];
             settings?: components["schemas"]["FlowSettings"];
+            ui?: components["schemas"]["FlowUI"];
         };
         FlowEdge: {
             from: string;
@@ -1010,13 +1013,34 @@ export interface components {
             /** @enum {string} */
             type: "trigger.call" | "trigger.cron" | "trigger.manual" | "trigger.mqtt" | "trigger.nats" | "trigger.rabbitmq" | "trigger.redis" | "trigger.webhook" | "code" | "transform" | "delay" | "filter" | "flow.call" | "flow.return" | "foreach" | "if" | "merge" | "respond" | "switch" | "wait.callback" | "db.query" | "db.write" | "discord.message" | "email.send" | "http.request" | "llm.chat" | "mqtt.publish" | "nats.publish" | "rabbitmq.publish" | "redis.command" | "slack.message" | "teams.message" | "telegram.message" | "webhook.send";
             ui?: {
+                pin?: components["schemas"]["NodePin"];
+            } & {
                 [key: string]: unknown;
             };
+        };
+        FlowNote: {
+            /** @enum {string} */
+            color?: "yellow" | "blue" | "green" | "pink" | "gray";
+            height?: number;
+            id: string;
+            position: {
+                x: number;
+                y: number;
+            };
+            text: string;
+            width?: number;
+        } & {
+            [key: string]: unknown;
         };
         FlowSettings: {
             concurrency?: number;
             error_flow?: string;
             timeout_ms?: number;
+        };
+        FlowUI: {
+            notes?: components["schemas"]["FlowNote"][];
+        } & {
+            [key: string]: unknown;
         };
         FlowVersion: {
             /** Format: date-time */
@@ -1029,6 +1053,8 @@ export interface components {
             nodes?: components["schemas"]["FlowNode"][];
             /** @description The flow's settings, when it has any; left out of lists. */
             settings?: components["schemas"]["FlowSettings"];
+            /** @description The editor's data about the flow, when it has any; left out of lists. */
+            ui?: components["schemas"]["FlowUI"];
             version: number;
         };
         Invitation: {
@@ -1079,6 +1105,12 @@ export interface components {
             token: string;
             /** @description The editor's join page for it: <public URL>/join#<token>. */
             url: string;
+        };
+        NodePin: {
+            /** @description The output the node gives in test runs, instead of running. */
+            output: unknown;
+            /** @description The port it activates; only for kinds with ports. */
+            port?: string;
         };
         NodeType: {
             /** @description How many times a node of this kind is tried when its retry policy is left out; absent: once. */
@@ -1150,7 +1182,7 @@ export interface components {
         };
         /** @enum {string} */
         RunStatus: "queued" | "running" | "succeeded" | "failed" | "canceled";
-        /** @description Who the caller is and what they may do. */
+        /** @description Who the caller is and what they may do; via anonymous, with no role, permissions or user, when the request had no credentials. */
         SessionInfo: {
             /**
              * Format: date-time
@@ -1159,13 +1191,14 @@ export interface components {
             expires_at?: string;
             /** @description What the caller may do: the role's permissions, narrowed by a token's scopes. The editor hides or disables what is not here. */
             permissions: components["schemas"]["Permission"][];
-            role: components["schemas"]["Role"];
+            /** @description Empty when anonymous. */
+            role: components["schemas"]["Role"] | "";
             /** @description The name of the token the caller authenticated with; only via a token. */
             token?: string;
             /** @description Null for the admin token, which belongs to no user. */
             user: components["schemas"]["User"] | null;
             /** @enum {string} */
-            via: "session" | "token";
+            via: "session" | "token" | "anonymous";
         };
         Status: {
             /** @description readyz only: the broker triggers this instance consumes, and their state. A broker that is down does not make the server unready. */
@@ -1909,6 +1942,13 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
+            /** @description The flow's trigger has taken no request yet */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
@@ -1935,6 +1975,12 @@ export interface operations {
                     };
                     /** @description Becomes trigger.body (and trigger.raw, as JSON text). */
                     payload?: unknown;
+                    /** @description Outputs used instead of running those nodes, by node id, for this test only; they override the pins saved in the nodes' ui.pin. */
+                    pins?: {
+                        [key: string]: components["schemas"]["NodePin"];
+                    };
+                    /** @description The id of the node the test stops after: only it and the nodes upstream of it run. */
+                    until?: string;
                 };
             };
         };
@@ -1945,6 +1991,15 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
+            /** @description until or pins do not fit the flow: an unknown node, a node that cannot be pinned, a port it lacks; every problem is listed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listFlowVersions: {
@@ -2390,7 +2445,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Authenticated by a session (with its expiry) or a token */
+            /** @description Authenticated by a session (with its expiry) or a token; without any credentials, anonymous: no one is logged in */
             200: {
                 headers: {
                     [name: string]: unknown;

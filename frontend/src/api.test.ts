@@ -101,9 +101,38 @@ describe("Client with the session cookie", () => {
     await expect(client.logout()).resolves.toBeUndefined();
   });
 
-  it("reports a logged-out caller as a 401 ApiError", async () => {
+  it("reports a caller whose session ended as a 401 ApiError", async () => {
     const client = new Client({ fetch: fakeFetch(401, '{"error":"your session has ended: log in again"}') });
     await expect(client.session()).rejects.toMatchObject({ status: 401, message: "your session has ended: log in again" });
+  });
+
+  it("answers null for the session of a caller not logged in", async () => {
+    const client = new Client({ fetch: fakeFetch(200, '{"via":"anonymous","role":"","permissions":[],"user":null}') });
+    await expect(client.session()).resolves.toBeNull();
+    const signedIn = new Client({ fetch: fakeFetch(200, '{"via":"session","role":"owner","permissions":["flows:read"],"user":null}') });
+    await expect(signedIn.session()).resolves.toMatchObject({ via: "session", role: "owner" });
+  });
+
+  it("answers null for a flow without a sample (204)", async () => {
+    const client = new Client({ fetch: async () => new Response(null, { status: 204 }) });
+    await expect(client.getSample("f1")).resolves.toBeNull();
+    const missing = new Client({ fetch: fakeFetch(404, '{"error":"flow \\"f9\\" not found"}') });
+    await expect(missing.getSample("f9")).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("sends a test's options beside its payload", async () => {
+    const seen: Request[] = [];
+    const client = new Client({ fetch: fakeFetch(200, '{"id":"r1"}', seen) });
+    await client.testFlow("f1", { n: 1 }, { "X-A": "b" }, { until: "check", pins: { call: { output: { ok: true } }, check: { output: 1, port: "false" } } });
+    expect(new URL(seen[0].url).pathname).toBe("/api/v1/flows/f1/test");
+    expect(await seen[0].json()).toEqual({
+      payload: { n: 1 },
+      headers: { "X-A": "b" },
+      until: "check",
+      pins: { call: { output: { ok: true } }, check: { output: 1, port: "false" } },
+    });
+    await client.testFlow("f1", {});
+    expect(await seen[1].json()).toEqual({ payload: {}, headers: {} });
   });
 
   it("builds run filters into the query, leaving out empty ones", async () => {

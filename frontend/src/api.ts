@@ -26,7 +26,18 @@ export type FlowSettings = Schemas["FlowSettings"];
 /** A flow document as saved: name, settings, nodes and edges. */
 export type FlowDocument = Omit<Schemas["FlowDocument"], "nodes"> & { nodes: FlowNode[] };
 /** A flow at one version, with its document (single flows carry their graph). */
-export type Flow = FlowSummary & Pick<FlowSchema, "settings" | "test_payload"> & { nodes: FlowNode[]; edges: FlowEdge[] };
+export type Flow = FlowSummary & Pick<FlowSchema, "settings" | "ui" | "test_payload"> & { nodes: FlowNode[]; edges: FlowEdge[] };
+/** The editor's own data about a flow, such as its sticky notes; runs never read it. */
+export type FlowUI = Schemas["FlowUI"];
+/** A sticky note on the canvas (the flow's ui.notes). */
+export type FlowNote = Schemas["FlowNote"];
+/** A node's output pinned in the editor (its ui.pin, or a test's pins): test
+ * runs use it instead of running the node; port only for kinds with ports. */
+export type NodePin = Schemas["NodePin"];
+type TestRequest = NonNullable<JSONBody<NonNullable<operations["testFlow"]["requestBody"]>>>;
+/** What narrows one test run: the node it stops after, and outputs pinned
+ * for this test only (over the nodes' own ui.pin). */
+export type TestOptions = Pick<TestRequest, "until" | "pins">;
 /** One saved version of a flow. */
 export type FlowVersion = Schemas["FlowVersion"];
 export type RunStatus = Schemas["RunStatus"];
@@ -48,8 +59,9 @@ export type NodeType = Schemas["NodeType"];
 export type CredentialType = Schemas["CredentialType"];
 /** A request to a trigger URL, whatever became of it. */
 export type Delivery = Schemas["Delivery"];
-/** How the caller is authenticated, as whom, and what they may do. */
-export type Session = Schemas["SessionInfo"];
+type SessionInfo = Schemas["SessionInfo"];
+/** How a signed-in caller is authenticated, as whom, and what they may do. */
+export type Session = Omit<SessionInfo, "via" | "role"> & { via: Exclude<SessionInfo["via"], "anonymous">; role: Schemas["Role"] };
 export type Role = Schemas["Role"];
 /** One thing a caller may do, also a token's scope. */
 export type Permission = Schemas["Permission"];
@@ -144,10 +156,12 @@ export class Client {
     await this.request<void>("DELETE", "/api/v1/session");
   }
 
-  /** Says how the caller is logged in and what they may do; an ApiError
-   * with status 401 when not. */
-  async session(): Promise<Session> {
-    return this.request("GET", "/api/v1/session");
+  /** Says how the caller is logged in and what they may do; null when no
+   * one is (the server answers via "anonymous"), and an ApiError with
+   * status 401 when the session ended or the token is wrong. */
+  async session(): Promise<Session | null> {
+    const info = await this.request<SessionInfo>("GET", "/api/v1/session");
+    return info.via === "anonymous" ? null : (info as Session);
   }
 
   /** Looks an invitation up by its token: 404 unknown, 410 used or expired. */
@@ -264,9 +278,13 @@ export class Client {
     return this.request("POST", `/api/v1/flows/${encodeURIComponent(id)}/${active ? "activate" : "deactivate"}`);
   }
 
-  /** Runs the flow once with the payload and answers the finished run. */
-  async testFlow(id: string, payload: unknown, headers: Record<string, string> = {}): Promise<Run> {
-    return this.request("POST", `/api/v1/flows/${encodeURIComponent(id)}/test`, { payload, headers });
+  /** Runs the flow once with the payload and answers the finished run.
+   * The outputs pinned in the flow's nodes, and options.pins over them,
+   * stand in for those nodes; with options.until only that node and the
+   * nodes upstream of it run. Options that do not fit the flow are an
+   * ApiError 422 with its problems. */
+  async testFlow(id: string, payload: unknown, headers: Record<string, string> = {}, options: TestOptions = {}): Promise<Run> {
+    return this.request("POST", `/api/v1/flows/${encodeURIComponent(id)}/test`, { payload, headers, ...options });
   }
 
   async listRuns(filter: RunFilter = {}): Promise<{ runs: Run[]; next_cursor?: string }> {
@@ -290,14 +308,10 @@ export class Client {
     return got ?? null;
   }
 
-  /** The latest request the flow's trigger took, or null when none yet. */
+  /** The latest request the flow's trigger took, or null when none yet (204). */
   async getSample(flowId: string): Promise<Delivery | null> {
-    try {
-      return await this.request("GET", `/api/v1/flows/${encodeURIComponent(flowId)}/sample`);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return null;
-      throw err;
-    }
+    const sample = await this.request<Delivery | undefined>("GET", `/api/v1/flows/${encodeURIComponent(flowId)}/sample`);
+    return sample ?? null;
   }
 
   async getRun(id: string): Promise<Run> {

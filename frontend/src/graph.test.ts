@@ -82,5 +82,8 @@ describe("layout", () => {
     const flow = { id: "f1", version: 3, active: true, name: "f", settings: { concurrency: 2 }, nodes: [], edges: [] };
     expect(exportable(flow)).toEqual({ name: "f", settings: { concurrency: 2 }, nodes: [], edges: [] });
     expect(exportable({ name: "g", nodes: [], edges: [] })).not.toHaveProperty("settings");
+    const ui = { notes: [{ id: "note_1", text: "why", position: { x: 0, y: 0 } }] };
+    expect(exportable({ ...flow, ui })).toEqual({ name: "f", settings: { concurrency: 2 }, nodes: [], edges: [], ui });
+    expect(exportable({ name: "g", nodes: [], edges: [] })).not.toHaveProperty("ui");
   });
 });
