@@ -215,7 +215,11 @@ func TestFlowCommands(t *testing.T) {
 	require.NotNil(t, m, out)
 	id := m[1]
 
+	// The editor's data, the flow's notes and a node's pinned output,
+	// goes out with the document as it came in.
 	renamed := strings.Replace(testFlow, "Orders", "Orders v2", 1)
+	renamed = strings.Replace(renamed, `"type": "transform",`, `"type": "transform", "ui": {"pin": {"output": {"cents": 1}}},`, 1)
+	renamed = strings.TrimSuffix(renamed, "}") + `, "ui": {"notes": [{"id": "note_1", "text": "why", "position": {"x": 0, "y": 0}}]}}`
 	code, out, _ = runCLI(t, renamed, append(append([]string{"flow", "import", "--update", id}, data...), "-")...)
 	require.Equal(t, 0, code, out)
 	assert.Equal(t, id+" version 2\n", out)
