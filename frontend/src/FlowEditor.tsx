@@ -25,6 +25,7 @@ import {
   type PreviewScope,
   type Problem,
   type Run,
+  type TestOptions,
 } from "./api";
 import { exportable } from "./FlowsPage";
 import { edgeId, fromCanvas, layout, newNodeId, stepsByNode, toCanvas, type CanvasNode } from "./graph";
@@ -34,6 +35,9 @@ import { NodePanel } from "./NodePanel";
 import { Connections } from "./Connections";
 import { named, nodeTypes } from "./FlowNodeView";
 import { scopePaths } from "./paths";
+import { CodeField } from "./CodeField";
+import { NodeView, type InputSource } from "./NodeView";
+import { ancestorsOf, inputOf, loopOf, mergeRun, parentsOf, pinOf, pinsToTestAlone, withPin, type Known } from "./nodedata";
 
 /** canvasOf is toCanvas with each node named. */
 function canvasOf(...args: Parameters<typeof toCanvas>) {
@@ -420,25 +424,80 @@ function Canvas({
   const [listening, setListening] = useState(false);
   const [captured, setCaptured] = useState<Delivery | null>(null);
 
+  // What the editor has seen each node give, across tests: a test of one
+  // node adds its output to those of earlier tests, so the data of the
+  // whole flow builds up a node at a time. Pinned outputs win.
+  const [seen, setSeen] = useState<Record<string, Known>>({});
+  const known = useMemo(() => {
+    const out = { ...seen };
+    for (const n of nodes) {
+      const pin = pinOf(n.data.node);
+      if (pin) out[n.id] = { output: pin.output, ...(pin.port ? { port: pin.port } : {}), pinned: true };
+    }
+    return out;
+  }, [seen, nodes]);
+  const triggerIds = useMemo(() => new Set(nodes.filter((n) => n.data.type?.category === "trigger").map((n) => n.id)), [nodes]);
+  const trigger = testRun?.trigger.data ?? captured?.trigger ?? sample.data?.trigger;
+
+  // Inside a foreach, previews see the loop's first element as item.
+  const loop = selected ? loopOf(selected, nodes.map((n) => n.data.node), edges) : null;
+  const loopItems = typeof loop?.params?.items === "string" ? loop.params.items : "";
+  const [loopItem, setLoopItem] = useState<{ item: unknown; index: number } | undefined>(undefined);
+
   // Expression fields complete the paths of real data, and preview their
-  // values with it: the last test run's trigger and step outputs, or else
-  // the latest request the trigger took. The selected node's input is what
-  // it got in that run or, when it did not run, its one upstream node's output.
-  const { paths, previewScope } = useMemo(() => {
+  // values with it: the known outputs, the trigger's data from the last
+  // test or else the latest request the trigger took, and the selected
+  // node's input: what it got in the last test or, when it did not run,
+  // what its parents gave.
+  const { paths, previewScope, inputs } = useMemo(() => {
     const steps: Record<string, unknown> = {};
-    for (const st of testRun?.steps ?? []) if (st.status === "succeeded" && !st.iteration) steps[st.node_id] = st.output;
-    const trigger = testRun?.trigger.data ?? captured?.trigger ?? sample.data?.trigger;
+    for (const [id, k] of Object.entries(known)) if (!triggerIds.has(id)) steps[id] = k.output;
     const recorded = (testRun?.steps ?? []).filter((st) => st.node_id === selected && !st.iteration && st.input !== undefined).at(-1);
-    const upstream = [...new Set(edges.filter((e) => e.target === selected).map((e) => e.source))];
-    const input = recorded ? recorded.input : upstream.length === 1 ? steps[upstream[0]] : undefined;
+    const parents = selected ? parentsOf(selected, edges) : [];
+    const afterTrigger = parents.length > 0 && parents.every((p) => triggerIds.has(p));
+    const input = selected && !afterTrigger ? inputOf(selected, edges, known, recorded?.input) : undefined;
     const scope: PreviewScope | undefined =
       trigger === undefined && Object.keys(steps).length === 0
         ? undefined
-        : { trigger: trigger as PreviewScope["trigger"], steps, ...(input === undefined ? {} : { input }) };
+        : { trigger: trigger as PreviewScope["trigger"], steps, ...(input === undefined ? {} : { input }), ...(loopItem ?? {}) };
+    // The node view's input pane: the loop's element, the node's input,
+    // then each node upstream with what it gave, the trigger last.
+    const sources: InputSource[] = [];
+    if (loopItem) sources.push({ key: "item", title: `Element of ${loop?.id}`, path: "item", value: loopItem.item });
+    if (input !== undefined) sources.push({ key: "input", title: "Input", path: "input", value: input });
+    for (const id of selected ? ancestorsOf(selected, edges) : []) {
+      if (triggerIds.has(id)) continue;
+      if (known[id] !== undefined) sources.push({ key: id, title: id, path: `steps.${id}`, value: known[id].output });
+    }
+    if (trigger !== undefined && selected && !triggerIds.has(selected)) sources.push({ key: "trigger", title: "Trigger", path: "trigger", value: trigger });
     // Each wait.callback's resume URL, for a message that sends it.
     const resume = nodes.filter((n) => n.data.node.type === "wait.callback").map((n) => `run.resume_urls.${n.id}`);
-    return { paths: [...scopePaths(trigger, steps, input), ...resume], previewScope: scope };
-  }, [testRun, captured, sample.data, selected, edges, nodes]);
+    // scopePaths roots a value at trigger; the loop's element is read as item.
+    const loopPaths = loopItem ? [...scopePaths(loopItem.item, {}).map((p) => `item${p.slice("trigger".length)}`), "index"] : [];
+    return { paths: [...scopePaths(trigger, steps, input), ...loopPaths, ...resume], previewScope: scope, inputs: sources };
+  }, [testRun, trigger, known, triggerIds, selected, edges, nodes, loopItem, loop?.id]);
+
+  // The loop's first element comes from its items expression, evaluated on
+  // the data known upstream of the loop.
+  useEffect(() => {
+    setLoopItem(undefined);
+    if (!loopItems) return;
+    let stale = false;
+    const steps: Record<string, unknown> = {};
+    for (const [id, k] of Object.entries(known)) if (!triggerIds.has(id)) steps[id] = k.output;
+    client
+      .evaluate({ expression: loopItems }, { trigger: trigger as PreviewScope["trigger"], steps })
+      .then((got) => {
+        const list = (got as { value?: unknown }).value;
+        if (!stale && Array.isArray(list) && list.length > 0) setLoopItem({ item: list[0], index: 0 });
+      })
+      .catch(() => {});
+    return () => {
+      stale = true;
+    };
+    // known changes with every edit of the canvas; the loop's element needs
+    // evaluating again only when a test or a pin brings new data.
+  }, [loopItems, seen, trigger, client]);
 
   // listen waits for the next request to the trigger URL, shows it, and
   // keeps its body as the test payload (the server keeps it as the sample).
@@ -552,7 +611,8 @@ function Canvas({
 
   // test runs the flow once with the payload, saving unsaved changes first
   // (a test runs a saved version), and overlays the result on the canvas.
-  async function test() {
+  // options narrow it: up to a node, or with outputs pinned for this test.
+  async function test(options: TestOptions = {}) {
     let body: unknown;
     try {
       body = JSON.parse(payload || "null");
@@ -563,8 +623,9 @@ function Canvas({
     if (dirty && !(await save())) return;
     setStatus("Testing…");
     try {
-      const run = await client.testFlow(flow.id, body, testHeaders);
+      const run = await client.testFlow(flow.id, body, testHeaders, options);
       setTestRun(run);
+      setSeen((s) => mergeRun(s, run));
       setStatus(
         run.status === "queued"
           ? "Test run waits (for a callback, or a delay); it goes on by itself, in run history."
@@ -574,6 +635,15 @@ function Canvas({
     } catch (err) {
       setStatus(errorMessage(err));
     }
+  }
+
+  // pinDenied says why a node's output cannot be pinned: the server refuses
+  // pins on triggers, on foreach and inside a loop (they run per element).
+  function pinDenied(n: CanvasNode): string | undefined {
+    if (n.data.type?.category === "trigger") return "A trigger cannot be pinned: a test gives it its payload.";
+    if (n.data.node.type === "foreach") return "A foreach cannot be pinned: it runs its loop.";
+    if (loopOf(n.id, nodes.map((m) => m.data.node), edges)) return "A node inside a loop cannot be pinned: it runs once per element.";
+    return undefined;
   }
 
   const flowProblems = problems.filter((p) => p.node === "" && !p.field.startsWith("settings"));
@@ -608,8 +678,8 @@ function Canvas({
       <FlowSettingsPanel client={client} flowId={flow.id} settings={settings} onChange={setSettings} problems={problems} />
       <details className="test-payload">
         <summary>Test payload</summary>
-        <label htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
-        <textarea id="test-payload" className="mono" rows={4} value={payload} onChange={(e) => setPayload(e.target.value)} />
+        <label id="test-payload-label" htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
+        <CodeField id="test-payload" labelledBy="test-payload-label" mode="json" value={payload} onChange={setPayload} />
         <ReceivedPayloads client={client} flowId={flow.id} onPick={(body) => setPayload(JSON.stringify(body, null, 2))} />
       </details>
       {flowProblems.length > 0 && (
@@ -657,37 +727,50 @@ function Canvas({
         </div>
         {current && (
           // Keyed by the node, so no field keeps what it held for another node.
-          <div className="node-side" ref={side} key={current.id}>
-            <NodePanel
-              node={current.data.node}
-              type={current.data.type}
-              problems={current.data.problems}
-              credentials={credentials.data ?? []}
-              flows={flows.data ?? []}
-              triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
-              consumer={brokerTrigger && consumer.isSuccess ? consumer.data : undefined}
-              steps={current.data.steps}
-              paths={paths}
-              previewScope={previewScope}
-              preview={(source, scope) => client.evaluate(source, scope)}
-              newCredential={
-                !access.can("credentials:write")
-                  ? undefined
-                  : (kinds, done) => (
-                      <NewCredential
-                        client={client}
-                        types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))}
-                        onCreated={done}
-                      />
-                    )
-              }
-              listen={
-                current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen(), denied: mayNotRun } : undefined
-              }
-              onChange={updateNode}
-            />
-            <Connections node={current} nodes={nodes} edges={edges} onConnect={onConnect} onRemove={removeEdge} />
-          </div>
+          <NodeView
+            key={current.id}
+            nodeId={current.id}
+            title={current.data.type?.title ?? current.data.node.type}
+            inputs={inputs}
+            output={known[current.id] && { value: known[current.id].output, port: known[current.id].port, pinned: !!known[current.id].pinned }}
+            steps={current.data.steps}
+            pinDenied={pinDenied(current)}
+            testDenied={mayNotRun || (dirty ? mayNotSave : "") || undefined}
+            onPin={(pin) => updateNode(withPin(current.data.node, pin))}
+            onTest={(alone) => void test({ until: current.id, ...(alone ? { pins: pinsToTestAlone(current.id, edges, known, triggerIds) } : {}) })}
+            onClose={() => setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)))}
+          >
+            <div ref={side} className="node-side">
+              <NodePanel
+                node={current.data.node}
+                type={current.data.type}
+                problems={current.data.problems}
+                credentials={credentials.data ?? []}
+                flows={flows.data ?? []}
+                triggerURL={flow.triggers.find((t) => t.node_id === current.id)?.url}
+                consumer={brokerTrigger && consumer.isSuccess ? consumer.data : undefined}
+                paths={paths}
+                previewScope={previewScope}
+                preview={(source, scope) => client.evaluate(source, scope)}
+                newCredential={
+                  !access.can("credentials:write")
+                    ? undefined
+                    : (kinds, done) => (
+                        <NewCredential
+                          client={client}
+                          types={(credentialTypes.data ?? []).filter((t) => kinds.length === 0 || kinds.includes(t.name))}
+                          onCreated={done}
+                        />
+                      )
+                }
+                listen={
+                  current.data.node.type === "trigger.webhook" ? { listening, captured, start: () => void listen(), denied: mayNotRun } : undefined
+                }
+                onChange={updateNode}
+              />
+              <Connections node={current} nodes={nodes} edges={edges} onConnect={onConnect} onRemove={removeEdge} />
+            </div>
+          </NodeView>
         )}
       </div>
     </section>
