@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { FlowNode, Run } from "./api";
+import type { FlowNode, Run, Step } from "./api";
 import { ancestorsOf, inputOf, loopOf, mergeRun, parentsOf, pinOf, pinsToTestAlone, withPin, type Known, type Link } from "./nodedata";
 
 // hook → amount → big -true→ vip → join; big -false→ small → join
@@ -12,7 +12,7 @@ const edges: Link[] = [
   { source: "small", target: "join" },
 ];
 
-function run(steps: Partial<Run["steps"][number]>[]): Run {
+function run(steps: Partial<Step>[]): Run {
   return { steps } as unknown as Run;
 }
 
@@ -62,7 +62,7 @@ describe("mergeRun", () => {
         { node_id: "amount", status: "skipped" },
         { node_id: "big", status: "succeeded", output: { usd: 1 }, port: "true" },
         { node_id: "vip", status: "failed", error: "boom" },
-        { node_id: "line", status: "succeeded", output: "element", iteration: 2 },
+        { node_id: "line", status: "succeeded", output: "element", iteration: "2" },
       ]),
     );
     expect(second).toEqual({ amount: { output: { usd: 1 } }, big: { output: { usd: 1 }, port: "true" } });
