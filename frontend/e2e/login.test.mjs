@@ -204,7 +204,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   }
   assert.equal(captured, 200, "an inactive flow's trigger captures the request for the listener");
   await page.getByLabel("Captured body").getByText('{"amount": 7}').waitFor();
-  assert.deepEqual(JSON.parse(await page.locator("#test-payload").inputValue()), { amount: 7 });
+  assert.deepEqual(JSON.parse(await page.locator("#test-payload").textContent()), { amount: 7 });
   await page.screenshot({ path: join(shots, "listen.png") });
 
   // A test run with a payload: the result is drawn on the canvas, and the

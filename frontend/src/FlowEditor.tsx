@@ -318,6 +318,13 @@ function Canvas({
   const selected = current?.id ?? null;
   useEffect(() => onNode(selected), [selected]);
   const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
+  // The node view opening or closing changes the canvas's width: fit the
+  // flow to it again, so no node is left cut off at the edge.
+  const viewOpen = selected !== null;
+  useEffect(() => {
+    const t = setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 50);
+    return () => clearTimeout(t);
+  }, [viewOpen]);
   const credentials = useQuery({ queryKey: ["credentials"], queryFn: () => client.listCredentials() });
   const flows = useQuery({ queryKey: ["flows"], queryFn: () => client.listFlows() });
   const sample = useQuery({ queryKey: ["sample", flow.id], queryFn: () => client.getSample(flow.id) });

@@ -98,8 +98,8 @@ export function NodeView({
   /** The parameters pane: the node's form and connections. */
   children: ReactNode;
 }) {
-  const [width, setWidth] = useState(() => stored(widthKey, [Math.round(window.innerWidth * 0.62)])[0]);
-  const [panes, setPanes] = useState(() => stored(paneKey, [0.3, 0.4, 0.3]));
+  const [width, setWidth] = useState(() => stored(widthKey, [Math.round(window.innerWidth * 0.55)])[0]);
+  const [panes, setPanes] = useState(() => stored(paneKey, [0.28, 0.44, 0.28]));
   const [wide, setWide] = useState(false);
   const [editing, setEditing] = useState<unknown>(undefined);
   const root = useRef<HTMLDivElement>(null);
