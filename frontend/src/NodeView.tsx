@@ -137,7 +137,7 @@ export function NodeView({
       className={`node-view${wide ? " wide" : ""}`}
       style={wide ? undefined : { width }}
       role="region"
-      aria-label={`Node ${nodeId}`}
+      aria-label={`Node view ${nodeId}`}
       onKeyDown={key}
     >
       {!wide && <Separator label="Resize the node view" value={width} min={480} max={maxWidth} onMove={(d) => setWidth((w) => Math.max(480, Math.min(maxWidth, w - d)))} />}
