@@ -1,6 +1,7 @@
 import { act } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DataView, pathType } from "./DataView";
+import { DataView } from "./DataView";
+import { pathType } from "./dataview";
 import type { Step } from "./api";
 import { StepView } from "./StepView";
 import { mounted, setValue } from "./testing";

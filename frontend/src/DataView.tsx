@@ -9,6 +9,7 @@ import {
   isObject,
   maxChildren,
   maxSchemaRows,
+  pathType,
   pieces,
   schemaRows,
   search,
@@ -21,9 +22,6 @@ import {
 } from "./dataview";
 import { childPath } from "./paths";
 import "./DataView.css";
-
-/** The drag data type of a path, which code fields accept as a drop. */
-export const pathType = "application/x-hookflow-path";
 
 /** How long the "Copied …" status stays. */
 const statusMs = 4000;

@@ -4,6 +4,9 @@
 // costs no more than its first few hundred entries.
 import { childPath } from "./paths";
 
+/** The drag data type of a path, which code fields accept as a drop. */
+export const pathType = "application/x-hookflow-path";
+
 /** The three ways to look at a value. */
 export type ViewMode = "table" | "json" | "schema";
 
