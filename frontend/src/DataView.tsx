@@ -55,6 +55,8 @@ export function DataView({ value, path, label, initialMode, onPick }: DataViewPr
   const [query, setQuery] = useState("");
   const [status, setStatus] = useState("");
   const id = useId();
+  // Only the JSON view searches; the others show everything.
+  const found = useMemo(() => search(value, path, mode === "json" ? query : ""), [value, path, mode, query]);
 
   useEffect(() => {
     if (!status) return;
@@ -79,11 +81,11 @@ export function DataView({ value, path, label, initialMode, onPick }: DataViewPr
     <div className="dataview">
       <div className="dataview-bar">
         <Tabs mode={mode} onSelect={setMode} idPrefix={id} panelId={panelId} />
-        {mode === "json" && <Search value={value} path={path} query={query} onQuery={setQuery} />}
+        {mode === "json" && <Search query={query} found={found} onQuery={setQuery} />}
       </div>
       <div role="tabpanel" id={panelId} aria-label={label} tabIndex={0} className="dataview-panel">
         {mode === "table" && <TableView value={value} path={path} onPick={pick} />}
-        {mode === "json" && <JSONView value={value} path={path} query={query} onPick={pick} />}
+        {mode === "json" && <JSONView value={value} path={path} query={query} found={found} onPick={pick} />}
         {mode === "schema" && <SchemaView value={value} path={path} onPick={pick} />}
       </div>
       <p role="status" className="dataview-status">
@@ -138,8 +140,7 @@ function Tabs({ mode, onSelect, idPrefix, panelId }: { mode: ViewMode; onSelect:
 }
 
 /** Search is the JSON view's search box, with how much it found. */
-function Search({ value, path, query, onQuery }: { value: unknown; path: string; query: string; onQuery: (query: string) => void }) {
-  const found = useMemo(() => search(value, path, query), [value, path, query]);
+function Search({ query, found, onQuery }: { query: string; found: Found; onQuery: (query: string) => void }) {
   const count = found.matches.size;
   return (
     <div className="dataview-search">
@@ -321,8 +322,7 @@ interface JSONContext {
 /** JSONView draws the value as indented JSON, each object and list
  * foldable, each key a field to drag; a search unfolds the nodes around
  * its matches and hides the rest. */
-function JSONView({ value, path, query, onPick }: ViewProps & { query: string }) {
-  const found = useMemo(() => search(value, path, query), [value, path, query]);
+function JSONView({ value, path, query, found, onPick }: ViewProps & { query: string; found: Found }) {
   const [folds, setFolds] = useState<Record<string, boolean>>({});
   const [shown, setShown] = useState<Record<string, number>>({});
   // A new search unfolds around its own matches.
