@@ -3,7 +3,8 @@ import { EditorView, runScopeHandlers } from "@codemirror/view";
 import { act } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type Preview, type PreviewScope } from "./api";
-import { CodeField, JSONField, previewDelayMs, ValuePreview } from "./CodeField";
+import { CodeField, insertPath, JSONField, previewDelayMs, ValuePreview } from "./CodeField";
+import { pathType } from "./dataview";
 import { mounted } from "./testing";
 
 /** editor is the CodeMirror view of the field with that id. */
@@ -131,6 +132,62 @@ describe("CodeField", () => {
     expect(view.state.doc.toString()).toBe("Hi {{  }}");
     expect(view.state.selection.main.head, "the cursor is inside").toBe(6);
     expect(onChange).toHaveBeenLastCalledWith("Hi {{  }}");
+  });
+});
+
+/** dropPath drops a path dragged from a data view on the editor. */
+function dropPath(view: EditorView, path: string) {
+  const types = [pathType, "text/plain"];
+  const dataTransfer = { types, files: [], getData: (type: string) => (types.includes(type) ? path : ""), dropEffect: "" };
+  const event = new Event("drop", { bubbles: true, cancelable: true });
+  Object.assign(event, { dataTransfer, clientX: 0, clientY: 0 });
+  act(() => void view.contentDOM.dispatchEvent(event));
+  return event;
+}
+
+describe("dropping a path", () => {
+  const ctx = mounted();
+
+  it.each([
+    ["expression", "a + ", "a + trigger.body.amount"],
+    ["template", "Total: ", "Total: {{ trigger.body.amount }}"],
+    ["json", '{"total": ', '{"total": "{{ trigger.body.amount }}"'],
+  ] as const)("inserts what the field needs where the path drops, in %s mode", async (mode, text, want) => {
+    const onChange = vi.fn();
+    await ctx.render(<CodeField mode={mode} id="f" value={text} onChange={onChange} />);
+    const view = editor(ctx.container, "f");
+    // jsdom lays nothing out; the drop's coordinates are at the text's end.
+    vi.spyOn(view, "posAtCoords").mockReturnValue(text.length);
+    const event = dropPath(view, "trigger.body.amount");
+    expect(event.defaultPrevented, "the editor's own drop of the plain text does not run").toBe(true);
+    expect(view.state.doc.toString()).toBe(want);
+    expect(onChange).toHaveBeenLastCalledWith(want);
+    expect(view.state.selection.main.head, "the cursor is after the path").toBe(want.length);
+  });
+
+  it("inserts at the cursor when the drop has no position in the text", async () => {
+    await ctx.render(<CodeField mode="expression" id="f" value="len()" onChange={() => {}} />);
+    const view = editor(ctx.container, "f");
+    act(() => view.dispatch({ selection: { anchor: 4 } }));
+    vi.spyOn(view, "posAtCoords").mockReturnValue(null);
+    dropPath(view, "input.n");
+    expect(view.state.doc.toString()).toBe("len(input.n)");
+  });
+
+  it("leaves other drops to the editor", async () => {
+    await ctx.render(<CodeField mode="template" id="f" value="" onChange={() => {}} />);
+    const view = editor(ctx.container, "f");
+    const event = new Event("drop", { bubbles: true, cancelable: true });
+    Object.assign(event, { dataTransfer: { types: [], files: [], getData: () => "" }, clientX: 0, clientY: 0 });
+    act(() => void view.contentDOM.dispatchEvent(event));
+    expect(view.state.doc.toString()).toBe("");
+  });
+
+  it("inserts a path when asked, inside a placeholder as a bare path", async () => {
+    await ctx.render(<CodeField mode="template" id="f" value="Hi {{  }}" onChange={() => {}} />);
+    const view = editor(ctx.container, "f");
+    act(() => insertPath(view, "template", "steps.s.name", 6));
+    expect(view.state.doc.toString()).toBe("Hi {{ steps.s.name }}");
   });
 });
 

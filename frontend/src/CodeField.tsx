@@ -7,10 +7,11 @@ import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
 import { defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { Annotation, Compartment, EditorState, Prec, type Extension } from "@codemirror/state";
-import { EditorView, keymap, lineNumbers, placeholder as placeholderText } from "@codemirror/view";
+import { dropCursor, EditorView, keymap, lineNumbers, placeholder as placeholderText } from "@codemirror/view";
 import { useEffect, useRef, useState } from "react";
 import { errorMessage, type Preview, type PreviewScope } from "./api";
-import { completionsAt, type CodeMode } from "./paths";
+import { pathType } from "./dataview";
+import { completionsAt, insertionFor, type CodeMode } from "./paths";
 
 /** The editors a field may have: the expression modes, and JavaScript for a
  * code node's script (which reads the same names as an expression). */
@@ -48,6 +49,36 @@ const closePlaceholder = EditorView.inputHandler.of((view, from, to, text) => {
   view.dispatch({ changes: { from, to, insert: "{  }}" }, selection: { anchor: from + 2 }, userEvent: "input.type" });
   return true;
 });
+
+/** insertPath puts a path into the editor at pos (by default the cursor)
+ * as the field's mode needs it (see insertionFor), the cursor after it.
+ * JavaScript takes it as an expression. */
+export function insertPath(view: EditorView, mode: EditorMode, path: string, pos = view.state.selection.main.head) {
+  const text = insertionFor(view.state.doc.toString(), pos, mode === "javascript" ? "expression" : mode, path);
+  view.dispatch({ changes: { from: pos, insert: text }, selection: { anchor: pos + text.length }, userEvent: "input.drop" });
+  view.focus();
+}
+
+// A path dragged from a data view drops as the field's mode needs it, not
+// as the plain text it also carries: where it is dropped, or at the cursor
+// when the drop has no position in the text.
+function pathDrops(mode: EditorMode): Extension {
+  return EditorView.domEventHandlers({
+    dragover(event) {
+      if (!event.dataTransfer?.types.includes(pathType)) return false;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      return true;
+    },
+    drop(event, view) {
+      const path = event.dataTransfer?.getData(pathType);
+      if (!path) return false;
+      event.preventDefault();
+      insertPath(view, mode, path, view.posAtCoords({ x: event.clientX, y: event.clientY }) ?? undefined);
+      return true;
+    },
+  });
+}
 
 // The canvas undoes and redoes on Ctrl+Z and Ctrl+Y; inside an editor those
 // keys belong to the editor's own history. An observer sees every key,
@@ -127,6 +158,8 @@ export function CodeField({ mode, value, onChange, id, labelledBy, label, paths 
       autocompletion({ override: [completionSource(mode, () => latest.current.paths)] }),
       EditorView.lineWrapping,
       keepUndoKeys,
+      pathDrops(mode),
+      dropCursor(),
       attributes.current.of(EditorView.contentAttributes.of(contentAttributes())),
       hint.current.of(placeholder ? placeholderText(placeholder) : []),
       EditorView.updateListener.of((update) => {

@@ -1,4 +1,5 @@
 import type { Step } from "./api";
+import { DataView } from "./DataView";
 import { PageLink } from "./PageLink";
 
 /** when shows a time in the reader's locale; a dash for none. */
@@ -13,7 +14,8 @@ export function duration(ms: number | null | undefined): string {
 }
 
 /** StepView shows one attempt of a step: status, port, duration, error,
- * the run it called, output, input and log. outputLabel names its output for
+ * the run it called, output and input (in data views, whose fields drag
+ * into parameter fields), and log. outputLabel names its output for
  * assistive technology (and tests): "Output of <node>" by default. onOpenRun
  * follows the link to a called run; without it the link loads the page. */
 export function StepView({
@@ -51,15 +53,13 @@ export function StepView({
       {step.output !== undefined && (
         <details open>
           <summary>Output</summary>
-          <pre className="mono" aria-label={`${outputLabel} of ${step.node_id}`}>
-            {JSON.stringify(step.output, null, 2)}
-          </pre>
+          <DataView value={step.output} path={`steps.${step.node_id}`} label={`${outputLabel} of ${step.node_id}`} />
         </details>
       )}
       {step.input !== undefined && (
         <details>
           <summary>Input</summary>
-          <pre className="mono">{JSON.stringify(step.input, null, 2)}</pre>
+          <DataView value={step.input} path="input" label={`Input of ${step.node_id}`} />
         </details>
       )}
       {step.logs && step.logs.length > 0 && (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { completionsAt, expressionStart, scopePaths } from "./paths";
+import { childPath, completionsAt, expressionStart, insertionFor, scopePaths } from "./paths";
 
 describe("expression paths", () => {
   const trigger = { body: { data: { object: { amount: 2500, "receipt-email": "ada@example.com" } }, items: [{ sku: "A1" }] }, headers: {} };
@@ -86,5 +86,39 @@ describe("completing at the cursor", () => {
     expect(expressionStart("a {{ b }} {{ c", 14, "template")).toBe(12);
     expect(expressionStart("a {{ b }} c", 11, "template")).toBeNull();
     expect(expressionStart("anything", 3, "expression")).toBe(0);
+  });
+});
+
+describe("child paths", () => {
+  it("names a key after a dot, quotes any other key, and indexes a list", () => {
+    expect(childPath("trigger", "body")).toBe("trigger.body");
+    expect(childPath("trigger.body", "_id2")).toBe("trigger.body._id2");
+    expect(childPath("trigger.body", "receipt-email")).toBe('trigger.body["receipt-email"]');
+    expect(childPath("trigger.body", "2fa")).toBe('trigger.body["2fa"]');
+    expect(childPath("trigger.body", 'say "hi"')).toBe('trigger.body["say \\"hi\\""]');
+    expect(childPath("steps.list", 3)).toBe("steps.list[3]");
+  });
+});
+
+describe("the text a dropped path becomes", () => {
+  const cases: [string, string, string, "expression" | "template" | "json", string][] = [
+    ["an expression takes the bare path", "a + ", "a + |", "expression", "trigger.x"],
+    ["a template's text takes a placeholder", "Hi ", "Hi |", "template", "{{ trigger.x }}"],
+    ["inside a placeholder, the bare path", "Hi {{ ", "Hi {{ | }}", "template", "trigger.x"],
+    ["after a closed placeholder, a placeholder", "{{ a }} ", "{{ a }} |", "template", "{{ trigger.x }}"],
+    ["a JSON string takes a placeholder", '{"a": "Hi ', '{"a": "Hi |"}', "json", "{{ trigger.x }}"],
+    ["between JSON values, a string of one", '{"a": ', '{"a": |}', "json", '"{{ trigger.x }}"'],
+    ["after a JSON string with an escaped quote", '{"a": "x\\"", "b": ', '{"a": "x\\"", "b": |}', "json", '"{{ trigger.x }}"'],
+    ["inside a JSON placeholder, the bare path", '{"a": "{{ ', '{"a": "{{ | }}"}', "json", "trigger.x"],
+  ];
+  it.each(cases)("%s", (_, before, text, mode, want) => {
+    expect(insertionFor(text.replace("|", ""), before.length, mode, "trigger.x")).toBe(want);
+  });
+
+  it("escapes a quoted key for a JSON string", () => {
+    const path = 'trigger["odd-key"]';
+    expect(insertionFor('{"a": ', 6, "json", path)).toBe('"{{ trigger[\\"odd-key\\"] }}"');
+    expect(insertionFor('{"a": "', 7, "json", path)).toBe('{{ trigger[\\"odd-key\\"] }}');
+    expect(insertionFor("", 0, "template", path)).toBe('{{ trigger["odd-key"] }}');
   });
 });

@@ -5,6 +5,17 @@
 const maxPaths = 500;
 const maxDepth = 6;
 
+// A key an expression can name after a dot; any other is quoted in brackets.
+const nameKey = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** childPath is the path of one child of the value at path: `.key` for a
+ * key that is a name, `["odd-key"]` for any other key, `[i]` for a list's
+ * element. */
+export function childPath(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
+  return nameKey.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
 /** scopePaths lists dotted paths into trigger, steps.<id> and, when given,
  * input, parents before children, at most 500; list elements are reached
  * through [0]. */
@@ -15,11 +26,11 @@ export function scopePaths(trigger: unknown, steps: Record<string, unknown>, inp
     out.push(path);
     if (depth >= maxDepth || value === null || typeof value !== "object") return;
     if (Array.isArray(value)) {
-      if (value.length > 0) walk(value[0], `${path}[0]`, depth + 1);
+      if (value.length > 0) walk(value[0], childPath(path, 0), depth + 1);
       return;
     }
     for (const [key, child] of Object.entries(value)) {
-      walk(child, /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, depth + 1);
+      walk(child, childPath(path, key), depth + 1);
     }
   };
   if (trigger !== undefined) walk(trigger, "trigger", 0);
@@ -64,6 +75,30 @@ export function expressionStart(text: string, cursor: number, mode: CodeMode): n
   const open = before.lastIndexOf("{{");
   if (open < 0 || before.indexOf("}}", open + 2) >= 0) return null;
   return open + 2;
+}
+
+/** insideString says whether pos in JSON text is inside a string literal. */
+function insideString(text: string, pos: number): boolean {
+  let inside = false;
+  for (let i = 0; i < pos; i++) {
+    if (text[i] === "\\" && inside) i++;
+    else if (text[i] === '"') inside = !inside;
+  }
+  return inside;
+}
+
+/** insertionFor is the text that puts a path into a field at pos: the bare
+ * path where an expression is already being written (an expression field,
+ * or inside a `{{ }}`), else a `{{ path }}` placeholder. A JSON field holds
+ * placeholders in its strings only: inside one the text is escaped as the
+ * string needs; between values it becomes a string of its own, so the text
+ * stays JSON. */
+export function insertionFor(text: string, pos: number, mode: CodeMode, path: string): string {
+  const placeholder = `{{ ${path} }}`;
+  const bare = expressionStart(text, pos, mode) !== null ? path : placeholder;
+  if (mode !== "json") return bare;
+  if (!insideString(text, pos)) return JSON.stringify(placeholder);
+  return JSON.stringify(bare).slice(1, -1);
 }
 
 // A dotted path being typed: a name, then .names, [0] or ["odd-key"]
