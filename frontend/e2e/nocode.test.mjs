@@ -31,6 +31,14 @@ async function slackSink() {
 /** field is a data view's field, found by the path it stands for. */
 const field = (scope, path) => scope.locator(`[title="${path} — drag into a field, or press to copy"]`).first();
 
+/** connect joins two nodes from the first one's Connections section. */
+async function connect(page, from, to) {
+  await page.locator(`[data-node="${from}"]`).click();
+  const form = page.getByRole("form", { name: `Connect ${from}` });
+  await form.getByLabel("Connect to node").selectOption(to);
+  await form.getByRole("button", { name: "Connect" }).click();
+}
+
 test("a new user maps fields by dragging, pins an output and tests one node alone", async (t) => {
   const slack = await slackSink();
   t.after(() => slack.close());
@@ -56,10 +64,7 @@ test("a new user maps fields by dragging, pins an output and tests one node alon
   // A transform after the trigger, connected from the hook's Connections.
   const palette = page.getByRole("complementary", { name: "Node palette" });
   await palette.getByRole("button", { name: "Transform", exact: true }).click();
-  await page.locator('[data-node="hook"]').click();
-  const hook = page.getByRole("complementary", { name: "Node hook" });
-  await hook.getByLabel("Connect to node").selectOption("transform");
-  await hook.getByRole("button", { name: "Connect" }).click();
+  await connect(page, "hook", "transform");
   await page.locator('[data-node="transform"]').click();
 
   // The input pane shows the captured request; its fields drag into the form.
@@ -78,6 +83,7 @@ test("a new user maps fields by dragging, pins an output and tests one node alon
   // Test up to the transform, then pin what it gave.
   await transformView.getByRole("button", { name: "Test up to here" }).click();
   const output = transformView.getByRole("region", { name: "Output of transform" });
+  await output.getByLabel("Test output of transform", { exact: true }).getByText("21.5").waitFor();
   await output.getByRole("button", { name: "Pin this output" }).waitFor();
   await page.waitForFunction(() => !document.querySelector(".node-view .pin-actions button")?.disabled);
   await output.getByRole("button", { name: "Pin this output" }).click();
@@ -89,22 +95,20 @@ test("a new user maps fields by dragging, pins an output and tests one node alon
 
   // A Slack message after it, its text built by dragging the input's id.
   await palette.getByRole("button", { name: "Slack message", exact: true }).click();
-  await page.locator('[data-node="transform"]').click();
-  await transform.getByLabel("Connect to node").selectOption("slack");
-  await transform.getByRole("button", { name: "Connect" }).click();
-  await page.locator('[data-node="slack"]').click();
-  const slackView = page.getByRole("region", { name: "Node view slack" });
-  const slackForm = page.getByRole("complementary", { name: "Node slack" });
+  await connect(page, "transform", "slack_message");
+  await page.locator('[data-node="slack_message"]').click();
+  const slackView = page.getByRole("region", { name: "Node view slack_message" });
+  const slackForm = page.getByRole("complementary", { name: "Node slack_message" });
   await slackForm.getByLabel("Slack credential").selectOption("team-slack");
   const text = slackForm.getByLabel("Text", { exact: true });
   await text.click();
   await page.keyboard.type("New order ");
-  await field(slackView.getByRole("region", { name: "Input of slack" }), "input.id").dragTo(text);
+  await field(slackView.getByRole("region", { name: "Input of slack_message" }), "input.id").dragTo(text);
   assert.match(await text.textContent(), /^New order \{\{ input\.id \}\}/);
 
   // Test the Slack node alone: the pinned transform does not run again.
   await slackView.getByRole("button", { name: "Test this node" }).click();
-  await page.locator('[data-node="slack"][data-result="succeeded"]').waitFor();
+  await page.locator('[data-node="slack_message"][data-result="succeeded"]').waitFor();
   assert.deepEqual(slack.messages, [{ text: "New order 1042" }]);
   const runs = await env.json(`/api/v1/runs?flow_id=${flow.id}`);
   const run = await env.json(`/api/v1/runs/${runs.runs[0].id}`);
@@ -113,14 +117,15 @@ test("a new user maps fields by dragging, pins an output and tests one node alon
   assert.match(JSON.stringify(pinnedStep.logs), /output pinned in the editor; the node did not run/);
   await page.screenshot({ path: join(shots, "node-view-tested.png") });
 
-  // The run's page shows the Slack step's data as a table, JSON and a schema.
+  // The run's page shows the transform's output as a table, JSON and a schema.
   await page.goto(`${env.baseURL}/runs/${run.id}`);
   await page.locator('.run-canvas [data-node="transform"]').click();
-  const data = page.getByRole("region", { name: "Output of transform" }).first();
+  const data = page.getByLabel("Output of transform", { exact: true });
   await page.getByRole("tab", { name: "Table" }).first().click();
   await data.getByRole("cell", { name: "1042" }).waitFor();
   await page.getByRole("tab", { name: "JSON" }).first().click();
   await data.getByText("21.5").first().waitFor();
   await page.getByRole("tab", { name: "Schema" }).first().click();
   await data.getByText("number").first().waitFor();
+  await page.screenshot({ path: join(shots, "run-output-schema.png") });
 });
