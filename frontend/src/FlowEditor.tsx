@@ -29,6 +29,7 @@ import {
 } from "./api";
 import { exportable } from "./FlowsPage";
 import {
+  columnWidth,
   edgeId,
   fromCanvas,
   layout,
@@ -542,7 +543,7 @@ function Canvas({
   // rightmost node when clicked in the palette.
   function addNode(type: NodeType, at?: { x: number; y: number }) {
     const id = newNodeId(type.kind, nodes.map((n) => n.id));
-    const position = at ?? { x: Math.max(0, ...nodes.map((n) => n.position.x)) + 260, y: 0 };
+    const position = at ?? { x: Math.max(0, ...nodes.map((n) => n.position.x)) + columnWidth, y: 0 };
     const added = named({ id, type: "flowNode", position, selected: true, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } });
     // The new node is the one selected, so its panel opens.
     setNodes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), added]);

@@ -1,7 +1,7 @@
 // The node drawn on both canvases, the editor's and a run's. Its own module,
 // so the run pages share React Flow with the editor without loading the
 // editor's fields (CodeMirror and the rest) along with it.
-import { BaseEdge, EdgeLabelRenderer, getBezierPath, Handle, Position, type Edge, type EdgeProps, type NodeProps } from "@xyflow/react";
+import { BaseEdge, EdgeLabelRenderer, getBezierPath, Handle, Position, useInternalNode, type Edge, type EdgeProps, type NodeProps } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { Pin } from "lucide-react";
 import "./canvas.css";
@@ -75,11 +75,14 @@ function FlowNodeView({ data, selected }: NodeProps<CanvasNode>) {
 }
 
 /** CountedEdge is React Flow's default edge, its label (the port) on the
- * line, and the items of a run just under the line's middle: clear of the
- * port names beside the source's handles, which sit on the line's level. */
+ * line's middle, with the items of a run just under it; moved right, when
+ * the edge is short, past the port names beside the source's handles. */
 function CountedEdge(props: EdgeProps<Edge<{ items?: number }>>) {
   const [path, labelX, labelY] = getBezierPath(props);
+  const source = useInternalNode<CanvasNode>(props.source);
   const count = props.data?.items;
+  const ports = source ? portsOf(source.data.node, source.data.type) : [];
+  const left = Math.max(labelX - 24, props.sourceX + portLabelWidth(ports));
   return (
     <>
       <BaseEdge
@@ -100,11 +103,17 @@ function CountedEdge(props: EdgeProps<Edge<{ items?: number }>>) {
       />
       {count !== undefined && (
         <EdgeLabelRenderer>
-          <div className="edge-items" data-edge={props.id} style={{ transform: `translate(-50%, 0) translate(${labelX}px, ${labelY + (props.label ? 12 : 4)}px)` }}>
+          <div className="edge-items" data-edge={props.id} style={{ transform: `translate(${left}px, ${labelY + (props.label ? 11 : 4)}px)` }}>
             {items(count)}
           </div>
         </EdgeLabelRenderer>
       )}
     </>
   );
+}
+
+/** portLabelWidth is how far right of a node the names of its ports reach
+ * (canvas.css: 10px from the handle, 0.7rem type), with a margin. */
+function portLabelWidth(ports: string[]): number {
+  return 16 + 7.5 * Math.max(0, ...ports.map((p) => p.length));
 }

@@ -50,7 +50,7 @@ describe("graph", () => {
       ],
     };
     const canvas = toCanvas(doc, types, [{ node: "big", field: "params.condition", message: "bad" }]);
-    expect(canvas.nodes.map((n) => n.position)).toEqual([{ x: 10, y: 20 }, { x: 260, y: 0 }, { x: 520, y: 0 }]);
+    expect(canvas.nodes.map((n) => n.position)).toEqual([{ x: 10, y: 20 }, { x: 300, y: 0 }, { x: 600, y: 0 }]);
     expect(canvas.nodes[1].data.problems).toHaveLength(1);
     expect(canvas.edges[1]).toMatchObject({ source: "big", target: "shape", sourceHandle: "true", label: "true" });
 
@@ -59,7 +59,7 @@ describe("graph", () => {
     expect(fromCanvas("f", canvas.nodes, canvas.edges, {}), "no settings: none written").not.toHaveProperty("settings");
     expect(fromCanvas("f", canvas.nodes, canvas.edges, { concurrency: 2 }).settings).toEqual({ concurrency: 2 });
     expect(back.edges).toEqual(doc.edges);
-    expect(back.nodes[2]).toEqual({ ...doc.nodes[2], ui: { x: 520, y: 0 } });
+    expect(back.nodes[2]).toEqual({ ...doc.nodes[2], ui: { x: 600, y: 0 } });
     expect(back.nodes[0].ui).toEqual({ x: 10, y: 20 });
   });
 
@@ -90,7 +90,7 @@ describe("layout", () => {
     };
     const { nodes, edges } = toCanvas(doc, types);
     const placed = Object.fromEntries(layout(nodes, edges).map((n) => [n.id, n.position]));
-    expect(placed).toEqual({ hook: { x: 0, y: 0 }, a: { x: 260, y: 0 }, b: { x: 260, y: 140 }, done: { x: 520, y: 0 } });
+    expect(placed).toEqual({ hook: { x: 0, y: 0 }, a: { x: 300, y: 0 }, b: { x: 300, y: 140 }, done: { x: 600, y: 0 } });
   });
 
   it("exports a flow with its settings, and without the server's fields", () => {

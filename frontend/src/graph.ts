@@ -25,7 +25,9 @@ export function stepsByNode(run: Run | null): Map<string, Step[]> {
 
 export type CanvasNode = Node<CanvasData, "flowNode">;
 
-const columnWidth = 260;
+/** The room a column of the canvas takes: a node, and beside it the space
+ * an edge needs for its port's name and its items after a run. */
+export const columnWidth = 300;
 
 /** portsOf lists the output ports edges may leave a node from: the kind's
  * own, a switch's cases and default, and error when on_error is route. */
