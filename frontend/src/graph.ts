@@ -123,6 +123,10 @@ export type NoteData = { note: FlowNote };
 export type NoteNode = Node<NoteData, "note">;
 export const notePrefix = "note:";
 
+// Notes lie under the flow's nodes, as on paper: a note dropped where a
+// node is leaves the node in sight.
+const noteLayer = -1;
+
 /** The colours a note may have, as the server checks them. */
 export const noteColors = ["yellow", "blue", "green", "pink", "gray"] as const satisfies readonly NonNullable<FlowNote["color"]>[];
 
@@ -138,6 +142,7 @@ export function notesOf(ui?: FlowUI): NoteNode[] {
     position: note.position,
     ...(note.width === undefined ? {} : { width: note.width }),
     ...(note.height === undefined ? {} : { height: note.height }),
+    zIndex: noteLayer,
     connectable: false,
     data: { note },
   }));
@@ -154,6 +159,7 @@ export function newNote(at: { x: number; y: number }, notes: NoteNode[]): NoteNo
     position,
     width,
     height,
+    zIndex: noteLayer,
     connectable: false,
     selected: true,
     data: { note: { id, text: "", position, width, height, color: "yellow" } },
