@@ -9,6 +9,7 @@ import {
   useNodesState,
   type AriaLabelConfig,
   type Connection,
+  type NodeChange,
   type ReactFlowInstance,
 } from "@xyflow/react";
 import { useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent as ReactKeyboardEvent } from "react";
@@ -28,12 +29,27 @@ import {
   type TestOptions,
 } from "./api";
 import { exportable } from "./FlowsPage";
-import { edgeId, fromCanvas, layout, newNodeId, stepsByNode, toCanvas, type CanvasNode } from "./graph";
+import {
+  columnWidth,
+  edgeId,
+  fromCanvas,
+  layout,
+  newNodeId,
+  newNote,
+  notesOf,
+  splitNoteChanges,
+  stepsByNode,
+  toCanvas,
+  withCounts,
+  type CanvasNode,
+  type NoteNode,
+} from "./graph";
 import { NewCredential } from "./CredentialsPage";
 import { useAccess } from "./access";
 import { NodePanel } from "./NodePanel";
 import { Connections } from "./Connections";
-import { named, nodeTypes } from "./FlowNodeView";
+import { edgeTypes, named, nodeTypes } from "./FlowNodeView";
+import { KindIcon } from "./icons";
 import { scopePaths } from "./paths";
 import { CodeField } from "./CodeField";
 import { NodeView, type InputSource } from "./NodeView";
@@ -307,6 +323,15 @@ function Canvas({
   }, [flow, types]);
   const [nodes, setNodes, onNodesChange] = useNodesState<CanvasNode>(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState(initial.edges);
+  // Sticky notes are canvas nodes kept apart from the flow's, so nothing
+  // that reads the flow's nodes (the panel, checks, a run's steps) sees them.
+  const initialNotes = useMemo(() => notesOf(flow.ui), [flow]);
+  const [notes, setNotes, onNotesChange] = useNodesState<NoteNode>(initialNotes);
+  function onCanvasNodesChange(changes: NodeChange<CanvasNode | NoteNode>[]) {
+    const [flowChanges, noteChanges] = splitNoteChanges<CanvasNode, NoteNode>(changes);
+    if (flowChanges.length > 0) onNodesChange(flowChanges);
+    if (noteChanges.length > 0) onNotesChange(noteChanges);
+  }
   const [problems, setProblems] = useState<Problem[]>([]);
   const [status, setStatus] = useState("");
   const [version, setVersion] = useState(flow.version);
@@ -317,7 +342,7 @@ function Canvas({
   const current = chosen.length === 1 ? chosen[0] : undefined;
   const selected = current?.id ?? null;
   useEffect(() => onNode(selected), [selected]);
-  const [view, setView] = useState<ReactFlowInstance<CanvasNode> | null>(null);
+  const [view, setView] = useState<ReactFlowInstance<CanvasNode | NoteNode> | null>(null);
   // The node view opening or closing changes the canvas's width: fit the
   // flow to it again, so no node is left cut off at the edge.
   const viewOpen = selected !== null;
@@ -340,8 +365,10 @@ function Canvas({
   });
 
   // Unsaved changes: the canvas no longer says what the last save said.
-  const doc = JSON.stringify(fromCanvas(flow.name, nodes, edges, settings));
-  const [savedDoc, setSavedDoc] = useState(() => JSON.stringify(fromCanvas(flow.name, initial.nodes, initial.edges, flow.settings)));
+  const doc = JSON.stringify(fromCanvas(flow.name, [...nodes, ...notes], edges, settings, flow.ui));
+  const [savedDoc, setSavedDoc] = useState(() =>
+    JSON.stringify(fromCanvas(flow.name, [...initial.nodes, ...initialNotes], initial.edges, flow.settings, flow.ui)),
+  );
   const dirty = doc !== savedDoc;
   useEffect(() => {
     if (!dirty) return;
@@ -355,12 +382,14 @@ function Canvas({
   const [future, setFuture] = useState<string[]>([]);
   const [shown, setShown] = useState(doc);
   const [dragging, setDragging] = useState(false);
+  // Resizing a note counts once too.
+  const resizing = notes.some((n) => n.resizing);
   useEffect(() => {
-    if (dragging || doc === shown) return;
+    if (dragging || resizing || doc === shown) return;
     setPast((p) => [...p.slice(-99), shown]);
     setFuture([]);
     setShown(doc);
-  }, [doc, shown, dragging]);
+  }, [doc, shown, dragging, resizing]);
   // The selection outlives an undo that takes its node away, so the redo
   // that brings the node back selects it again; unselecting forgets it.
   const lastSelected = useRef<string | null>(null);
@@ -375,6 +404,7 @@ function Canvas({
     const kept = new Set(chosen.length ? chosen.map((n) => n.id) : lastSelected.current ? [lastSelected.current] : []);
     setNodes(next.nodes.map((n) => (kept.has(n.id) ? { ...n, selected: true } : n)));
     setEdges(next.edges);
+    setNotes(notesOf(parsed.ui));
     setShown(target);
   }
   function undo() {
@@ -549,7 +579,7 @@ function Canvas({
     if (target.closest(textEntry)) return;
     if (e.key === "Delete" || e.key === "Backspace") {
       e.preventDefault();
-      void view?.deleteElements({ nodes: nodes.filter((n) => n.selected), edges: edges.filter((ed) => ed.selected) });
+      void view?.deleteElements({ nodes: [...nodes, ...notes].filter((n) => n.selected), edges: edges.filter((ed) => ed.selected) });
       return;
     }
     const nodeId = target.closest(".react-flow__node")?.getAttribute("data-id");
@@ -579,7 +609,7 @@ function Canvas({
   // rightmost node when clicked in the palette.
   function addNode(type: NodeType, at?: { x: number; y: number }) {
     const id = newNodeId(type.kind, nodes.map((n) => n.id));
-    const position = at ?? { x: Math.max(0, ...nodes.map((n) => n.position.x)) + 260, y: 0 };
+    const position = at ?? { x: Math.max(0, ...nodes.map((n) => n.position.x)) + columnWidth, y: 0 };
     const added = named({ id, type: "flowNode", position, selected: true, data: { node: { id, type: type.kind, params: {} }, type, problems: [] } });
     // The new node is the one selected, so its panel opens.
     setNodes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), added]);
@@ -587,6 +617,21 @@ function Canvas({
     // Bring a clicked node into view once it is drawn.
     if (!at) setTimeout(() => void view?.fitView({ maxZoom: 1, duration: 200 }), 0);
   }
+
+  // addNote adds a sticky note in the middle of the canvas's view, selected
+  // alone, and takes the keyboard to its text.
+  const canvasBox = useRef<HTMLDivElement>(null);
+  function addNote() {
+    const box = canvasBox.current?.getBoundingClientRect();
+    if (!view || !box) return;
+    const added = newNote(view.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 2 }), notes);
+    setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)));
+    setNotes((ns) => [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), added]);
+    setTimeout(() => document.getElementById(`${added.id}-text`)?.focus(), 0);
+  }
+
+  // The items that went along each edge in the last test run.
+  const counted = useMemo(() => withCounts(testRun, nodes, edges), [testRun, nodes, edges]);
 
   function onDrop(event: DragEvent) {
     event.preventDefault();
@@ -679,6 +724,9 @@ function Canvas({
         <button type="button" onClick={autoLayout}>
           Tidy up
         </button>
+        <button type="button" onClick={addNote}>
+          Add note
+        </button>
         <span role="status">{status}</span>
       </div>
       <Versions client={client} flow={flow} current={version} dirty={dirty} />
@@ -703,6 +751,7 @@ function Canvas({
         <div
           className="canvas"
           aria-label="Canvas"
+          ref={canvasBox}
           onDragOver={(e) => {
             e.preventDefault();
             e.dataTransfer.dropEffect = "copy";
@@ -711,10 +760,11 @@ function Canvas({
           onKeyDown={onCanvasKey}
         >
           <ReactFlow
-            nodes={nodes}
-            edges={edges}
+            nodes={[...nodes, ...notes]}
+            edges={counted}
             nodeTypes={nodeTypes}
-            onNodesChange={onNodesChange}
+            edgeTypes={edgeTypes}
+            onNodesChange={onCanvasNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onInit={setView}
@@ -809,6 +859,7 @@ function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => 
                 type="button"
                 key={t.kind}
                 title={t.summary}
+                data-category={t.category}
                 draggable
                 onDragStart={(e) => {
                   e.dataTransfer.setData(dragKind, t.kind);
@@ -816,6 +867,7 @@ function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => 
                 }}
                 onClick={() => onAdd(t)}
               >
+                <KindIcon name={t.icon} />
                 {t.title}
               </button>
             ))}

@@ -4,8 +4,8 @@ import { Background, Controls, ReactFlow, type NodeChange } from "@xyflow/react"
 import { errorMessage, type Client, type Delivery, type DeliveryFilter, type Run, type RunStatus, type Step } from "./api";
 import { duration, StepView, when } from "./StepView";
 import { PageLink } from "./PageLink";
-import { nodeTypes } from "./FlowNodeView";
-import { stepsByNode, toCanvas, type CanvasNode } from "./graph";
+import { edgeTypes, nodeTypes } from "./FlowNodeView";
+import { nodeStatus, stepsByNode, toCanvas, withCounts, type CanvasNode } from "./graph";
 import { useAccess } from "./access";
 
 const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
@@ -380,8 +380,9 @@ export function chosenNode(changes: NodeChange[], current: string | null): strin
   return current;
 }
 
-// RunCanvas draws the flow version the run ran, each node with its status
-// and duration in this run; choosing a node tells onChoose.
+// RunCanvas draws the flow version the run ran, each node with its status,
+// items and duration in this run, and each edge with the items that went
+// along it; choosing a node tells onChoose.
 function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run; chosen: string | null; onChoose: (node: string | null) => void }) {
   const doc = useQuery({
     queryKey: ["version", run.flow_id, run.flow_version],
@@ -394,10 +395,9 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
   const { nodes, edges } = toCanvas(doc.data, types.data);
   const drawn: CanvasNode[] = nodes.map((n) => {
     const mine = steps.get(n.id);
-    const last = mine?.[mine.length - 1];
     return {
       ...n,
-      ariaLabel: `${n.data.type?.title ?? n.data.node.type} ${n.id}: ${last ? last.status : "not run"}`,
+      ariaLabel: `${n.data.type?.title ?? n.data.node.type} ${n.id}: ${(mine && nodeStatus(mine)) ?? "not run"}`,
       selected: n.id === chosen,
       data: { ...n.data, steps: mine },
     };
@@ -406,8 +406,9 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
     <div className="canvas run-canvas" aria-label={`Flow version ${run.flow_version} as it ran`}>
       <ReactFlow
         nodes={drawn}
-        edges={edges}
+        edges={withCounts(run, nodes, edges)}
         nodeTypes={nodeTypes}
+        edgeTypes={edgeTypes}
         onNodesChange={(changes) => {
           const next = chosenNode(changes, chosen);
           if (next !== chosen) onChoose(next);
