@@ -779,7 +779,8 @@ function Canvas({
           >
             <Background />
             <Controls />
-            <MiniMap />
+            {/* Beside the node view the canvas is narrow: the map would cover it. */}
+            {!current && <MiniMap />}
           </ReactFlow>
         </div>
         {current && (
