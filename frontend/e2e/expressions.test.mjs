@@ -116,7 +116,8 @@ test("expression and template fields complete paths of the test run's data and p
   const urlPreview = await previewOf(page, url);
   await urlPreview.getByText(`"${base}/orders/42"`, { exact: true }).waitFor();
   await url.click();
-  await page.keyboard.press("End");
+  // The end of the text, not of a wrapped line.
+  await page.keyboard.press("Control+End");
   await page.keyboard.type("?to={{");
   assert.equal(await url.textContent(), `${base}/orders/{{ steps.transform.total }}?to={{  }}`);
   await page.keyboard.type("trigger.body.customer.e");

@@ -775,6 +775,7 @@ function Canvas({
             ariaLabelConfig={ariaLabels}
             fitView
             fitViewOptions={{ maxZoom: 1 }}
+            minZoom={0.2}
             deleteKeyCode={null}
           >
             <Background />
