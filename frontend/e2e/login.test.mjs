@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServer as createHTTPServer } from "node:http";
-import { useServer, shots, token, expectFailure } from "./harness.mjs";
+import { useServer, shots, token, expectFailure, checkA11y } from "./harness.mjs";
 
 const env = useServer();
 
@@ -112,6 +112,7 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
 
   // Restoring version 2 brings the if back, as version 4.
   await page.locator("summary", { hasText: "Versions" }).click();
+  await checkA11y(page, "editor with its versions");
   await page.getByRole("button", { name: "Restore v2" }).click();
   await page.locator('[data-node="if"]').waitFor();
   await page.getByRole("heading", { name: "Payments to Slack v4" }).waitFor();
@@ -167,6 +168,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   // A credential made inline, from the node's picker.
   await call.getByRole("button", { name: "New credential" }).click();
   const inline = call.getByRole("form", { name: "New credential" });
+  await checkA11y(page, "node panel with a new credential");
   await inline.getByLabel("Name", { exact: true }).fill("pipeline-token");
   await inline.getByLabel("Type").selectOption("http_bearer");
   await inline.getByLabel("Token").fill("tok_pipeline_0123456789");
