@@ -192,8 +192,12 @@ export function useServer() {
     const done = guard(page, env.baseURL);
     t.after(async () => {
       // Taken before the close, which aborts what is still under way.
-      const problems = await done();
-      await page.close();
+      let problems;
+      try {
+        problems = await done();
+      } finally {
+        await page.close();
+      }
       assert.deepEqual(problems, [], "nothing went wrong on the page");
     });
     return page;
@@ -208,9 +212,13 @@ export function useServer() {
     const page = await context.newPage();
     const done = guard(page, env.baseURL);
     t.after(async () => {
-      const problems = await done();
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      let problems;
+      try {
+        problems = await done();
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
       assert.deepEqual(problems, [], "nothing went wrong on the page");
     });
     return page;
