@@ -6,7 +6,7 @@ BIN     := bin/hookflow
 GOFILES  = $(shell git ls-files --cached --others --exclude-standard '*.go')
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: build web run test check test-go test-web test-e2e chromium shell-tools api-types check-api-types clean
+.PHONY: build web run test check test-go test-web test-e2e screenshots chromium shell-tools api-types check-api-types clean
 
 ## build: the editor, then one static binary with the editor embedded.
 build: web
@@ -58,10 +58,17 @@ api-types check-api-types: $(NPM_STAMP)
 	else $(API_TYPES) --check || { echo "frontend/src/api.gen.ts is out of date with the OpenAPI document: run make api-types"; exit 1; }; fi
 
 ## test-e2e: the editor in Debian's chromium (installed if missing), driven by
-## playwright-core against bin/hookflow on a temporary SQLite; screenshots go
-## to frontend/screenshots/.
+## playwright-core against bin/hookflow on a temporary SQLite; a test fails on
+## a console error, a failed request or an accessibility violation. The
+## tests' screenshots go to frontend/test-results/.
 test-e2e: build chromium
 	cd frontend && npm run e2e
+
+## screenshots: the committed screenshots of each screen, frontend/screenshots/,
+## taken again (stale ones removed).
+screenshots: build chromium
+	rm -f frontend/screenshots/*.png
+	cd frontend && SCREENSHOTS=1 node --test e2e/screenshots.test.mjs
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServer } from "node:http";
-import { useServer, shots } from "./harness.mjs";
+import { useServer, shots, expectFailure } from "./harness.mjs";
 
 const env = useServer();
 
@@ -96,6 +96,7 @@ test("expression and template fields complete paths of the test run's data and p
   await emailPreview.getByText('"ada@example.com"', { exact: true }).waitFor();
 
   // A source that does not compile shows why, under the field.
+  expectFailure(page, /\/api\/v1\/expressions\/evaluate$/, 422);
   await page.keyboard.type(" +");
   assert.match(await emailPreview.locator(".problem").textContent(), /unexpected token EOF/);
   await page.keyboard.press("Backspace");

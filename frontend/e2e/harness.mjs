@@ -1,23 +1,32 @@
 // The browser tests' harness: the real binary (bin/hookflow, built by `make
 // build` with the editor embedded) on a temporary SQLite database, driven
 // through Debian's chromium with playwright-core. Each test file calls
-// useServer() once; its tests share that server and browser. Screenshots of
-// each screen go to frontend/screenshots/ (git-ignored), for review.
+// useServer() once; its tests share that server and browser. Screenshots the
+// tests take go to frontend/test-results/ (git-ignored), for review; the
+// committed ones in frontend/screenshots/ are screenshots.test.mjs's.
+//
+// Every page a test opens is watched: a console error, an uncaught
+// exception, or a request to the server that fails or answers 400 or more
+// fails the test at its end, unless the test declared that answer with
+// expectFailure. Each screen is checked with axe when a test screenshots it
+// and when the test ends (checkA11y; tests call it for what they open
+// between screenshots): a serious or critical violation fails the test.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:net";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
 const binary = process.env.HOOKFLOW_BINARY ?? join(root, "bin", "hookflow");
-/** Where screenshots go. */
-export const shots = join(here, "..", "screenshots");
+/** Where the tests' screenshots go. */
+export const shots = join(here, "..", "test-results");
 /** The admin token the server is started with. */
 export const token = "hf_e2e_admin_token_0123456789";
 
@@ -55,18 +64,77 @@ function launch(profileDir) {
   });
 }
 
-/** watchErrors collects the page's console errors and uncaught exceptions. */
-function watchErrors(page) {
-  const errors = [];
+const axeScript = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/** The answers each page's test declared expected: page → [{ url, status }]. */
+const expected = new WeakMap();
+
+/** expectFailure lets the page's requests whose URL matches url answer
+ * status without failing the test: a test that submits bad input on
+ * purpose declares the refusal it provokes. */
+export function expectFailure(page, url, status) {
+  if (!expected.has(page)) expected.set(page, []);
+  expected.get(page).push({ url, status });
+}
+
+/** watch collects what went wrong on the page: console errors, uncaught
+ * exceptions, and requests to origin that failed or answered 400 or more
+ * (less those expectFailure declared). */
+function watch(page, origin) {
+  const problems = [];
+  const ours = (url) => url.startsWith(origin + "/");
+  const path = (url) => url.slice(origin.length);
   page.on("console", (m) => {
-    // The browser logs every 4xx answer as a failed resource; the page
-    // handles those (a refused login, a flow with problems), so only other
-    // errors count.
-    const handled = /^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
-    if (m.type() === "error" && !handled) errors.push(m.text());
+    if (m.type() !== "error") return;
+    // The browser logs each failed request to the server too; the response
+    // and requestfailed handlers judge those, expected or not.
+    if (m.text().startsWith("Failed to load resource:") && ours(m.location().url)) return;
+    problems.push(`console error: ${m.text()}`);
   });
-  page.on("pageerror", (e) => errors.push(e.message));
-  return errors;
+  page.on("pageerror", (e) => problems.push(`uncaught exception: ${e.message}`));
+  page.on("response", (r) => {
+    const url = r.url();
+    if (!ours(url) || r.status() < 400) return;
+    if ((expected.get(page) ?? []).some((e) => e.url.test(url) && e.status === r.status())) return;
+    problems.push(`${r.request().method()} ${path(url)} answered ${r.status()}`);
+  });
+  page.on("requestfailed", (r) => {
+    if (ours(r.url())) problems.push(`${r.method()} ${path(r.url())} failed: ${r.failure()?.errorText}`);
+  });
+  return problems;
+}
+
+/** checkA11y runs axe on the page as it is and fails on any serious or
+ * critical violation, naming the screen, each rule, its impact, the
+ * elements' selectors and where to read about it. */
+export async function checkA11y(page, screenName) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: axeScript });
+  const violations = await page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, { resultTypes: ["violations"] });
+    return violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl, targets: v.nodes.map((n) => n.target.join(" ")) }));
+  });
+  if (violations.length === 0) return;
+  const list = violations.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join("\n    ")}\n    ${v.helpUrl}`);
+  assert.fail(`accessibility violations on ${screenName}:\n${list.join("\n")}`);
+}
+
+/** guard watches a page for the test: its screenshots check the screen
+ * with axe first, and when the test ends the screen it is on is checked and
+ * nothing may have gone wrong on it. */
+function guard(page, origin) {
+  const problems = watch(page, origin);
+  const screenshot = page.screenshot.bind(page);
+  page.screenshot = async (options = {}) => {
+    await checkA11y(page, options.path ? basename(options.path, ".png") : page.url());
+    return screenshot(options);
+  };
+  /** done answers the problems seen, after checking the screen left open. */
+  return async () => {
+    if (!page.isClosed() && page.url().startsWith(origin + "/")) await checkA11y(page, `${page.url()} at the end of the test`);
+    return [...problems];
+  };
 }
 
 /** useServer starts the server and the browser before the file's tests and
@@ -117,30 +185,41 @@ export function useServer() {
   /** createFlow saves a flow document through the API. */
   env.createFlow = (doc) => env.json("/api/v1/flows", { method: "POST", body: JSON.stringify(doc) });
 
-  /** newPage opens a page that fails the test on any console error. */
+  /** newPage opens a page watched as the harness's header says. */
   env.newPage = async (t) => {
     await env.browser.clearCookies(); // Each test starts logged out.
     const page = await env.browser.newPage();
-    const errors = watchErrors(page);
+    const done = guard(page, env.baseURL);
     t.after(async () => {
-      await page.close();
-      assert.deepEqual(errors, [], "no console errors");
+      // Taken before the close, which aborts what is still under way.
+      let problems;
+      try {
+        problems = await done();
+      } finally {
+        await page.close();
+      }
+      assert.deepEqual(problems, [], "nothing went wrong on the page");
     });
     return page;
   };
 
   /** freshPage opens a page in a browser context of its own (its own
    * cookies: another person at another browser), closed after the test,
-   * failing the test on any console error as newPage does. */
+   * and watched as newPage's is. */
   env.freshPage = async (t) => {
     const profile = mkdtempSync(join(tmpdir(), "hookflow-chromium-"));
     const context = await launch(profile);
     const page = await context.newPage();
-    const errors = watchErrors(page);
+    const done = guard(page, env.baseURL);
     t.after(async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-      assert.deepEqual(errors, [], "no console errors");
+      let problems;
+      try {
+        problems = await done();
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
+      assert.deepEqual(problems, [], "nothing went wrong on the page");
     });
     return page;
   };

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServer as createHTTPServer } from "node:http";
-import { useServer, shots, token } from "./harness.mjs";
+import { useServer, shots, token, expectFailure } from "./harness.mjs";
 
 const env = useServer();
 
@@ -276,6 +276,7 @@ test("an edited credential's new token is what the flow sends", async (t) => {
   assert.equal(await tokenField.inputValue(), "", "the current token is not shown");
 
   // Saved empty: the server's problem shows under the field.
+  expectFailure(page, /\/api\/v1\/credentials\/rotating-token$/, 422);
   await form.getByRole("button", { name: "Save credential" }).click();
   await form.locator(".field .problem").getByText("is required").waitFor();
 

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createServer as createHTTPServer } from "node:http";
-import { useServer, shots, token } from "./harness.mjs";
+import { useServer, shots, token, expectFailure, checkA11y } from "./harness.mjs";
 
 const env = useServer();
 
@@ -22,6 +22,7 @@ test("log in with the admin token, see the flows, log out", async (t) => {
   await page.screenshot({ path: join(shots, "login.png") });
 
   await page.getByRole("button", { name: "Use an API token" }).click();
+  expectFailure(page, /\/api\/v1\/session$/, 401);
   await page.getByLabel("Login token").fill("hf_wrong");
   await page.getByRole("button", { name: "Log in" }).click();
   assert.match(await page.getByRole("alert").textContent(), /^invalid token/);
@@ -72,6 +73,7 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
   await page.locator('[data-node="hook"]').waitFor();
 
   // An if without its condition: the server refuses it on that field.
+  expectFailure(page, /\/api\/v1\/flows\/[\w-]+$/, 422);
   await page.getByRole("complementary", { name: "Node palette" }).getByRole("button", { name: "If", exact: true }).click();
   await page.locator('[data-node="if"]').waitFor();
   await page.getByText("Unsaved changes").waitFor();
@@ -110,6 +112,7 @@ test("open a flow on the canvas, add a node, and see a validation problem on its
 
   // Restoring version 2 brings the if back, as version 4.
   await page.locator("summary", { hasText: "Versions" }).click();
+  await checkA11y(page, "editor with its versions");
   await page.getByRole("button", { name: "Restore v2" }).click();
   await page.locator('[data-node="if"]').waitFor();
   await page.getByRole("heading", { name: "Payments to Slack v4" }).waitFor();
@@ -165,6 +168,7 @@ test("build webhook → transform → http.request on the canvas, activate, deli
   // A credential made inline, from the node's picker.
   await call.getByRole("button", { name: "New credential" }).click();
   const inline = call.getByRole("form", { name: "New credential" });
+  await checkA11y(page, "node panel with a new credential");
   await inline.getByLabel("Name", { exact: true }).fill("pipeline-token");
   await inline.getByLabel("Type").selectOption("http_bearer");
   await inline.getByLabel("Token").fill("tok_pipeline_0123456789");
@@ -274,6 +278,7 @@ test("store credentials through the credentials page; their data never comes bac
   const form = page.getByRole("form", { name: "New credential" });
 
   // A Slack credential needs a webhook URL or a token: the problem shows under the field.
+  expectFailure(page, /\/api\/v1\/credentials$/, 422);
   await form.getByLabel("Name", { exact: true }).fill("slack-sales");
   await form.getByLabel("Type").selectOption("slack");
   await form.getByRole("button", { name: "Store credential" }).click();

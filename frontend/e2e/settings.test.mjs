@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { useServer, shots } from "./harness.mjs";
+import { useServer, shots, expectFailure } from "./harness.mjs";
 
 const env = useServer();
 
@@ -23,6 +23,7 @@ test("a flow's concurrency limit is set, refused when wrong, and saved with the 
   await page.locator("summary", { hasText: "Flow settings" }).click();
   const limit = page.getByLabel("Most runs at once");
   assert.equal(await limit.inputValue(), "", "no limit at first");
+  expectFailure(page, new RegExp(`/api/v1/flows/${flow.id}$`), 422);
   await limit.fill("0");
   await page.getByText("Unsaved changes").waitFor();
   await page.getByRole("button", { name: "Save", exact: true }).click();

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { useServer, shots } from "./harness.mjs";
+import { useServer, shots, expectFailure } from "./harness.mjs";
 
 const env = useServer();
 
@@ -58,6 +58,7 @@ test("the owner invites an editor and a viewer; the editor saves, the viewer can
   const owner = await env.newPage(t);
   await owner.goto(env.baseURL + "/");
   await owner.getByLabel("Email").fill("owner@example.com");
+  expectFailure(owner, /\/api\/v1\/session$/, 401);
   await owner.getByLabel("Password").fill("not the password");
   await owner.getByRole("button", { name: "Log in" }).click();
   assert.equal(await owner.getByRole("alert").textContent(), "wrong email or password");
@@ -91,6 +92,7 @@ test("the owner invites an editor and a viewer; the editor saves, the viewer can
   assert.match(await save.getAttribute("title"), /flows:write/, "and is told why");
   assert.equal(await viewer.getByRole("button", { name: "Test", exact: true }).isDisabled(), true);
   await viewer.screenshot({ path: join(shots, "viewer-editor.png") });
+  expectFailure(viewer, new RegExp(`/api/v1/flows/${flow.id}$`), 403);
   const refused = await viewer.evaluate(async (id) => {
     const res = await fetch(`/api/v1/flows/${id}`, {
       method: "PUT",

@@ -142,7 +142,9 @@ export function CodeField({ mode, value, onChange, id, labelledBy, label, paths 
   const hint = useRef(new Compartment());
 
   const contentAttributes = (): Record<string, string> => {
-    const attrs: Record<string, string> = {};
+    // Focusable already (contenteditable), but said so: a checker then
+    // knows the scroller around it is reachable by keyboard.
+    const attrs: Record<string, string> = { tabindex: "0" };
     if (id) attrs.id = id;
     if (labelledBy) attrs["aria-labelledby"] = labelledBy;
     if (label) attrs["aria-label"] = label;

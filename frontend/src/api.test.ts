@@ -116,6 +116,8 @@ describe("Client with the session cookie", () => {
   it("answers null for a flow without a sample (204)", async () => {
     const client = new Client({ fetch: async () => new Response(null, { status: 204 }) });
     await expect(client.getSample("f1")).resolves.toBeNull();
+    const empty = new Client({ fetch: fakeFetch(200, "") });
+    await expect(empty.getSample("f1")).resolves.toBeNull();
     const missing = new Client({ fetch: fakeFetch(404, '{"error":"flow \\"f9\\" not found"}') });
     await expect(missing.getSample("f9")).rejects.toMatchObject({ status: 404 });
   });
