@@ -67,6 +67,7 @@ test("a screenshot of each screen", { skip }, async (t) => {
       { from: "order", to: "summary" },
       { from: "summary", to: "notify" },
     ],
+    ui: { notes: [{ id: "note_1", text: "Every order goes to #sales, with its total.", position: { x: 280, y: -90 }, width: 240, height: 80, color: "yellow" }] },
   });
   await env.createFlow({
     name: "Refunds to the ledger",

@@ -729,14 +729,17 @@ function Canvas({
         </button>
         <span role="status">{status}</span>
       </div>
-      <Versions client={client} flow={flow} current={version} dirty={dirty} />
-      <FlowSettingsPanel client={client} flowId={flow.id} settings={settings} onChange={setSettings} problems={problems} />
-      <details className="test-payload">
-        <summary>Test payload</summary>
-        <label id="test-payload-label" htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
-        <CodeField id="test-payload" labelledBy="test-payload-label" mode="json" value={payload} onChange={setPayload} />
-        <ReceivedPayloads client={client} flowId={flow.id} onPick={(body) => setPayload(JSON.stringify(body, null, 2))} />
-      </details>
+      {/* In one row, so the canvas keeps the window's height. */}
+      <div className="editor-meta">
+        <Versions client={client} flow={flow} current={version} dirty={dirty} />
+        <FlowSettingsPanel client={client} flowId={flow.id} settings={settings} onChange={setSettings} problems={problems} />
+        <details className="test-payload">
+          <summary>Test payload</summary>
+          <label id="test-payload-label" htmlFor="test-payload">The body the trigger receives in a test run (JSON)</label>
+          <CodeField id="test-payload" labelledBy="test-payload-label" mode="json" value={payload} onChange={setPayload} />
+          <ReceivedPayloads client={client} flowId={flow.id} onPick={(body) => setPayload(JSON.stringify(body, null, 2))} />
+        </details>
+      </div>
       {flowProblems.length > 0 && (
         <ul role="alert" aria-label="Problems">
           {flowProblems.map((p, i) => (
