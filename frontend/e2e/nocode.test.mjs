@@ -129,3 +129,35 @@ test("a new user maps fields by dragging, pins an output and tests one node alon
   await data.getByText("number").first().waitFor();
   await page.screenshot({ path: join(shots, "run-output-schema.png") });
 });
+
+test("inside a foreach, the node view and previews read the loop's first element as item", async (t) => {
+  const flow = await env.createFlow({
+    name: "Order lines",
+    nodes: [
+      { id: "hook", type: "trigger.webhook", ui: { x: 0, y: 0 } },
+      { id: "each", type: "foreach", params: { items: "trigger.body.lines" }, ui: { x: 300, y: 0 } },
+      { id: "line", type: "transform", params: { fields: { sku: "item.sku", position: "index" } }, ui: { x: 600, y: 0 } },
+    ],
+    edges: [
+      { from: "hook", to: "each" },
+      { from: "each", port: "each", to: "line" },
+    ],
+  });
+  const page = await env.login(t);
+  await page.goto(`${env.baseURL}/flows/${flow.id}`);
+  await page.locator("summary", { hasText: "Test payload" }).click();
+  await page.locator("#test-payload").fill('{"lines": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}]}');
+  await page.getByRole("button", { name: "Test", exact: true }).click();
+  await page.locator('[data-node="line"][data-result="succeeded"]').waitFor();
+
+  await page.locator('[data-node="line"]').click();
+  const input = page.getByRole("region", { name: "Input of line" });
+  await input.getByText("Element of each").waitFor();
+  await field(input, "item.sku").waitFor();
+  const form = page.getByRole("complementary", { name: "Node line" });
+  const sku = form.getByLabel("Value of sku", { exact: true });
+  await page.locator(`[id="${await sku.getAttribute("aria-describedby")}"]`).getByText('"A-1"', { exact: true }).waitFor();
+  const position = form.getByLabel("Value of position", { exact: true });
+  await page.locator(`[id="${await position.getAttribute("aria-describedby")}"]`).getByText("0", { exact: true }).waitFor();
+  await page.screenshot({ path: join(shots, "node-view-loop.png") });
+});
