@@ -1,8 +1,7 @@
 import { useState, type ReactNode } from "react";
-import { type ConsumerState, type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type PreviewScope, type Problem, type Step } from "./api";
+import { type ConsumerState, type Credential, type Delivery, type FlowNode, type NodeField, type NodeType, type PreviewScope, type Problem } from "./api";
 import { CodeField, JSONField, ValuePreview, type CodeFieldProps, type PreviewFn } from "./CodeField";
 import { nextFirings } from "./cron";
-import { StepView } from "./StepView";
 
 type Params = Record<string, unknown>;
 
@@ -47,7 +46,6 @@ export function NodePanel({
   flows = [],
   triggerURL,
   consumer,
-  steps,
   listen,
   paths = [],
   previewScope,
@@ -66,8 +64,6 @@ export function NodePanel({
   /** For a broker trigger: its consumer's state on the server, or null
    * while the flow is inactive (nothing consumes). */
   consumer?: ConsumerState | null;
-  /** The node's attempts in the last test run. */
-  steps?: Step[];
   /** For a webhook trigger: wait for the next request to its URL. */
   /** denied says why the caller may not listen (which runs the flow), if so. */
   listen?: { listening: boolean; captured: Delivery | null; start: () => void; denied?: string };
@@ -166,16 +162,6 @@ export function NodePanel({
           <summary>Advanced</summary>
           {advanced.map(render)}
         </details>
-      )}
-      {steps && steps.length > 0 && (
-        <section aria-label="Last test">
-          <h4>Last test</h4>
-          <ol className="steps">
-            {steps.map((s, i) => (
-              <StepView key={i} step={s} outputLabel="Test output" />
-            ))}
-          </ol>
-        </section>
       )}
       {type?.category !== "trigger" && (
         <label className="field">
