@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/n8nimport/n8nexpr"
+	"github.com/hookflow/hookflow/nodes"
 )
 
 // nodeBuilder builds one Hookflow node's params from an n8n node, and
@@ -178,7 +179,12 @@ func (b *nodeBuilder) credential(hfType string, n8nTypes ...string) string {
 		}
 	}
 	if n8nType == "" {
-		return ""
+		if !required(hfType) {
+			return ""
+		}
+		// The kind cannot go without one: name it after the node, for the
+		// user to create.
+		n8nType = "(none)"
 	}
 	name := credentialName(n8nName, b.n.Name)
 	need := CredentialNeed{Name: name, Type: hfType, N8nName: n8nName, N8nType: n8nType, Node: b.n.Name}
@@ -216,4 +222,15 @@ func (b *nodeBuilder) pairs(field string, list []params) map[string]string {
 		out[name] = b.tmpl(fmt.Sprintf("%s.%s", field, name), p.get("value"))
 	}
 	return out
+}
+
+// required tells whether the kinds taking this credential type cannot do
+// without one (the messaging, mail and database kinds), unlike an HTTP
+// request or a webhook.
+func required(hfType string) bool {
+	switch hfType {
+	case nodes.CredentialSlack, nodes.CredentialDiscord, nodes.CredentialTelegram, nodes.CredentialSMTP, nodes.CredentialDatabase:
+		return true
+	}
+	return false
 }
