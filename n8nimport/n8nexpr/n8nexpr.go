@@ -77,6 +77,7 @@ func ToExpression(v string, s Scope) (string, error) {
 		}
 		if c.kind != kindString {
 			c = call("string", kindString, binary(c, "??", atom(`""`, kindString), precCoalesce, kindAny))
+
 		}
 		codes = append(codes, c)
 	}

@@ -38,10 +38,14 @@ func (t *translator) parse() (ast.Expression, error) {
 		return nil, t.refuse("is empty")
 	}
 	src := strings.TrimRight(t.source, "; \t\r\n")
+	var parseErr error
 	for _, candidate := range []string{src, "(" + src + "\n)"} {
 		prog, err := parser.ParseFile(nil, "", candidate, 0)
 		if err != nil {
-			return nil, t.refuse("is not a JavaScript expression: %v", err)
+			if parseErr == nil {
+				parseErr = t.refuse("is not a JavaScript expression: %v", err)
+			}
+			continue
 		}
 		if len(prog.Body) != 1 {
 			return nil, t.refuse("holds statements, not one expression")
@@ -54,6 +58,9 @@ func (t *translator) parse() (ast.Expression, error) {
 		default:
 			return nil, t.refuse("holds a statement, not an expression")
 		}
+	}
+	if parseErr != nil {
+		return nil, parseErr
 	}
 	return nil, t.refuse("holds a block of statements, not an expression")
 }
@@ -329,7 +336,11 @@ func (t *translator) binary(e *ast.BinaryExpression) (code, error) {
 		if l.kind == r.kind {
 			k = l.kind
 		}
-		return binary(l, "??", r, precCoalesce, k), nil
+		// expr binds ?? tightest but refuses to mix it with other
+		// operators unparenthesized, so its result is always wrapped.
+		c := binary(l, "??", r, precCoalesce, k)
+		c.prec = precTernary + 1
+		return c, nil
 	case token.IN:
 		return code{}, t.refuse("uses the in operator, which tests keys in JavaScript and values in expr")
 	case token.INSTANCEOF:
