@@ -511,11 +511,12 @@ func wait(b *nodeBuilder) (string, error) {
 	units := map[string]float64{"seconds": 1e3, "minutes": 6e4, "hours": 36e5, "days": 864e5}
 	switch resume := p.str("timeInterval", "resume"); resume {
 	case "timeInterval":
-		unit := p.str("hours", "unit")
-		ms := p.num(1, "amount") * units[unit]
-		if b.n.TypeVersion < 1.1 {
-			ms = p.num(1, "amount") * units[unit]
+		// Version 1.1 changed the defaults from 1 hour to 5 seconds.
+		amount, unit := p.num(1, "amount"), p.str("hours", "unit")
+		if b.n.TypeVersion >= 1.1 {
+			amount, unit = p.num(5, "amount"), p.str("seconds", "unit")
 		}
+		ms := amount * units[unit]
 		b.params["duration_ms"] = int64(ms)
 		return "delay", nil
 	case "specificTime":

@@ -178,13 +178,13 @@ func (b *nodeBuilder) credential(hfType string, n8nTypes ...string) string {
 			break
 		}
 	}
-	if n8nType == "" {
+	if n8nName == "" && n8nType == "" {
 		if !required(hfType) {
 			return ""
 		}
 		// The kind cannot go without one: name it after the node, for the
 		// user to create.
-		n8nType = "(none)"
+		n8nType = ""
 	}
 	name := credentialName(n8nName, b.n.Name)
 	need := CredentialNeed{Name: name, Type: hfType, N8nName: n8nName, N8nType: n8nType, Node: b.n.Name}

@@ -136,7 +136,11 @@ func (r *Report) Write(w io.Writer) error {
 	if len(r.Credentials) > 0 {
 		b.WriteString("\ncredentials to create:\n")
 		for _, cr := range r.Credentials {
-			fmt.Fprintf(&b, "  create credential %s of type %s (n8n %s %q, used by %q)\n", cr.Name, cr.Type, cr.N8nType, cr.N8nName, cr.Node)
+			from := fmt.Sprintf("n8n %s %q", cr.N8nType, cr.N8nName)
+			if cr.N8nName == "" {
+				from = "the n8n node names none"
+			}
+			fmt.Fprintf(&b, "  create credential %s of type %s (%s; used by %q)\n", cr.Name, cr.Type, from, cr.Node)
 		}
 	}
 	for _, n := range r.Notes {
