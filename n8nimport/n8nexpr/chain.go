@@ -19,16 +19,14 @@ type link struct {
 func flatten(e ast.Expression) (ast.Expression, []link) {
 	var links []link
 	for {
-		optional := false
 		if o, ok := e.(*ast.Optional); ok {
+			// a?.b: the link applied to a is optional.
 			e = o.Expression
-			optional = true
 			if len(links) > 0 {
 				links[0].optional = true
 			}
 			continue
 		}
-		_ = optional
 		switch n := e.(type) {
 		case *ast.DotExpression:
 			links = append([]link{{name: n.Identifier.Name.String()}}, links...)

@@ -26,6 +26,9 @@ func (t *translator) links(base code, links []link) (code, error) {
 			base = call("len", kindNumber, base)
 			continue
 		}
+		if err := t.indexable(base, l); err != nil {
+			return code{}, err
+		}
 		if key, ok := l.key(); ok {
 			base = member(base, key, l.optional)
 			continue
@@ -46,6 +49,21 @@ func (t *translator) links(base code, links []link) (code, error) {
 		base = atom(base.at(precAtom)+dot+"["+idx.src+"]", kindAny)
 	}
 	return base, nil
+}
+
+// indexable refuses reading a property or position of a value whose kind
+// is known not to allow it in expr: a string's characters by position, a
+// number's or a literal list's properties, a literal map's positions.
+func (t *translator) indexable(base code, l link) error {
+	_, isKey := l.key()
+	_, isPos := l.index.(*ast.NumberLiteral)
+	switch {
+	case base.kind == kindAny:
+		return nil
+	case base.kind == kindMap && isKey, base.kind == kindList && isPos:
+		return nil
+	}
+	return t.refuse("reads a property or position of a literal value that has no equivalent in expr")
 }
 
 // args translates call arguments.

@@ -62,7 +62,7 @@ func TestRefused(t *testing.T) {
 func TestScope(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		scope      Scope
+		scope     Scope
 		n8n, want string
 	}{
 		{Scope{Trigger: "Webhook", Input: "Webhook"}, `={{ $json.body.x }}`, `trigger.body.x`},
