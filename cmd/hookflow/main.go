@@ -162,6 +162,7 @@ func rootCommand(stdin io.Reader, stdout, stderr io.Writer) *ffcli.Command {
 			serveCmd,
 			migrateCommand(stdout, stderr),
 			flowCommand(stdin, stdout, stderr),
+			importCommand(stdin, stdout, stderr),
 			runCommand(stdin, stdout, stderr),
 			tokenCommand(stdout, stderr),
 			userCommand(stdin, stdout, stderr),

@@ -1,0 +1,181 @@
+// Package n8nexpr translates n8n parameter values, whose {{ }} placeholders
+// hold JavaScript, into Hookflow expressions and templates (expr-lang).
+//
+// Only a subset of JavaScript has a faithful equivalent in expr. Anything
+// outside it is refused with an *Untranslatable error that says why, so an
+// imported flow never runs an expression that means something else than it
+// did in n8n.
+package n8nexpr
+
+import "strings"
+
+// Scope says what n8n's names mean in the flow being imported.
+type Scope struct {
+	// IDs maps each n8n node name to the Hookflow node id it became.
+	IDs map[string]string
+	// Trigger is the n8n name of the workflow's trigger node: its output is
+	// Hookflow's trigger (for a webhook: headers, query, body — n8n's
+	// $json.body.x is trigger.body.x; n8n's params has no equivalent).
+	Trigger string
+	// Input is the n8n name of the node directly upstream of the one being
+	// translated ("" when none): $json, $input.item.json and
+	// $input.first().json are its output — trigger when Input is the
+	// trigger, else input.
+	Input string
+	// InLoop says the node runs inside a foreach: n8n's per-item semantics
+	// then map to item, and $json means item.
+	InLoop bool
+}
+
+// Untranslatable is the error for what cannot be translated.
+type Untranslatable struct {
+	// Source is the original JavaScript (or parameter value).
+	Source string
+	// Reason says why, in a user's words, such as
+	// "calls $items(), which has no equivalent".
+	Reason string
+}
+
+func (e *Untranslatable) Error() string {
+	return "cannot translate n8n expression " + e.Source + ": " + e.Reason
+}
+
+// IsExpression reports whether an n8n parameter value is an expression: n8n
+// marks those with a leading "=".
+func IsExpression(v string) bool { return strings.HasPrefix(v, "=") }
+
+// ToExpression translates an n8n parameter value into one Hookflow
+// expression, for fields of type expression (transform values, conditions).
+//
+// "={{ $json.a }}" becomes input.a, keeping the value's type. Text around
+// or between placeholders makes a string, as in n8n: "=Hello {{ $json.name }}!"
+// becomes "Hello " + string(input.name ?? "") + "!", where a missing value
+// adds nothing, as Hookflow's templates do. A plain value (no "=") is text
+// in n8n, so it becomes a quoted string literal, even when it looks like a
+// number.
+func ToExpression(v string, s Scope) (string, error) {
+	if !IsExpression(v) {
+		return quote(v), nil
+	}
+	parts, err := split(v)
+	if err != nil {
+		return "", err
+	}
+	if len(parts) == 1 && parts[0].js {
+		c, err := translateJS(parts[0].text, s)
+		return c.src, err
+	}
+	var codes []code
+	for _, p := range parts {
+		if !p.js {
+			codes = append(codes, atom(quote(p.text), kindString))
+			continue
+		}
+		c, err := translateJS(p.text, s)
+		if err != nil {
+			return "", err
+		}
+		if c.kind != kindString {
+			c = call("string", kindString, binary(c, "??", atom(`""`, kindString), precCoalesce, kindAny))
+
+		}
+		codes = append(codes, c)
+	}
+	return concat(codes).src, nil
+}
+
+// ToTemplate translates an n8n parameter value into a Hookflow template,
+// for text fields (URLs, message text, headers): the text is kept and each
+// {{ }} is translated. Hookflow's templates have no escape for a literal
+// "{{", so one is written as the placeholder {{ "{{" }}.
+func ToTemplate(v string, s Scope) (string, error) {
+	if !IsExpression(v) {
+		return escapeText(v), nil
+	}
+	parts, err := split(v)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if !p.js {
+			b.WriteString(escapeText(p.text))
+			continue
+		}
+		c, err := translateJS(p.text, s)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("{{ " + c.src + " }}")
+	}
+	return b.String(), nil
+}
+
+// escapeText makes text safe to place in a template.
+func escapeText(s string) string {
+	return strings.ReplaceAll(s, "{{", `{{ "{{" }}`)
+}
+
+// part is literal text or the JavaScript inside one {{ }}.
+type part struct {
+	text string
+	js   bool
+}
+
+// split cuts an n8n expression value (with its leading "=") into text and
+// placeholders. A "}}" inside a JavaScript string or object literal does
+// not close a placeholder.
+func split(v string) ([]part, error) {
+	rest := strings.TrimPrefix(v, "=")
+	var parts []part
+	for rest != "" {
+		open := strings.Index(rest, "{{")
+		if open < 0 {
+			parts = append(parts, part{text: rest})
+			break
+		}
+		if open > 0 {
+			parts = append(parts, part{text: rest[:open]})
+		}
+		body := rest[open+2:]
+		end := closing(body)
+		if end < 0 {
+			return nil, &Untranslatable{Source: v, Reason: `has a "{{" that is not closed by "}}"`}
+		}
+		if strings.TrimSpace(body[:end]) == "" {
+			return nil, &Untranslatable{Source: v, Reason: "has an empty {{ }}"}
+		}
+		parts = append(parts, part{text: body[:end], js: true})
+		rest = body[end+2:]
+	}
+	if len(parts) == 0 {
+		parts = append(parts, part{})
+	}
+	return parts, nil
+}
+
+// closing finds the "}}" that ends a placeholder whose body starts s.
+func closing(s string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '{':
+			depth++
+		case c == '}' && depth > 0:
+			depth--
+		case c == '}' && i+1 < len(s) && s[i+1] == '}':
+			return i
+		}
+	}
+	return -1
+}
