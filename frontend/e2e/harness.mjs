@@ -99,7 +99,10 @@ function watch(page, origin) {
     problems.push(`${r.request().method()} ${path(url)} answered ${r.status()}`);
   });
   page.on("requestfailed", (r) => {
-    if (ours(r.url())) problems.push(`${r.method()} ${path(r.url())} failed: ${r.failure()?.errorText}`);
+    // The browser aborts the requests of a page it leaves (a reload, Back,
+    // a link): the server did nothing wrong, and no user sees it.
+    const error = r.failure()?.errorText;
+    if (ours(r.url()) && error !== "net::ERR_ABORTED") problems.push(`${r.method()} ${path(r.url())} failed: ${error}`);
   });
   return problems;
 }
