@@ -151,9 +151,6 @@ func TestEverySchemeWithRealDeliveries(t *testing.T) {
 		header http.Header
 		body   []byte
 	}
-	now := time.Now()
-	ts := strconv.FormatInt(now.Unix(), 10)
-	stale := strconv.FormatInt(now.Add(-10*time.Minute).Unix(), 10)
 	tests := []struct {
 		scheme, credType, credData, extra string
 		// sign returns the delivery as the sender would send it to url, at
@@ -254,6 +251,12 @@ func TestEverySchemeWithRealDeliveries(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.scheme, func(t *testing.T) {
 				f := &fixture2{&fixture{t: t, app: f.app, store: f.store}}
+				// Signed now, not when the test began: a parallel test may
+				// wait its turn longer than the schemes' five minutes'
+				// tolerance on a busy machine.
+				now := time.Now()
+				ts := strconv.FormatInt(now.Unix(), 10)
+				stale := strconv.FormatInt(now.Add(-10*time.Minute).Unix(), 10)
 				f.credential(tt.scheme+"-cred", tt.credType, tt.credData)
 				flowID, url := f.activeFlow(verifiedFlow(tt.scheme, tt.scheme+"-cred", tt.extra))
 
