@@ -230,13 +230,12 @@ function Examples({ onPick, denied }: { onPick: (doc: FlowDocument) => void; den
   );
 }
 
-/** chosenJSON reads the file picked in a file input as JSON (and clears the
- * input, so the same file can be picked again); null when none was. */
-async function chosenJSON(event: ChangeEvent<HTMLInputElement>): Promise<{ name: string; value: unknown } | null> {
-  const chosen = event.target.files?.[0];
+/** chosenFile is the file picked in a file input, which it clears so the
+ * same file can be picked again; null when none was. */
+function chosenFile(event: ChangeEvent<HTMLInputElement>): File | null {
+  const chosen = event.target.files?.[0] ?? null;
   event.target.value = "";
-  if (!chosen) return null;
-  return { name: chosen.name, value: JSON.parse(await chosen.text()) };
+  return chosen;
 }
 
 function NewFlow({
@@ -259,23 +258,24 @@ function NewFlow({
   }
 
   async function importFile(event: ChangeEvent<HTMLInputElement>) {
-    const name = event.target.files?.[0]?.name;
+    const chosen = chosenFile(event);
+    if (!chosen) return;
     try {
-      const chosen = await chosenJSON(event);
-      if (chosen) onCreate(exportable(chosen.value as FlowDocument));
+      const doc = JSON.parse(await chosen.text()) as FlowDocument;
+      onCreate(exportable(doc));
     } catch (err) {
-      onError(`${name} is not a flow's JSON: ${errorMessage(err)}`);
+      onError(`${chosen.name} is not a flow's JSON: ${errorMessage(err)}`);
     }
   }
 
   // The server says whether the JSON is an n8n workflow; here it need only be JSON.
   async function importN8nFile(event: ChangeEvent<HTMLInputElement>) {
-    const name = event.target.files?.[0]?.name;
+    const chosen = chosenFile(event);
+    if (!chosen) return;
     try {
-      const chosen = await chosenJSON(event);
-      if (chosen) onImportN8n(chosen.value);
+      onImportN8n(JSON.parse(await chosen.text()));
     } catch (err) {
-      onError(`${name} is not JSON: ${errorMessage(err)}`);
+      onError(`${chosen.name} is not JSON: ${errorMessage(err)}`);
     }
   }
 
