@@ -36,6 +36,8 @@ func (s *server) apiRoutes() []apiRoute {
 		{fiber.MethodGet, "/flows/:id/versions", access.FlowsRead, s.listFlowVersions},
 		{fiber.MethodGet, "/flows/:id/versions/:version", access.FlowsRead, s.getFlowVersion},
 		{fiber.MethodPost, "/expressions/evaluate", access.FlowsRead, s.evaluate},
+		// Converting saves nothing, but its only use is a flow to save.
+		{fiber.MethodPost, "/import/n8n", access.FlowsWrite, s.importN8n},
 
 		// Testing runs a flow, with its side effects; so does listening,
 		// whose captured request runs it.

@@ -117,8 +117,10 @@ func newConverter(w *workflow) *converter {
 		name = string(r[:200])
 	}
 	return &converter{
-		w:      w,
-		flow:   engine.Flow{Name: name, Nodes: []engine.Node{}, Edges: []engine.Edge{}},
+		w:    w,
+		flow: engine.Flow{Name: name, Nodes: []engine.Node{}, Edges: []engine.Edge{}},
+		// Empty lists, not null, so the report's JSON always has them.
+		report: Report{Nodes: []NodeReport{}, Expressions: []ExpressionReport{}, Credentials: []CredentialNeed{}},
 		ids:    map[string]string{},
 		byName: map[string]*converted{},
 		inputs: map[string][]string{},

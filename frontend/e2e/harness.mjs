@@ -235,6 +235,9 @@ export function useServer() {
     await page.getByLabel("Login token").fill(token);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("navigation", { name: "Main" }).waitFor();
+    // The flows page's list loaded: a test that goes on elsewhere at once
+    // would abort its request, which fails the test.
+    await page.getByRole("heading", { name: "Flows", level: 2 }).waitFor();
     return page;
   };
   return env;

@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type ChangeEvent, type FormEvent } from "react";
-import { errorMessage, type Client, type FlowDocument, type FlowSummary } from "./api";
+import { errorMessage, type Client, type FlowDocument, type FlowSummary, type N8nImport } from "./api";
 import examples from "./examples.json";
+import { N8nImportReport } from "./N8nImport";
 import { PageLink } from "./PageLink";
 import { useAccess } from "./access";
 
@@ -47,6 +48,14 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
       void refresh();
       if (open) onOpen(flow.id);
     },
+    onError,
+  });
+  // An n8n workflow is converted first and saved only once its report is
+  // read: the user sees what was left out before the flow exists.
+  const [imported, setImported] = useState<N8nImport | null>(null);
+  const importN8n = useMutation({
+    mutationFn: (workflow: unknown) => client.importN8n(workflow),
+    onSuccess: (result) => setImported(result),
     onError,
   });
   const remove = useMutation({
@@ -105,7 +114,12 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
   return (
     <section aria-labelledby="flows-title">
       <h2 id="flows-title">Flows</h2>
-      <NewFlow onCreate={(doc) => create.mutate({ doc, open: true })} onError={setError} denied={denied} />
+      <NewFlow
+        onCreate={(doc) => create.mutate({ doc, open: true })}
+        onImportN8n={(workflow) => importN8n.mutate(workflow)}
+        onError={setError}
+        denied={denied}
+      />
       {error && (
         <p role="alert">
           {error}{" "}
@@ -113,6 +127,15 @@ export function FlowsPage({ client, onOpen }: { client: Client; onOpen: (id: str
             Dismiss
           </button>
         </p>
+      )}
+      {imported && (
+        <N8nImportReport
+          result={imported}
+          denied={denied}
+          saving={create.isPending}
+          onSave={() => create.mutate({ doc: imported.flow, open: true }, { onSuccess: () => setImported(null) })}
+          onCancel={() => setImported(null)}
+        />
       )}
       {flows.data.length > 0 && (
         <details className="examples">
@@ -207,7 +230,25 @@ function Examples({ onPick, denied }: { onPick: (doc: FlowDocument) => void; den
   );
 }
 
-function NewFlow({ onCreate, onError, denied }: { onCreate: (doc: FlowDocument) => void; onError: (message: string) => void; denied: string }) {
+/** chosenFile is the file picked in a file input, which it clears so the
+ * same file can be picked again; null when none was. */
+function chosenFile(event: ChangeEvent<HTMLInputElement>): File | null {
+  const chosen = event.target.files?.[0] ?? null;
+  event.target.value = "";
+  return chosen;
+}
+
+function NewFlow({
+  onCreate,
+  onImportN8n,
+  onError,
+  denied,
+}: {
+  onCreate: (doc: FlowDocument) => void;
+  onImportN8n: (workflow: unknown) => void;
+  onError: (message: string) => void;
+  denied: string;
+}) {
   const [name, setName] = useState("");
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -217,14 +258,24 @@ function NewFlow({ onCreate, onError, denied }: { onCreate: (doc: FlowDocument) 
   }
 
   async function importFile(event: ChangeEvent<HTMLInputElement>) {
-    const chosen = event.target.files?.[0];
-    event.target.value = "";
+    const chosen = chosenFile(event);
     if (!chosen) return;
     try {
       const doc = JSON.parse(await chosen.text()) as FlowDocument;
       onCreate(exportable(doc));
     } catch (err) {
       onError(`${chosen.name} is not a flow's JSON: ${errorMessage(err)}`);
+    }
+  }
+
+  // The server says whether the JSON is an n8n workflow; here it need only be JSON.
+  async function importN8nFile(event: ChangeEvent<HTMLInputElement>) {
+    const chosen = chosenFile(event);
+    if (!chosen) return;
+    try {
+      onImportN8n(JSON.parse(await chosen.text()));
+    } catch (err) {
+      onError(`${chosen.name} is not JSON: ${errorMessage(err)}`);
     }
   }
 
@@ -249,6 +300,15 @@ function NewFlow({ onCreate, onError, denied }: { onCreate: (doc: FlowDocument) 
         type="file"
         accept="application/json,.json"
         onChange={(e) => void importFile(e)}
+        disabled={!!denied}
+        aria-describedby={denied ? "new-flow-denied" : undefined}
+      />{" "}
+      <label htmlFor="import-n8n">Import from n8n</label>{" "}
+      <input
+        id="import-n8n"
+        type="file"
+        accept="application/json,.json"
+        onChange={(e) => void importN8nFile(e)}
         disabled={!!denied}
         aria-describedby={denied ? "new-flow-denied" : undefined}
       />

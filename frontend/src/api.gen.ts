@@ -323,6 +323,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/import/n8n": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Convert an n8n workflow export into a flow document, with a report
+         * @description Takes an n8n workflow export (the JSON of n8n's Download or `n8n export:workflow`) and answers the flow document it converts to, with a report of what became of each node and expression. Nothing is saved: create the flow with POST /api/v1/flows once the report is read. Needs flows:write, as saving it does. See docs/import-n8n.md.
+         */
+        post: operations["importN8n"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitation": {
         parameters: {
             query?: never;
@@ -1078,6 +1098,66 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description The first owner's invitation, printed at first start. */
             setup: boolean;
+        };
+        N8nCredentialNeed: {
+            /** @description The n8n credential's name; empty when the node names none. */
+            n8n_name: string;
+            n8n_type: string;
+            /** @description The credential name the flow uses. */
+            name: string;
+            /** @description The n8n node that uses it. */
+            node: string;
+            /** @description The Hookflow credential type to create. */
+            type: string;
+        };
+        N8nExpressionReport: {
+            /** @description The Hookflow field it went to, such as fields.product. */
+            field: string;
+            /** @description The n8n node's name. */
+            node: string;
+            /** @description The n8n expression. */
+            original: string;
+            /** @description Why it was not translated; the field then holds n8n("original"), which fails validation. */
+            reason?: string;
+            /** @description The Hookflow expression or template, when translated. */
+            result?: string;
+            translated: boolean;
+        };
+        N8nImport: {
+            /** @description The flow, as POST /api/v1/flows takes it; it saves only when report.valid. */
+            flow: components["schemas"]["FlowDocument"];
+            report: components["schemas"]["N8nImportReport"];
+        };
+        /** @description What the import did, node by node and expression by expression. */
+        N8nImportReport: {
+            /** @description Credentials the flow names, to create before activating it: n8n exports carry no secrets. */
+            credentials: components["schemas"]["N8nCredentialNeed"][];
+            /** @description Every n8n expression met, with its translation or the reason there is none. */
+            expressions: components["schemas"]["N8nExpressionReport"][];
+            /** @description Every n8n node but sticky notes (which become canvas notes), in the workflow's order. */
+            nodes: components["schemas"]["N8nNodeReport"][];
+            /** @description Remarks about the flow as a whole: connections left out, no trigger, a note cut short. */
+            notes?: string[];
+            /** @description Why the flow is not valid, such as an untranslated expression kept as n8n(…). */
+            problems?: components["schemas"]["Problem"][];
+            /** @description The flow passes validation, as when it is saved. */
+            valid: boolean;
+        };
+        N8nNodeReport: {
+            /** @description The Hookflow node's id; not for a node not converted. */
+            id?: string;
+            /** @description The Hookflow node kind; not for a node not converted. */
+            kind?: string;
+            /** @description The n8n node's name. */
+            name: string;
+            reasons?: string[];
+            /**
+             * @description converted: does what it did in n8n; caveats: converted with differences, named in reasons; not_converted: left out, reasons say why.
+             * @enum {string}
+             */
+            status: "converted" | "caveats" | "not_converted";
+            /** @description The n8n node type, such as n8n-nodes-base.webhook. */
+            type: string;
         };
         /** @description An API token as made: the token object with the token itself, shown once. */
         NewApiToken: {
@@ -2054,6 +2134,42 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["Error"];
+        };
+    };
+    importN8n: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, unknown>;
+            };
+        };
+        responses: {
+            /** @description The converted flow and the report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["N8nImport"];
+                };
+            };
+            /** @description The body is not JSON, or not an n8n workflow; error says why */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["Error"];
         };
     };
     lookupInvitation: {

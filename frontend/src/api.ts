@@ -50,6 +50,10 @@ type EvaluateRequest = NonNullable<JSONBody<NonNullable<operations["evaluateExpr
 export type PreviewScope = NonNullable<EvaluateRequest["scope"]>;
 /** The value of a previewed expression or template. */
 export type Preview = JSONBody<operations["evaluateExpression"]["responses"][200]>;
+/** What an n8n import did, node by node and expression by expression. */
+export type N8nReport = Schemas["N8nImportReport"];
+/** An n8n workflow converted: the flow document, not yet saved, and its report. */
+export type N8nImport = { flow: FlowDocument; report: N8nReport };
 export type Credential = Schemas["Credential"];
 /** One parameter of a node kind, as the server describes it. */
 export type NodeField = Schemas["Field"];
@@ -254,6 +258,13 @@ export class Client {
 
   async createFlow(doc: FlowDocument): Promise<Flow> {
     return this.request("POST", "/api/v1/flows", doc);
+  }
+
+  /** Converts an n8n workflow export into a flow document and its report;
+   * nothing is saved (createFlow saves the document). What is not an n8n
+   * workflow is an ApiError 400 saying why. */
+  async importN8n(workflow: unknown): Promise<N8nImport> {
+    return this.request("POST", "/api/v1/import/n8n", workflow);
   }
 
   /** Saves a new version of the flow. */
