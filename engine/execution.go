@@ -118,6 +118,9 @@ func (x *execution) walker() *walker {
 func (x *execution) prepare() outcome {
 	plan, err := x.e.plans.get(x.ctx, x.run.FlowID, x.run.FlowVersion)
 	if err != nil {
+		if !errors.Is(err, errPlanCompile) {
+			return x.readFailed(fmt.Errorf("load flow version %d: %w", x.run.FlowVersion, err))
+		}
 		return outcome{kind: failed, err: fmt.Errorf("load flow version %d: %w", x.run.FlowVersion, err)}
 	}
 	x.plan = plan
@@ -135,7 +138,7 @@ func (x *execution) prepare() outcome {
 	if x.run.Claims > 1 {
 		steps, err := x.e.store.ListSteps(x.ctx, x.run.ID)
 		if err != nil {
-			return stoppedOutcome(x.ctx, fmt.Errorf("load steps: %w", err))
+			return x.readFailed(fmt.Errorf("load steps: %w", err))
 		}
 		for _, s := range steps {
 			k := stepKey{s.NodeID, s.Iteration}
@@ -189,6 +192,26 @@ func (x *execution) closeWaiting(reason string) {
 	}
 }
 
+// readRetryDelay is how long a run whose records could not be read waits
+// in the queue before it is tried again.
+const readRetryDelay = 2 * time.Second
+
+// readFailed is the outcome for a run whose records the store could not
+// give (a database restarting, out of connections): the store failed, not
+// the run, so the run goes back to the queue to be tried again shortly,
+// rather than failing a delivery that was accepted. Records that are not
+// there fail the run: waiting would not bring them.
+func (x *execution) readFailed(err error) outcome {
+	if x.ctx.Err() != nil || errors.Is(err, store.ErrLeaseLost) {
+		return stoppedOutcome(x.ctx, err)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return outcome{kind: failed, err: err}
+	}
+	x.e.log.Warn("a run goes back to the queue: its records could not be read", "run_id", x.run.ID, "error", err)
+	return outcome{kind: suspended, until: x.e.clock.Now().Add(readRetryDelay)}
+}
+
 // loadTrigger reads the trigger data, the one way a run's trigger data is
 // had (see RunTrigger), from the delivery in hand when there is one.
 func (x *execution) loadTrigger() outcome {
@@ -202,8 +225,8 @@ func (x *execution) loadTrigger() outcome {
 		trigger, err = runTriggerData(x.ctx, x.e.store, x.run)
 	}
 	if err != nil {
-		if x.ctx.Err() != nil || !errors.Is(err, errBadTrigger) {
-			return stoppedOutcome(x.ctx, err)
+		if !errors.Is(err, errBadTrigger) {
+			return x.readFailed(err)
 		}
 		return outcome{kind: failed, err: err}
 	}

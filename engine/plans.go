@@ -3,6 +3,7 @@ package engine
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -37,6 +38,10 @@ func newPlanCache(st store.Store, reg *nodes.Registry, size int) *planCache {
 }
 
 // get returns the compiled plan of a flow version.
+// errPlanCompile marks a stored flow version that no longer compiles (a
+// node kind gone, say): its runs fail, where a store error only delays them.
+var errPlanCompile = errors.New("compile flow")
+
 func (c *planCache) get(ctx context.Context, flowID string, version int) (*Plan, error) {
 	key := planKey{flowID, version}
 	c.mu.Lock()
@@ -53,7 +58,7 @@ func (c *planCache) get(ctx context.Context, flowID string, version int) (*Plan,
 	}
 	plan, err := Compile(c.registry, v.Definition)
 	if err != nil {
-		return nil, fmt.Errorf("compile flow %s version %d: %w", flowID, version, err)
+		return nil, fmt.Errorf("%w %s version %d: %w", errPlanCompile, flowID, version, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -224,3 +224,40 @@ func TestStopWaitsForRunningSteps(t *testing.T) {
 		})
 	}
 }
+
+// unreadable is a store whose reads of flow versions fail a number of
+// times, as a database does while it restarts or is out of connections.
+type unreadable struct {
+	store.Store
+	failures atomic.Int32
+}
+
+func (s *unreadable) GetFlowVersion(ctx context.Context, flowID string, version int) (*store.FlowVersion, error) {
+	if s.failures.Add(-1) >= 0 {
+		return nil, errors.New("too many clients already")
+	}
+	return s.Store.GetFlowVersion(ctx, flowID, version)
+}
+
+// A run whose records cannot be read goes back to the queue and runs once
+// the store answers: the store failed, not the run.
+func TestARunWhoseRecordsCannotBeReadWaitsAndRuns(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			db := &unreadable{Store: storetest.Open(t, dialect)}
+			// The first failure is Enqueue's, which then leaves the run to
+			// the queue; the second is the worker's, when it claims it.
+			db.failures.Store(2)
+			e := h.engineFor(t, db, Options{})
+			close(h.block)
+			run := startRun(t, e, resumeFlow, `{"n": 5}`)
+			finished := waitRun(t, e, run.ID)
+			assert.Equal(t, store.RunSucceeded, finished.Status, finished.Error)
+			assert.Equal(t, 2, finished.Claims, "claimed again once the store answered")
+			assert.Equal(t, 1, h.calls.get("charge"))
+		})
+	}
+}
