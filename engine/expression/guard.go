@@ -84,7 +84,7 @@ const guardName = "__guard"
 // text or loop long goes through the Guard:
 //   - a + b becomes __add(__guard, a, b);
 //   - join, replace, repeat, toJSON and string become __join(__guard, …) and
-//     so on;
+//     so on, and Hookflow's text(v) becomes __text(__guard, v);
 //   - the body of every predicate (map, filter, all, reduce …) is wrapped in
 //     __tick(__guard, body).
 type guardPatcher struct{}
@@ -97,6 +97,13 @@ func (guardPatcher) Visit(node *ast.Node) {
 			ast.Patch(node, &ast.CallNode{
 				Callee:    &ast.IdentifierNode{Value: "__add"},
 				Arguments: []ast.Node{guard, n.Left, n.Right},
+			})
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "text" {
+			ast.Patch(node, &ast.CallNode{
+				Callee:    &ast.IdentifierNode{Value: "__text"},
+				Arguments: append([]ast.Node{guard}, n.Arguments...),
 			})
 		}
 	case *ast.BuiltinNode:
@@ -228,6 +235,14 @@ func guardOptions() []expr.Option {
 			}
 			return runtime.Add(args[1], args[2]), nil
 		}, new(func(*Guard, any, any) any)),
+		// text(v) writes a value as a template writes it into text; it is
+		// Hookflow's, not expr's, so it is registered here under the guard.
+		expr.Function("__text", func(args ...any) (any, error) {
+			if err := args[0].(*Guard).spend(textSize(args[1], MaxTextBytes+1)); err != nil {
+				return nil, err
+			}
+			return Stringify(args[1]), nil
+		}, new(func(*Guard, any) string)),
 		expr.Function("__tick", func(args ...any) (any, error) {
 			if err := args[0].(*Guard).tick(); err != nil {
 				return nil, err

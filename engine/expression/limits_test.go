@@ -50,6 +50,7 @@ func TestTextBuildingBuiltinsAreBounded(t *testing.T) {
 		`replace(trigger.big, "y", trigger.big)`,
 		`toJSON(map(1..1000, trigger.big))`,
 		`string(map(1..1000, trigger.big))`,
+		`text(map(1..1000, trigger.big))`,
 		`reduce(1..1000, #acc + trigger.big, "")`,
 		`repeat(trigger.big, 1000)`,
 		`repeat(trigger.big, trigger.count)`,
@@ -72,6 +73,9 @@ func TestTextWithinBudgetIsBuilt(t *testing.T) {
 		`replace("aXbX", "X", "--", 1)`:  "a--bX",
 		`toJSON({"a": 1})`:               "{\n  \"a\": 1\n}",
 		`string(12)`:                     "12",
+		`text({"a": [1, nil]})`:          `{"a":[1,null]}`,
+		`"x" + text(nil) + text(2.5)`:    "x2.5",
+		`text()`:                         nil, // one argument: refused
 		`"a" + "b" + string(1 + 2)`:      "ab3",
 		`1 + 2.5`:                        3.5,
 		`[1] + [2]`:                      nil, // expr has no array +: an error

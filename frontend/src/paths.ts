@@ -42,9 +42,9 @@ export function scopePaths(trigger: unknown, steps: Record<string, unknown>, inp
 /** The top-level names of the expression language (contract v1). */
 export const scopeNames = ["trigger", "steps", "input", "run", "env", "item", "index"];
 
-/** Builtins of expr-lang worth offering; the language has more. */
+/** Functions worth offering: expr-lang's builtins (it has more) and Hookflow's text. */
 export const builtinFunctions = [
-  "len", "upper", "lower", "trim", "split", "join", "replace", "hasPrefix", "hasSuffix",
+  "text", "len", "upper", "lower", "trim", "split", "join", "replace", "hasPrefix", "hasSuffix",
   "toJSON", "fromJSON", "string", "int", "float", "round", "abs", "now", "date", "duration",
   "filter", "map", "all", "any", "count", "sum", "min", "max", "first", "last", "keys", "values",
 ];
