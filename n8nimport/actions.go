@@ -78,6 +78,11 @@ func httpRequest(b *nodeBuilder) (string, error) {
 		b.set("method", strings.ToUpper(p.str("GET", "method")))
 	}
 	b.set("url", b.tmpl("url", p.get("url")))
+	// Expressions reading this node's json read its output's body; with
+	// the full response they read the output itself, named differently.
+	if fullResponse(p) {
+		b.caveat("n8n's full response has statusCode and statusMessage where Hookflow's output has status: expressions reading them need rewriting")
+	}
 	var query, headers map[string]string
 	bodyType := "json"
 	var body any
@@ -396,10 +401,7 @@ func database(b *nodeBuilder) (string, error) {
 		}
 	} else {
 		for _, col := range splitNames(p.str("", "columns")) {
-			values[col] = "input." + col
-			if !plainPath.MatchString(col) {
-				values[col] = "input[" + literal(col) + "]"
-			}
+			values[col] = b.jsonField(col)
 		}
 		keys = splitNames(p.str("id", "updateKey"))
 	}

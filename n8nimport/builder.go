@@ -54,7 +54,28 @@ func (b *nodeBuilder) scope() n8nexpr.Scope {
 		Trigger: b.c.trigger,
 		Input:   b.c.inputName(b.n.Name),
 		InLoop:  b.c.inLoop[b.n.Name],
+		Paths:   b.c.paths,
 	}
+}
+
+// json is the expression for what n8n's $json is at this node (input,
+// input.body after an HTTP Request, trigger, item in a loop), for the
+// params n8n fills from $json without an expression; input when there is
+// none to read.
+func (b *nodeBuilder) json() string {
+	out, err := n8nexpr.ToExpression("={{ $json }}", b.scope())
+	if err != nil {
+		return "input"
+	}
+	return out
+}
+
+// jsonField is the expression for a field of n8n's $json.
+func (b *nodeBuilder) jsonField(field string) string {
+	if plainPath.MatchString(field) {
+		return b.json() + "." + field
+	}
+	return b.json() + "[" + strconv.Quote(field) + "]"
 }
 
 // untranslatedCall is how an expression that could not be translated is
@@ -72,7 +93,7 @@ func untranslated(original string) string {
 func (b *nodeBuilder) expr(field string, v any) string {
 	if s, ok := v.(string); ok && n8nexpr.IsExpression(s) {
 		out, err := n8nexpr.ToExpression(s, b.scope())
-		if b.record(field, s, out, err) {
+		if b.record(field, s, out, err, false) {
 			return out
 		}
 		return untranslated(s)
@@ -90,7 +111,7 @@ func (b *nodeBuilder) tmpl(field string, v any) string {
 			return s
 		}
 		out, err := n8nexpr.ToTemplate(s, b.scope())
-		if b.record(field, s, out, err) {
+		if b.record(field, s, out, err, true) {
 			return out
 		}
 		return "{{ " + untranslated(s) + " }}"
@@ -102,9 +123,10 @@ func (b *nodeBuilder) tmpl(field string, v any) string {
 	}
 }
 
-// record reports one translation and tells whether it succeeded.
-func (b *nodeBuilder) record(field, original, result string, err error) bool {
-	e := ExpressionReport{Node: b.n.Name, Field: field, Original: original}
+// record reports one translation, a template's or an expression's, and
+// tells whether it succeeded.
+func (b *nodeBuilder) record(field, original, result string, err error, template bool) bool {
+	e := ExpressionReport{Node: b.n.Name, Field: field, Original: original, scope: b.scope(), template: template}
 	if err == nil {
 		e.Translated, e.Result = true, result
 	} else {

@@ -97,7 +97,10 @@ type converter struct {
 	flow   engine.Flow
 	report Report
 	// ids maps n8n node names to Hookflow ids, for every node given one.
-	ids    map[string]string
+	ids map[string]string
+	// paths maps n8n node names to where n8n's json is in the Hookflow
+	// node's output (see n8nexpr.Scope.Paths).
+	paths  map[string]string
 	byName map[string]*converted
 	// inputs maps a node's name to the names of the nodes whose main
 	// outputs lead to it, in connection order.
@@ -122,6 +125,7 @@ func newConverter(w *workflow) *converter {
 		// Empty lists, not null, so the report's JSON always has them.
 		report: Report{Nodes: []NodeReport{}, Expressions: []ExpressionReport{}, Credentials: []CredentialNeed{}},
 		ids:    map[string]string{},
+		paths:  map[string]string{},
 		byName: map[string]*converted{},
 		inputs: map[string][]string{},
 		inLoop: map[string]bool{},
@@ -209,7 +213,30 @@ func (c *converter) assignIDs() {
 		}
 		used[id] = true
 		c.ids[n.Name] = id
+		if path := outputPath(&n); path != "" {
+			c.paths[n.Name] = path
+		}
 	}
+}
+
+// outputPath says where n8n's item json is in the output of the Hookflow
+// node an n8n node becomes, when it is not the whole output: an HTTP
+// Request's json is the answer's body (unless it asks for the full
+// response), and http.request outputs status, headers and body.
+func outputPath(n *n8nNode) string {
+	if n.shortType() != "httpRequest" {
+		return ""
+	}
+	if fullResponse(n.Parameters) {
+		return ""
+	}
+	return ".body"
+}
+
+// fullResponse tells whether an HTTP Request node gives the whole answer
+// (v1–v2: options.fullResponse; v3 and later: options.response.response).
+func fullResponse(p params) bool {
+	return p.boolean(false, "options", "fullResponse") || p.boolean(false, "options", "response", "response", "fullResponse")
 }
 
 // findTrigger picks the trigger expressions' $('Trigger') and trigger data

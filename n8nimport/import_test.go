@@ -92,7 +92,7 @@ func TestNodeMappings(t *testing.T) {
 		{"rename keys", `{"name": "S", "type": "n8n-nodes-base.renameKeys", "typeVersion": 1, "parameters": {"keys": {"key": [{"currentKey": "a", "newKey": "b"}]}}}`,
 			"transform", `{"include_input": true, "rename": {"a": "b"}}`, Converted},
 		{"split out", `{"name": "S", "type": "n8n-nodes-base.splitOut", "typeVersion": 1, "parameters": {"fieldToSplitOut": "body.places"}}`,
-			"foreach", `{"items": "input.body.places"}`, Converted},
+			"foreach", `{"items": "trigger.body.places"}`, Converted},
 		{"execute workflow", `{"name": "S", "type": "n8n-nodes-base.executeWorkflow", "typeVersion": 1, "parameters": {"workflowId": "42"}}`,
 			"flow.call", `{"flow": "42", "input": {"data": "input"}}`, Caveats},
 	}
@@ -110,6 +110,31 @@ func TestNodeMappings(t *testing.T) {
 			assert.JSONEq(t, `{"x": 200, "y": 0, "label": "S"}`, string(n.UI))
 		})
 	}
+}
+
+// An HTTP Request's json in n8n is the answer's body; Hookflow's
+// http.request outputs status, headers and body, so what reads it reads
+// body.
+func TestHTTPOutputIsBody(t *testing.T) {
+	t.Parallel()
+	res := setup(t, `,
+		{"name": "Fetch", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "parameters": {"url": "https://x.example"}},
+		{"name": "Full", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "parameters": {"url": "https://x.example", "options": {"response": {"response": {"fullResponse": true}}}}},
+		{"name": "Set", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "parameters": {"assignments": {"assignments": [
+			{"name": "id", "type": "string", "value": "={{ $json.id }}"}, {"name": "again", "type": "string", "value": "={{ $('Fetch').item.json.id }}"},
+			{"name": "status", "type": "number", "value": "={{ $('Full').item.json.statusCode }}"}]}}},
+		{"name": "Each", "type": "n8n-nodes-base.splitOut", "typeVersion": 1, "parameters": {"fieldToSplitOut": "results"}}`,
+		`"Hook": {"main": [[{"node": "Full", "type": "main", "index": 0}]]},
+		"Full": {"main": [[{"node": "Fetch", "type": "main", "index": 0}]]},
+		"Fetch": {"main": [[{"node": "Set", "type": "main", "index": 0}, {"node": "Each", "type": "main", "index": 0}]]}`)
+	_, set := node(t, res, "set")
+	assert.Equal(t, map[string]any{"id": "input.body.id", "again": "steps.fetch.body.id", "status": "steps.full.statusCode"}, set["fields"])
+	_, each := node(t, res, "each")
+	assert.Equal(t, "input.body.results", each["items"])
+	assert.Equal(t, Converted, nodeReport(res, "Fetch").Status)
+	full := nodeReport(res, "Full")
+	assert.Equal(t, Caveats, full.Status)
+	assert.Contains(t, strings.Join(full.Reasons, "\n"), "statusCode")
 }
 
 func TestNotConverted(t *testing.T) {

@@ -399,8 +399,8 @@ func merge(b *nodeBuilder) (string, error) {
 // becomes foreach's each port, and the connection n8n draws back into it
 // is left out.
 func splitInBatches(b *nodeBuilder) (string, error) {
-	b.set("items", "input")
-	b.caveat("n8n loops over its input's items: check that items gives the list to loop over (for an HTTP answer, input.body)")
+	b.set("items", b.json())
+	b.caveat("n8n loops over its input's items: check that items gives the list to loop over")
 	if size := b.p.num(10, "batchSize"); size != 1 {
 		b.caveat("n8n takes %v items per batch; foreach takes one element per iteration", size)
 	}
@@ -424,10 +424,8 @@ func splitOut(b *nodeBuilder) (string, error) {
 		b.set("items", b.expr("items", field))
 	case strings.Contains(field, ","):
 		return "", fmt.Errorf("splitting out several fields (%s) has no Hookflow equivalent", field)
-	case plainPath.MatchString(field):
-		b.set("items", "input."+field)
 	case field != "":
-		b.set("items", "input["+strconv.Quote(field)+"]")
+		b.set("items", b.jsonField(field))
 	default:
 		return "", fmt.Errorf("no field to split out")
 	}

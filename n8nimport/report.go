@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/n8nimport/n8nexpr"
 )
 
 // Status says how far one n8n node made it into the flow.
@@ -59,6 +60,10 @@ type ExpressionReport struct {
 	Translated bool   `json:"translated"`
 	Result     string `json:"result,omitempty"`
 	Reason     string `json:"reason,omitempty"`
+	// scope and template say how Result was made, for tests that run it
+	// against the original.
+	scope    n8nexpr.Scope
+	template bool
 }
 
 // CredentialNeed is a credential to create in Hookflow.

@@ -101,7 +101,15 @@ func (t *translator) output(name string) (code, error) {
 	if !ok {
 		return code{}, t.refuse("reads the node %q, which is not in the imported flow", name)
 	}
-	return member(atom("steps", kindMap), id, false), nil
+	return t.within(name, member(atom("steps", kindMap), id, false)), nil
+}
+
+// within goes from a node's Hookflow output to n8n's json in it.
+func (t *translator) within(name string, output code) code {
+	if path := t.scope.Paths[name]; path != "" {
+		return atom(output.src+path, kindAny)
+	}
+	return output
 }
 
 // input is what $json means: the upstream node's output, or the current
@@ -115,7 +123,7 @@ func (t *translator) input() (code, error) {
 	case t.scope.Input == t.scope.Trigger:
 		return atom("trigger", kindMap), nil
 	}
-	return atom("input", kindAny), nil
+	return t.within(t.scope.Input, atom("input", kindAny)), nil
 }
 
 // itemJSON consumes .item.json, .first().json or .last().json: Hookflow

@@ -94,6 +94,15 @@ func nonNegative(args []ast.Expression) bool {
 	return true
 }
 
+// stringMethods are the methods translated only for strings.
+var stringMethods = map[string]bool{
+	"toUpperCase": true, "toLowerCase": true, "trim": true, "startsWith": true, "endsWith": true,
+	"split": true, "replace": true, "replaceAll": true, "substring": true,
+}
+
+// kindNames name the kinds known before run time, for messages.
+var kindNames = map[kind]string{kindNumber: "a number", kindBool: "a boolean", kindNull: "null", kindList: "a list", kindMap: "an object"}
+
 // method translates recv.name(args).
 func (t *translator) method(recv code, name string, raw []ast.Expression) (code, error) {
 	for _, a := range raw {
@@ -112,6 +121,9 @@ func (t *translator) method(recv code, name string, raw []ast.Expression) (code,
 			}
 		}
 		return t.refuse("calls %s() with %d arguments, which is not translated", name, len(args))
+	}
+	if stringMethods[name] && recv.kind != kindAny && recv.kind != kindString {
+		return code{}, t.refuse("calls %s() on %s, which has no such method", name, kindNames[recv.kind])
 	}
 	switch name {
 	case "toUpperCase", "toLowerCase", "trim", "toString":

@@ -7,7 +7,11 @@
 // did in n8n.
 package n8nexpr
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/hookflow/hookflow/n8nimport/placeholder"
+)
 
 // Scope says what n8n's names mean in the flow being imported.
 type Scope struct {
@@ -25,6 +29,11 @@ type Scope struct {
 	// InLoop says the node runs inside a foreach: n8n's per-item semantics
 	// then map to item, and $json means item.
 	InLoop bool
+	// Paths says, by n8n node name, where n8n's item json is inside the
+	// output of the Hookflow node it became, as an expr path suffix: an
+	// HTTP Request's json is the answer's body, so ".body". Nodes whose
+	// output is n8n's json as it is are not listed.
+	Paths map[string]string
 }
 
 // Untranslatable is the error for what cannot be translated.
@@ -57,29 +66,25 @@ func ToExpression(v string, s Scope) (string, error) {
 	if !IsExpression(v) {
 		return quote(v), nil
 	}
-	parts, err := split(v)
+	parts, err := placeholder.Split(v)
 	if err != nil {
-		return "", err
+		return "", &Untranslatable{Source: v, Reason: err.Error()}
 	}
-	if len(parts) == 1 && parts[0].js {
-		c, err := translateJS(parts[0].text, s)
+	if len(parts) == 1 && parts[0].JS {
+		c, err := translateJS(parts[0].Text, s)
 		return c.src, err
 	}
 	var codes []code
 	for _, p := range parts {
-		if !p.js {
-			codes = append(codes, atom(quote(p.text), kindString))
+		if !p.JS {
+			codes = append(codes, atom(quote(p.Text), kindString))
 			continue
 		}
-		c, err := translateJS(p.text, s)
+		c, err := translateJS(p.Text, s)
 		if err != nil {
 			return "", err
 		}
-		if c.kind != kindString {
-			c = call("string", kindString, binary(c, "??", atom(`""`, kindString), precCoalesce, kindAny))
-
-		}
-		codes = append(codes, c)
+		codes = append(codes, asString(c))
 	}
 	return concat(codes).src, nil
 }
@@ -92,17 +97,17 @@ func ToTemplate(v string, s Scope) (string, error) {
 	if !IsExpression(v) {
 		return escapeText(v), nil
 	}
-	parts, err := split(v)
+	parts, err := placeholder.Split(v)
 	if err != nil {
-		return "", err
+		return "", &Untranslatable{Source: v, Reason: err.Error()}
 	}
 	var b strings.Builder
 	for _, p := range parts {
-		if !p.js {
-			b.WriteString(escapeText(p.text))
+		if !p.JS {
+			b.WriteString(escapeText(p.Text))
 			continue
 		}
-		c, err := translateJS(p.text, s)
+		c, err := translateJS(p.Text, s)
 		if err != nil {
 			return "", err
 		}
@@ -114,68 +119,4 @@ func ToTemplate(v string, s Scope) (string, error) {
 // escapeText makes text safe to place in a template.
 func escapeText(s string) string {
 	return strings.ReplaceAll(s, "{{", `{{ "{{" }}`)
-}
-
-// part is literal text or the JavaScript inside one {{ }}.
-type part struct {
-	text string
-	js   bool
-}
-
-// split cuts an n8n expression value (with its leading "=") into text and
-// placeholders. A "}}" inside a JavaScript string or object literal does
-// not close a placeholder.
-func split(v string) ([]part, error) {
-	rest := strings.TrimPrefix(v, "=")
-	var parts []part
-	for rest != "" {
-		open := strings.Index(rest, "{{")
-		if open < 0 {
-			parts = append(parts, part{text: rest})
-			break
-		}
-		if open > 0 {
-			parts = append(parts, part{text: rest[:open]})
-		}
-		body := rest[open+2:]
-		end := closing(body)
-		if end < 0 {
-			return nil, &Untranslatable{Source: v, Reason: `has a "{{" that is not closed by "}}"`}
-		}
-		if strings.TrimSpace(body[:end]) == "" {
-			return nil, &Untranslatable{Source: v, Reason: "has an empty {{ }}"}
-		}
-		parts = append(parts, part{text: body[:end], js: true})
-		rest = body[end+2:]
-	}
-	if len(parts) == 0 {
-		parts = append(parts, part{})
-	}
-	return parts, nil
-}
-
-// closing finds the "}}" that ends a placeholder whose body starts s.
-func closing(s string) int {
-	depth := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		case c == '{':
-			depth++
-		case c == '}' && depth > 0:
-			depth--
-		case c == '}' && i+1 < len(s) && s[i+1] == '}':
-			return i
-		}
-	}
-	return -1
 }

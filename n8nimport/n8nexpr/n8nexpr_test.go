@@ -2,11 +2,16 @@ package n8nexpr
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine/expression"
+	"github.com/hookflow/hookflow/n8nimport/n8njs"
 )
 
 // scope is the flow most tests translate in: a webhook trigger, an HTTP
@@ -17,12 +22,15 @@ var scope = Scope{
 	Input:   "HTTP Request",
 }
 
-// sample is the data the translations are evaluated on, as n8n would see it.
+// sampleJSON is the output of the node upstream of the one translated.
+const sampleJSON = `{"a": {"b": 2}, "a b": 1, "x": "X", "name": "Ada", "list": [{"id": 7}, {"id": 8}],
+		"tags": ["red", "blue"], "text": "  Hello World  ", "csv": "a,b,c", "n": "42", "f": "2.5", "neg": -2.5, "price": 10, "qty": 3,
+		"empty": "", "zero": 0, "gone": null, "json": "{\"k\": 1}", "word": "héllo"}`
+
+// sample is the data the translations are evaluated on, as Hookflow sees it.
 func sample(t *testing.T) *expression.Scope {
 	t.Helper()
-	input, err := expression.DecodeJSON([]byte(`{"a": {"b": 2}, "a b": 1, "x": "X", "name": "Ada", "list": [{"id": 7}, {"id": 8}],
-		"tags": ["red", "blue"], "text": "  Hello World  ", "csv": "a,b,c", "n": "42", "f": "2.5", "neg": -2.5, "price": 10, "qty": 3,
-		"empty": "", "zero": 0, "gone": null, "json": "{\"k\": 1}", "word": "héllo"}`))
+	input, err := expression.DecodeJSON([]byte(sampleJSON))
 	require.NoError(t, err)
 	return &expression.Scope{
 		Trigger: map[string]any{"body": map[string]any{"user": "u1", "amount": 25}, "query": map[string]any{"q": "go"}},
@@ -31,6 +39,61 @@ func sample(t *testing.T) *expression.Scope {
 		Run:     expression.RunInfo{ID: "run-1", FlowID: "flow-1"},
 		Env:     map[string]any{"API_URL": "https://example.test"},
 	}
+}
+
+// n8nData is the sample as n8n sees it, for running the original.
+func n8nData(t *testing.T) n8njs.Data {
+	t.Helper()
+	s := sample(t)
+	return n8njs.Data{
+		JSON:        s.Input,
+		Nodes:       map[string]any{"HTTP Request": s.Input, "Odd": s.Steps["odd-id"], "Webhook": s.Trigger},
+		ExecutionID: s.Run.ID, WorkflowID: s.Run.FlowID, Env: s.Env,
+	}
+}
+
+// requireN8nGives runs the original JavaScript as n8n would, on the same
+// sample, and requires the value the translation gave. Originals that read
+// the clock cannot be compared and are skipped.
+func requireN8nGives(t *testing.T, original string, translated any) {
+	t.Helper()
+	want, err := n8njs.Eval(original, n8nData(t))
+	if errors.Is(err, n8njs.ErrUnknown) {
+		return
+	}
+	require.NoError(t, err, "n8n evaluates %s", original)
+	require.True(t, agrees(want, plain(t, translated)), "n8n gives %#v for %s, the translation %#v", want, original, translated)
+}
+
+// agrees tells whether a translation's value is n8n's, allowing the
+// documented differences of JavaScript's + on strings: it writes a missing
+// or null value as "undefined" or "null" where the translation writes
+// nothing, and a map or list in its own way where the translation writes
+// JSON.
+func agrees(n8n, translated any) bool {
+	if reflect.DeepEqual(n8n, translated) {
+		return true
+	}
+	a, ok1 := n8n.(string)
+	b, ok2 := translated.(string)
+	if !ok1 || !ok2 {
+		return false
+	}
+	if strings.Contains(a, "[object Object]") || strings.ContainsAny(b, "[{") && !strings.ContainsAny(a, "[{") {
+		return true
+	}
+	return strings.NewReplacer("undefined", "", "null", "").Replace(a) == b
+}
+
+// plain passes a value through JSON, as n8njs does, so the two compare as
+// data rather than as Go types.
+func plain(t *testing.T, v any) any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	require.NoError(t, err)
+	var out any
+	require.NoError(t, json.Unmarshal(data, &out))
+	return out
 }
 
 func TestToExpression(t *testing.T) {
@@ -55,14 +118,14 @@ func TestToExpression(t *testing.T) {
 		{`={{ $json.tags }}`, `input.tags`, []any{"red", "blue"}},
 		{`={{ 'it''s' }}`, ``, nil},
 		{`={{ "a" + 'b' }}`, `"a" + "b"`, "ab"},
-		{"={{ `${$json.name} has ${$json.qty}` }}", `string(input.name) + " has " + string(input.qty)`, "Ada has 3"},
+		{"={{ `${$json.name} has ${$json.qty}` }}", `text(input.name) + " has " + text(input.qty)`, "Ada has 3"},
 		{`={{ [1, 2.5, true, null] }}`, `[1, 2.5, true, nil]`, []any{1, 2.5, true, nil}},
 		{`={{ {a: 1, "b c": $json.x} }}`, `{"a": 1, "b c": input.x}`, map[string]any{"a": 1, "b c": "X"}},
 		{`={{ $json.price * $json.qty - 1 }}`, `input.price * input.qty - 1`, 29},
 		{`={{ ($json.price + 2) * 3 }}`, `(input.price + 2) * 3`, 36},
 		{`={{ $json.price / 4 }}`, `input.price / 4`, 2.5},
 		{`={{ $json.price % 3 }}`, `input.price % 3`, 1},
-		{`={{ "n=" + $json.price }}`, `"n=" + string(input.price)`, "n=10"},
+		{`={{ "n=" + $json.price }}`, `"n=" + text(input.price)`, "n=10"},
 		{`={{ $json.price === 10 && $json.x !== 'Y' }}`, `input.price == 10 && input.x != "Y"`, true},
 		{`={{ $json.price == 10 || $json.qty > 5 }}`, `input.price == 10 || input.qty > 5`, true},
 		{`={{ !($json.price >= 11) }}`, `!(input.price >= 11)`, true},
@@ -111,8 +174,8 @@ func TestToExpression(t *testing.T) {
 		{`={{ $json.missing === undefined }}`, `input.missing == nil`, true},
 		{`={{ Date.now() > 0 }}`, `now().UnixMilli() > 0`, true},
 		{`={{ $json.in }}`, `input["in"]`, nil},
-		{`=Hello {{ $json.name }}!`, `"Hello " + string(input.name ?? "") + "!"`, "Hello Ada!"},
-		{`=Total: {{ $json.price * 2 }} ({{ $json.gone }})`, `"Total: " + string((input.price * 2) ?? "") + " (" + string(input.gone ?? "") + ")"`, "Total: 20 ()"},
+		{`=Hello {{ $json.name }}!`, `"Hello " + text(input.name) + "!"`, "Hello Ada!"},
+		{`=Total: {{ $json.price * 2 }} ({{ $json.gone }})`, `"Total: " + string(input.price * 2) + " (" + text(input.gone) + ")"`, "Total: 20 ()"},
 		{`=plain`, `"plain"`, "plain"},
 		{`42`, `"42"`, "42"},
 		{`={{ $json.x }};`, ``, nil},
@@ -131,6 +194,7 @@ func TestToExpression(t *testing.T) {
 			v, err := p.Eval(context.Background(), sample(t))
 			require.NoError(t, err)
 			require.Equal(t, tt.value, v)
+			requireN8nGives(t, tt.n8n, v)
 		})
 	}
 }

@@ -1,16 +1,20 @@
 package n8nexpr
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/engine/expression"
+	"github.com/hookflow/hookflow/n8nimport/n8njs"
 )
 
 func TestRefused(t *testing.T) {
@@ -46,6 +50,8 @@ func TestRefused(t *testing.T) {
 		{`=Hello {{ $json.name`, "not closed"},
 		{`=Hello {{ }}`, "empty"},
 		{`={{ $binary.data }}`, "$binary"},
+		{`={{ [].toUpperCase() }}`, "calls toUpperCase() on a list"},
+		{`={{ (1).trim() }}`, "calls trim() on a number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.n8n, func(t *testing.T) {
@@ -59,6 +65,10 @@ func TestRefused(t *testing.T) {
 	}
 }
 
+// httpScope translates for a node right after an HTTP Request.
+var httpScope = Scope{IDs: map[string]string{"Webhook": "webhook", "Fetch": "fetch"}, Trigger: "Webhook", Input: "Fetch",
+	Paths: map[string]string{"Fetch": ".body"}}
+
 func TestScope(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -68,6 +78,11 @@ func TestScope(t *testing.T) {
 		{Scope{Trigger: "Webhook", Input: "Webhook"}, `={{ $json.body.x }}`, `trigger.body.x`},
 		{Scope{Trigger: "Webhook", Input: "Set", InLoop: true}, `={{ $json.x }}`, `item.x`},
 		{Scope{InLoop: true}, `={{ $itemIndex }}`, `index`},
+		// An HTTP Request's json is the answer's body.
+		{httpScope, `={{ $json.id }}`, `input.body.id`},
+		{httpScope, `={{ $('Fetch').item.json.items[0] }}`, `steps.fetch.body.items[0]`},
+		{httpScope, `={{ $node["Fetch"].json["a b"] }}`, `steps.fetch.body["a b"]`},
+		{httpScope, `={{ $('Webhook').item.json.body.id }}`, `trigger.body.id`},
 	}
 	for _, tt := range tests {
 		got, err := ToExpression(tt.n8n, tt.scope)
@@ -170,6 +185,29 @@ func TestCorpus(t *testing.T) {
 	require.Equal(t, [2]int{127, 6}, [2]int{translated, refused})
 }
 
+// sameAsN8n compares a translation's value on the sample with the
+// original's, where both give one: a translation may fail where n8n gives
+// a value (expr refuses "a" - 1 where JavaScript gives NaN), but it must
+// not give a different value.
+func sameAsN8n(t *testing.T, original string, p *expression.Program) {
+	if !utf8.ValidString(original) {
+		return // n8n's values come from JSON, which is UTF-8
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	got, err := p.Eval(ctx, sample(t))
+	if err != nil {
+		return
+	}
+	want, err := n8njs.Eval(original, n8nData(t))
+	if err != nil {
+		return
+	}
+	if !agrees(want, plain(t, got)) {
+		t.Fatalf("%q → %q gives %#v; n8n gives %#v", original, p.Source(), got, want)
+	}
+}
+
 func FuzzTranslate(f *testing.F) {
 	for _, s := range []string{`={{ $json.a.b }}`, `=Hi {{ $json["x"].toUpperCase() }}!`, `={{ $('HTTP Request').item.json.list[0] }}`,
 		"={{ `a${$json.b}` }}", `={{ $json.a || 'x' }}`, `={{ {a: [1, 2]} }}`, `plain {{`, `={{ Math.round($json.n / 3) }}`} {
@@ -177,8 +215,12 @@ func FuzzTranslate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		if e, err := ToExpression(v, scope); err == nil {
-			if _, err := expression.Compile(e); err != nil && len(e) <= expression.MaxSourceLength {
+			p, err := expression.Compile(e)
+			if err != nil && len(e) <= expression.MaxSourceLength {
 				t.Fatalf("%q → %q does not compile: %v", v, e, err)
+			}
+			if err == nil {
+				sameAsN8n(t, v, p)
 			}
 		} else {
 			var u *Untranslatable

@@ -195,15 +195,22 @@ func (t *translator) templateLiteral(e *ast.TemplateLiteral) (code, error) {
 	return concat(parts), nil
 }
 
-// asString converts a value the way JavaScript does when it joins it to a
-// string. expr's string() agrees for strings, numbers and booleans; it
-// writes null as "<nil>" where JavaScript writes "null", and maps and lists
-// in Go's notation.
+// asString converts a value for text, as n8n writes a {{ }} into text and
+// JavaScript joins a value to a string. Strings, numbers and booleans come
+// out alike. Other values go through Hookflow's text(), as its templates
+// write them: maps and lists as JSON, as n8n's {{ }} text does (JavaScript's
+// + would write "[object Object]" or join a list with commas), and a
+// missing or null value as nothing, as n8n's {{ }} text does (JavaScript's
+// + would write "undefined" or "null"; Hookflow has one nil for both, and
+// neither word is what the text meant).
 func asString(c code) code {
-	if c.kind == kindString {
+	switch c.kind {
+	case kindString:
 		return c
+	case kindNumber, kindBool:
+		return call("string", kindString, c)
 	}
-	return call("string", kindString, c)
+	return call("text", kindString, c)
 }
 
 // concat joins string parts with +.
