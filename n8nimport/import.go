@@ -47,22 +47,35 @@ func Import(data []byte) (*Result, error) {
 	nodes.RegisterBuiltins(reg)
 	c := newConverter(w)
 	c.run()
-	res := &Result{Flow: c.flow, Report: c.report}
-	doc, err := res.Document()
+	problems, err := c.validate(reg)
 	if err != nil {
 		return nil, err
+	}
+	if c.unpin(problems) {
+		// A pin that does not fit is left out rather than failing the flow.
+		if problems, err = c.validate(reg); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Flow: c.flow, Report: c.report}
+	res.Report.Problems, res.Report.Valid = problems, len(problems) == 0
+	return res, nil
+}
+
+// validate checks the flow as saving it would, and gives its problems.
+func (c *converter) validate(reg *nodes.Registry) ([]engine.Problem, error) {
+	doc, err := json.Marshal(c.flow)
+	if err != nil {
+		return nil, fmt.Errorf("encode flow: %w", err)
 	}
 	if _, err := engine.Compile(reg, doc); err != nil {
 		var invalid *engine.InvalidFlowError
 		if !errors.As(err, &invalid) {
-			res.Report.Problems = []engine.Problem{{Message: err.Error()}}
-		} else {
-			res.Report.Problems = invalid.Problems
+			return []engine.Problem{{Message: err.Error()}}, nil
 		}
-	} else {
-		res.Report.Valid = true
+		return invalid.Problems, nil
 	}
-	return res, nil
+	return nil, nil
 }
 
 // converted is one n8n node as a Hookflow node, with how its outputs map
@@ -100,7 +113,10 @@ type converter struct {
 	ids map[string]string
 	// paths maps n8n node names to where n8n's json is in the Hookflow
 	// node's output (see n8nexpr.Scope.Paths).
-	paths  map[string]string
+	paths map[string]string
+	// pinned holds the pins carried over from n8n's pinned data, by node
+	// id.
+	pinned map[string]pinNote
 	byName map[string]*converted
 	// inputs maps a node's name to the names of the nodes whose main
 	// outputs lead to it, in connection order.
@@ -126,6 +142,7 @@ func newConverter(w *workflow) *converter {
 		report: Report{Nodes: []NodeReport{}, Expressions: []ExpressionReport{}, Credentials: []CredentialNeed{}},
 		ids:    map[string]string{},
 		paths:  map[string]string{},
+		pinned: map[string]pinNote{},
 		byName: map[string]*converted{},
 		inputs: map[string][]string{},
 		inLoop: map[string]bool{},
@@ -159,6 +176,7 @@ func (c *converter) run() {
 		c.flow.UI = ui
 	}
 	c.edges()
+	c.pins()
 	if c.trigger == "" {
 		c.report.Notes = append(c.report.Notes, "the workflow has no trigger Hookflow can take over (webhook, schedule, cron, manual, execute-workflow or error trigger): add one")
 	}

@@ -403,3 +403,44 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// n8n's pinned data becomes the nodes' pins, shaped as Hookflow outputs
+// them; what cannot be a pin is left out with the reason.
+func TestPinnedDataBecomesPins(t *testing.T) {
+	t.Parallel()
+	doc := `{"name": "Pins", "nodes": [
+		{"name": "Hook", "type": "n8n-nodes-base.webhook", "typeVersion": 2, "position": [0, 0], "parameters": {"path": "x"}},
+		{"name": "Fetch", "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "position": [200, 0], "parameters": {"url": "https://x.example"}},
+		{"name": "Check", "type": "n8n-nodes-base.if", "typeVersion": 2, "position": [400, 0], "parameters": {"conditions": {"conditions": [{"operator": {"type": "boolean", "operation": "true"}, "leftValue": "={{ $json.ok }}"}]}}},
+		{"name": "Set", "type": "n8n-nodes-base.set", "typeVersion": 3.4, "position": [600, 0], "parameters": {"assignments": {"assignments": [{"name": "id", "type": "string", "value": "={{ $('Fetch').item.json.id }}"}]}}},
+		{"name": "Sheet", "type": "n8n-nodes-base.googleSheets", "typeVersion": 4, "position": [800, 0], "parameters": {}}],
+		"connections": {"Hook": {"main": [[{"node": "Fetch", "type": "main", "index": 0}]]}, "Fetch": {"main": [[{"node": "Check", "type": "main", "index": 0}]]},
+			"Check": {"main": [[{"node": "Set", "type": "main", "index": 0}]]}, "Set": {"main": [[{"node": "Sheet", "type": "main", "index": 0}]]}},
+		"pinData": {"Hook": [{"json": {"body": {"a": 1}}}], "Fetch": [{"json": {"id": 7}}, {"json": {"id": 8}}], "Check": [{"json": {"ok": true}}],
+			"Set": [{"id": "7"}], "Sheet": [{"json": {}}], "Odd": {"not": "a list"}}}`
+	res, err := Import([]byte(doc))
+	require.NoError(t, err)
+	require.True(t, res.Report.Valid, res.Report.Problems)
+	pin := func(id string) any {
+		n, _ := node(t, res, id)
+		var ui map[string]any
+		require.NoError(t, json.Unmarshal(n.UI, &ui))
+		return ui["pin"]
+	}
+	assert.Equal(t, map[string]any{"output": map[string]any{"status": 200.0, "headers": map[string]any{}, "body": map[string]any{"id": 7.0}}}, pin("fetch"),
+		"an HTTP Request's json is the body of http.request's output")
+	assert.Equal(t, map[string]any{"output": map[string]any{"id": "7"}}, pin("set"), "an item of an older export is the json itself")
+	assert.Nil(t, pin("hook"))
+	assert.Nil(t, pin("check"))
+	notes := strings.Join(res.Report.Notes, "\n")
+	for _, want := range []string{
+		`n8n's pinned data of "Fetch" is its pin: test runs use it instead of running the node; n8n pinned 2 items, the pin holds the first`,
+		`n8n's pinned data of "Set" is its pin`,
+		`n8n's pinned data of the trigger "Hook" is left out`,
+		`n8n's pinned data of "Check" is left out: `,
+		`n8n's pinned data of "Sheet" is left out: the node was not converted`,
+		`n8n's pinned data of "Odd" is left out: it is not a list of items`,
+	} {
+		assert.Contains(t, notes, want)
+	}
+}

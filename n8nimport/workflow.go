@@ -15,6 +15,10 @@ type workflow struct {
 	Nodes       []n8nNode             `json:"nodes"`
 	Connections map[string]connection `json:"connections"`
 	Settings    map[string]any        `json:"settings"`
+	// PinData holds the items pinned on nodes in n8n's editor, by node
+	// name; each is decoded on its own, so one that is malformed costs
+	// only itself.
+	PinData map[string]json.RawMessage `json:"pinData"`
 }
 
 // n8nNode is one node of an n8n workflow.
