@@ -1,6 +1,7 @@
 package script_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,9 @@ func TestRunawaysAreStopped(t *testing.T) {
 	tests := []struct {
 		name, code, want string
 		// timed runs get 300 ms; the others a minute, so that the limit
-		// under test comes first.
+		// under test comes first. Likewise, of those, only runs that test
+		// the memory limit get 64 MiB, the others 1 GiB: the heap the
+		// sampler reads holds what parallel tests allocate too.
 		timed bool
 	}{
 		{name: "loop", code: `while (true) {}`, want: "the code ran longer than its limit of 300ms", timed: true},
@@ -50,6 +53,9 @@ func TestRunawaysAreStopped(t *testing.T) {
 			limits := shortLimits
 			if !tt.timed {
 				limits.Time = time.Minute
+				if !strings.Contains(tt.want, "memory") {
+					limits.Memory = 1 << 30
+				}
 			}
 			start := time.Now()
 			requireFails(t, failCase{tt.code, tt.want}, limits)
