@@ -43,9 +43,12 @@ const (
 // refused.
 const mqttSubscribeFailure = 0x80
 
-// mqttQuiesce is how long a disconnect waits for the acknowledgements
-// already handed to the client to be written.
-const mqttQuiesce = 250
+// mqttQuiesce is how long a disconnect waits, at most, for the
+// acknowledgements already handed to the client to be written: the client
+// then closes the connection, and what it had not written is redelivered.
+// A disconnect that goes through returns sooner; a busy machine writes a
+// few acknowledgements in more than 250 ms.
+const mqttQuiesce = 2000
 
 var mqttCredentialType = CredentialType{
 	Name: CredentialMQTT, Title: "MQTT", Summary: "An MQTT 3.1.1 broker that mqtt.publish and trigger.mqtt connect to.",
