@@ -37,11 +37,11 @@ func newPlanCache(st store.Store, reg *nodes.Registry, size int) *planCache {
 	return &planCache{store: st, registry: reg, size: size, entries: map[planKey]*list.Element{}, order: list.New()}
 }
 
-// get returns the compiled plan of a flow version.
 // errPlanCompile marks a stored flow version that no longer compiles (a
 // node kind gone, say): its runs fail, where a store error only delays them.
 var errPlanCompile = errors.New("compile flow")
 
+// get returns the compiled plan of a flow version.
 func (c *planCache) get(ctx context.Context, flowID string, version int) (*Plan, error) {
 	key := planKey{flowID, version}
 	c.mu.Lock()
