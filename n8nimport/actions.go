@@ -424,7 +424,7 @@ func database(b *nodeBuilder) (string, error) {
 			paramsOut[name] = b.expr("params."+name, w.get("value"))
 		}
 		if len(where) > 0 {
-			query += " WHERE " + strings.Join(where, " AND ")
+			query += " WHERE " + strings.Join(where, " "+b.combine()+" ")
 		}
 		b.set("credential", cred)
 		b.set("query", query)
@@ -437,8 +437,8 @@ func database(b *nodeBuilder) (string, error) {
 		}
 		return nodes.KindDBQuery, nil
 	case "insert", "update", "upsert":
-	case "delete", "deleteTable":
-		return "", fmt.Errorf("the %s operation has no Hookflow equivalent", op)
+	case "deleteTable":
+		return b.deleteRows(cred, table)
 	default:
 		return "", fmt.Errorf("the %s operation has no Hookflow equivalent", op)
 	}
@@ -463,6 +463,52 @@ func database(b *nodeBuilder) (string, error) {
 	}
 	b.set("values", values)
 	b.caveat("n8n writes every item of its input; db.write writes one row")
+	return nodes.KindDBWrite, nil
+}
+
+// combine is how the database node joins its where conditions.
+func (b *nodeBuilder) combine() string {
+	if strings.EqualFold(b.p.str("AND", "combineConditions"), "OR") {
+		return "OR"
+	}
+	return "AND"
+}
+
+// deleteRows maps Delete with the "delete" command: rows matching
+// equality conditions, ANDed, as db.write's delete takes them. Truncating
+// or dropping a table, and other conditions, have no equivalent.
+func (b *nodeBuilder) deleteRows(cred, table string) (string, error) {
+	p := b.p
+	if cmd := p.str("truncate", "deleteCommand"); cmd != "delete" {
+		return "", fmt.Errorf("the %s command of the delete operation has no Hookflow equivalent: db.write deletes rows that match where", cmd)
+	}
+	conditions := p.objects("where", "values")
+	if len(conditions) == 0 {
+		return "", fmt.Errorf("deleting every row has no Hookflow equivalent: db.write's delete needs where")
+	}
+	if len(conditions) > 1 && b.combine() == "OR" {
+		return "", fmt.Errorf("conditions joined with OR have no Hookflow equivalent: db.write's where ANDs them")
+	}
+	where := map[string]string{}
+	for _, w := range conditions {
+		col := w.str("", "column")
+		if !sqlName.MatchString(col) {
+			return "", fmt.Errorf("where column %q is not a plain name", col)
+		}
+		switch cond := w.str("equal", "condition"); cond {
+		case "equal":
+			where[col] = b.expr("where."+col, w.get("value"))
+		case "IS NULL":
+			where[col] = "nil"
+		default:
+			return "", fmt.Errorf("where condition %q has no Hookflow equivalent: db.write's where matches equal values", cond)
+		}
+	}
+	b.set("credential", cred)
+	b.set("table", table)
+	b.set("operation", "delete")
+	b.set("where", where)
+	b.caveat("n8n deletes for every item of its input; db.write deletes once")
 	return nodes.KindDBWrite, nil
 }
 

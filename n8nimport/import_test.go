@@ -83,6 +83,10 @@ func TestNodeMappings(t *testing.T) {
 			"email.send", `{"credential": "mail", "from": "a@x.example", "to": "b@x.example", "subject": "s", "html": "<p>x</p>"}`, Converted},
 		{"postgres upsert v2", `{"name": "S", "type": "n8n-nodes-base.postgres", "typeVersion": 2.5, "credentials": {"postgres": {"name": "db"}}, "parameters": {"operation": "upsert", "table": {"__rl": true, "value": "users"}, "columns": {"mappingMode": "defineBelow", "value": {"email": "={{ $json.body.email }}"}, "matchingColumns": ["email"]}}}`,
 			"db.write", `{"credential": "db", "table": "users", "operation": "upsert", "values": {"email": "trigger.body.email"}, "conflict": ["email"]}`, Caveats},
+		{"postgres delete rows v2", `{"name": "S", "type": "n8n-nodes-base.postgres", "typeVersion": 2.5, "credentials": {"postgres": {"name": "db"}}, "parameters": {"operation": "deleteTable", "deleteCommand": "delete", "table": {"__rl": true, "value": "users"}, "where": {"values": [{"column": "email", "value": "={{ $json.body.email }}"}, {"column": "gone", "condition": "IS NULL"}]}}}`,
+			"db.write", `{"credential": "db", "table": "users", "operation": "delete", "where": {"email": "trigger.body.email", "gone": "nil"}}`, Caveats},
+		{"postgres select with or", `{"name": "S", "type": "n8n-nodes-base.postgres", "typeVersion": 2.5, "credentials": {"postgres": {"name": "db"}}, "parameters": {"operation": "select", "table": {"__rl": true, "value": "t"}, "limit": 5, "combineConditions": "OR", "where": {"values": [{"column": "a", "value": "1"}, {"column": "b", "condition": ">", "value": "2"}]}}}`,
+			"db.query", `{"credential": "db", "query": "SELECT * FROM t WHERE a = :p1 OR b > :p2", "params": {"p1": "\"1\"", "p2": "\"2\""}, "limit": 5}`, Converted},
 		{"mysql select", `{"name": "S", "type": "n8n-nodes-base.mySql", "typeVersion": 2.2, "credentials": {"mySql": {"name": "db"}}, "parameters": {"operation": "select", "table": {"__rl": true, "value": "t"}, "returnAll": true}}`,
 			"db.query", `{"credential": "db", "query": "SELECT * FROM t", "limit": 10000}`, Caveats},
 		{"wait v1.1 amount", `{"name": "S", "type": "n8n-nodes-base.wait", "typeVersion": 1.1, "parameters": {"amount": 3}}`,
@@ -143,12 +147,26 @@ func TestNotConverted(t *testing.T) {
 		{"name": "Sheet", "type": "n8n-nodes-base.googleSheets", "typeVersion": 4, "position": [200, 0], "parameters": {}},
 		{"name": "Py", "type": "n8n-nodes-base.code", "typeVersion": 2, "position": [400, 0], "parameters": {"language": "python", "pythonCode": "return []"}},
 		{"name": "Off", "type": "n8n-nodes-base.set", "typeVersion": 1, "disabled": true, "position": [200, 200], "parameters": {}},
-		{"name": "After", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "position": [400, 200], "parameters": {}}`,
+		{"name": "After", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "position": [400, 200], "parameters": {}},
+		{"name": "Truncate", "type": "n8n-nodes-base.postgres", "typeVersion": 2.5, "parameters": {"operation": "deleteTable", "table": {"__rl": true, "value": "t"}}},
+		{"name": "All", "type": "n8n-nodes-base.postgres", "typeVersion": 2.5, "parameters": {"operation": "deleteTable", "deleteCommand": "delete", "table": {"__rl": true, "value": "t"}}},
+		{"name": "Either", "type": "n8n-nodes-base.mySql", "typeVersion": 2.4, "parameters": {"operation": "deleteTable", "deleteCommand": "delete", "table": {"__rl": true, "value": "t"}, "combineConditions": "OR",
+			"where": {"values": [{"column": "a", "value": "1"}, {"column": "b", "value": "2"}]}}},
+		{"name": "Like", "type": "n8n-nodes-base.postgres", "typeVersion": 2.5, "parameters": {"operation": "deleteTable", "deleteCommand": "delete", "table": {"__rl": true, "value": "t"}, "where": {"values": [{"column": "a", "condition": "LIKE", "value": "x%"}]}}}`,
 		`"Hook": {"main": [[{"node": "Sheet", "type": "main", "index": 0}, {"node": "Off", "type": "main", "index": 0}]]},
 		 "Off": {"main": [[{"node": "After", "type": "main", "index": 0}]]}`)
 	assert.Equal(t, NotConverted, nodeReport(res, "Sheet").Status)
 	assert.Contains(t, nodeReport(res, "Sheet").Reasons, "no Hookflow equivalent for n8n-nodes-base.googleSheets")
 	assert.Equal(t, NotConverted, nodeReport(res, "Py").Status)
+	for name, reason := range map[string]string{
+		"Truncate": "the truncate command of the delete operation has no Hookflow equivalent",
+		"All":      "deleting every row has no Hookflow equivalent",
+		"Either":   "conditions joined with OR have no Hookflow equivalent",
+		"Like":     `where condition "LIKE" has no Hookflow equivalent`,
+	} {
+		assert.Equal(t, NotConverted, nodeReport(res, name).Status, name)
+		assert.Contains(t, strings.Join(nodeReport(res, name).Reasons, "\n"), reason, name)
+	}
 	assert.Contains(t, nodeReport(res, "Off").Reasons[0], "disabled in n8n")
 	// The disabled node is bridged: its input goes on to the node after it.
 	assert.Equal(t, []engine.Edge{{From: "hook", To: "after"}}, res.Flow.Edges)
