@@ -40,6 +40,10 @@ type Options struct {
 	DataDir string
 	// Logger receives slow-query and error logs.
 	Logger *slog.Logger
+	// MaxConns is the most connections the Postgres pool opens: 0 means
+	// DefaultMaxConns, and less than MinMaxConns is refused. SQLite,
+	// with its one writer, ignores it.
+	MaxConns int
 	// OnCommitBatch, if set, is called with the number of writes
 	// (deliveries, runs, step checkpoints) in each transaction the group
 	// committer commits: the batch-size metric. It must not block.
@@ -90,7 +94,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		err error
 	)
 	if strings.HasPrefix(opts.URL, "postgres://") || strings.HasPrefix(opts.URL, "postgresql://") {
-		db, err = openPostgres(opts.URL, gormConfig, opts.OnCommitBatch)
+		db, err = openPostgres(opts.URL, gormConfig, opts.OnCommitBatch, opts.MaxConns)
 	} else {
 		db, err = openSQLite(opts, gormConfig)
 	}
@@ -106,7 +110,21 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func openPostgres(dsn string, config *gorm.Config, observe func(size int)) (*DB, error) {
+// Bounds of the Postgres pool.
+const (
+	// DefaultMaxConns serves many concurrent runs and committers.
+	DefaultMaxConns = 32
+	// MinMaxConns leaves a connection to read beside the committers.
+	MinMaxConns = 4
+)
+
+func openPostgres(dsn string, config *gorm.Config, observe func(size int), maxConns int) (*DB, error) {
+	if maxConns == 0 {
+		maxConns = DefaultMaxConns
+	}
+	if maxConns < MinMaxConns {
+		return nil, fmt.Errorf("open postgres: a pool of %d connections is too small; at least %d", maxConns, MinMaxConns)
+	}
 	g, err := gorm.Open(postgres.Open(dsn), config)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -115,12 +133,13 @@ func openPostgres(dsn string, config *gorm.Config, observe func(size int)) (*DB,
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	sqlDB.SetMaxOpenConns(32)
-	sqlDB.SetMaxIdleConns(32)
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	// Several committers use several connections: Postgres commits in
-	// parallel, and each still batches.
-	return &DB{dialect: DialectPostgres, dsn: dsn, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, 4, observe)}, nil
+	// parallel, and each still batches. They take at most half the pool.
+	committers := min(4, maxConns/2)
+	return &DB{dialect: DialectPostgres, dsn: dsn, write: g, read: g, sqlDBs: []*sql.DB{sqlDB}, commits: newCommitter(g, committers, observe)}, nil
 }
 
 func openSQLite(opts Options, config *gorm.Config) (*DB, error) {

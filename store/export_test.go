@@ -27,3 +27,8 @@ func (db *DB) ForeignKeysOff(ctx context.Context) error {
 	}
 	return db.write.WithContext(ctx).Exec(`PRAGMA foreign_keys = OFF`).Error
 }
+
+// MaxOpenConns is the most connections the pool opens.
+func (db *DB) MaxOpenConns() int {
+	return db.sqlDBs[0].Stats().MaxOpenConnections
+}

@@ -57,6 +57,7 @@ func (s settings) Duration(p *time.Duration, name string, value time.Duration, h
 type databaseConfig struct {
 	DataDir     string
 	DatabaseURL string
+	MaxConns    int
 	LogLevel    string
 	LogFormat   string
 }
@@ -64,12 +65,13 @@ type databaseConfig struct {
 func (c *databaseConfig) register(s settings) {
 	s.String(&c.DataDir, "data-dir", "./hookflow-data", "directory for the SQLite database and the key file")
 	s.String(&c.DatabaseURL, "database-url", "", "postgres://user:pass@host/db for Postgres; empty for SQLite in the data dir")
+	s.Int(&c.MaxConns, "database-max-conns", store.DefaultMaxConns, fmt.Sprintf("the most connections this process opens to Postgres (at least %d)", store.MinMaxConns))
 	s.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	s.String(&c.LogFormat, "log-format", "text", "log format: text or json")
 }
 
 func (c *databaseConfig) storeOptions(log *slog.Logger) store.Options {
-	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log}
+	return store.Options{URL: c.DatabaseURL, DataDir: c.DataDir, Logger: log, MaxConns: c.MaxConns}
 }
 
 // logger builds the process logger; logs go to w (stderr).
@@ -169,6 +171,9 @@ func (c *serveConfig) check() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("%s: must be at least 1024", envName("max-body-bytes"))
+	}
+	if c.MaxConns < store.MinMaxConns {
+		return fmt.Errorf("%s: must be at least %d", envName("database-max-conns"), store.MinMaxConns)
 	}
 	if c.LeaseTTL < time.Second {
 		return fmt.Errorf("%s: must be at least 1s", envName("lease-ttl"))

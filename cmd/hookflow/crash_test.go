@@ -61,7 +61,9 @@ func startProcess(t *testing.T, args ...string) *process {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe, append([]string{"-test.run=^$", "--", "serve", "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), serveEnv+"=1")
+	// Several servers run at once in these tests, on one Postgres with a
+	// limit on connections: each takes a small pool.
+	cmd.Env = append(os.Environ(), serveEnv+"=1", "HOOKFLOW_DATABASE_MAX_CONNS=8")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	log := &syncBuffer{}

@@ -267,7 +267,8 @@ func TestVersionAndHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	for _, name := range []string{"HOOKFLOW_ADDR", "HOOKFLOW_DATA_DIR", "HOOKFLOW_DATABASE_URL", "HOOKFLOW_ADMIN_TOKEN",
 		"HOOKFLOW_SECRET_KEY", "HOOKFLOW_PUBLIC_URL", "HOOKFLOW_MAX_IN_FLIGHT", "HOOKFLOW_MAX_BODY_BYTES",
-		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "HOOKFLOW_RUN_RETENTION", "HOOKFLOW_RUNS_PER_FLOW", "HOOKFLOW_SHUTDOWN_GRACE"} {
+		"HOOKFLOW_ALLOW_PRIVATE_NETWORKS", "HOOKFLOW_RUN_RETENTION", "HOOKFLOW_RUNS_PER_FLOW", "HOOKFLOW_SHUTDOWN_GRACE",
+		"HOOKFLOW_DATABASE_MAX_CONNS"} {
 		assert.Contains(t, errOut, name, "serve --help documents %s", name)
 	}
 	assert.Contains(t, errOut, "-addr :8080", "and shows defaults")
@@ -284,6 +285,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{[]string{"--public-url", "ftp://x"}, "HOOKFLOW_PUBLIC_URL"},
 		{[]string{"--max-in-flight", "0"}, "HOOKFLOW_MAX_IN_FLIGHT"},
 		{[]string{"--in-flight-memory", "0"}, "HOOKFLOW_IN_FLIGHT_MEMORY"},
+		{[]string{"--database-max-conns", "2"}, "HOOKFLOW_DATABASE_MAX_CONNS: must be at least 4"},
 		{[]string{"--log-level", "loud"}, "HOOKFLOW_LOG_LEVEL"},
 		{[]string{"--no-such-flag"}, "flag provided but not defined"},
 		{[]string{"extra-arg"}, "serve takes no arguments"},
