@@ -90,6 +90,14 @@ test("a screenshot of each screen", { skip }, async (t) => {
   await page.setViewportSize({ width: 1440, height: 900 });
   let n = 0;
   const shot = (screen) => page.screenshot({ path: join(out, `${String(++n).padStart(2, "0")}-${screen}.png`) });
+  // The canvas refits when the node view opens or closes, with a short
+  // animation: wait until every node lies inside it.
+  const fitted = () =>
+    page.waitForFunction(() => {
+      const canvas = document.querySelector(".canvas")?.getBoundingClientRect();
+      const nodes = [...document.querySelectorAll(".canvas [data-node]")].map((n) => n.getBoundingClientRect());
+      return canvas && nodes.length > 0 && nodes.every((n) => n.left >= canvas.left && n.right <= canvas.right && n.top >= canvas.top && n.bottom <= canvas.bottom);
+    });
   mkdirSync(out, { recursive: true });
 
   await page.goto(env.baseURL + "/");
@@ -111,9 +119,11 @@ test("a screenshot of each screen", { skip }, async (t) => {
   await shot("editor");
   await page.locator('[data-node="summary"]').click();
   await page.getByLabel("Test output of summary").waitFor();
+  await fitted();
   await shot("editor-node-panel");
   await page.locator('[data-node="notify"]').click();
   await page.getByRole("complementary", { name: "Node notify" }).waitFor();
+  await fitted();
   await shot("editor-slack-panel");
   await page.locator("summary", { hasText: "Flow settings" }).click();
   await page.getByLabel("Most runs at once").waitFor();

@@ -873,7 +873,7 @@ function Palette({ types, onAdd }: { types: NodeType[]; onAdd: (t: NodeType) => 
                 onClick={() => onAdd(t)}
               >
                 <KindIcon name={t.icon} />
-                {t.title}
+                <span className="palette-label">{t.title}</span>
               </button>
             ))}
           </div>
