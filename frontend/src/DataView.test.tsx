@@ -153,6 +153,20 @@ describe("DataView", () => {
     expect(Object.fromEntries(dataTransfer.data)).toEqual({ [pathType]: "trigger.body.amount", "text/plain": "trigger.body.amount" });
   });
 
+  it("drags a list's element by its index, and keeps the text the JSON value", async () => {
+    const value = { items: [{ sku: "a" }, "plain", [1]] };
+    const onPick = vi.fn();
+    await ctx.render(<DataView value={value} path="trigger.body" label="Sample" onPick={onPick} />);
+    expect(JSON.parse(panel(ctx.container, "Sample").textContent!)).toEqual(value);
+    for (const [i, path] of ["trigger.body.items[0]", "trigger.body.items[1]", "trigger.body.items[2]", "trigger.body.items[2][0]"].entries()) {
+      const element = field(ctx.container, path);
+      expect(element.getAttribute("draggable"), path).toBe("true");
+      expect(element.dataset.marker, path).toBe(i === 3 ? "0" : String(i));
+    }
+    act(() => field(ctx.container, "trigger.body.items[1]").click());
+    expect(onPick).toHaveBeenCalledWith("trigger.body.items[1]");
+  });
+
   it("copies a field's path when pressed, says so, and tells onPick", async () => {
     const writeText = vi.fn(async () => {});
     vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });

@@ -158,7 +158,23 @@ function Search({ query, found, onQuery }: { query: string; found: Found; onQuer
 /** FieldHandle is a field as something to drag into a parameter field, or
  * press (click, Enter, Space) to copy its path. A span with the button
  * role, since some browsers will not drag a <button>. */
-function FieldHandle({ path, name, onPick, className = "", children }: { path: string; name?: string; onPick: (path: string) => void; className?: string; children: ReactNode }) {
+function FieldHandle({
+  path,
+  name,
+  onPick,
+  className = "",
+  marker,
+  children,
+}: {
+  path: string;
+  name?: string;
+  onPick: (path: string) => void;
+  className?: string;
+  /** Drawn by CSS, not in the text: a list element's index, which would
+   * make the JSON view's text no longer the value. */
+  marker?: string;
+  children?: ReactNode;
+}) {
   const onDragStart = (event: DragEvent<HTMLSpanElement>) => {
     event.dataTransfer.setData(pathType, path);
     event.dataTransfer.setData("text/plain", path);
@@ -177,6 +193,7 @@ function FieldHandle({ path, name, onPick, className = "", children }: { path: s
       tabIndex={0}
       draggable
       className={`dataview-field ${className}`}
+      data-marker={marker}
       aria-label={description}
       title={`${path} — drag into a field, or press to copy`}
       onDragStart={onDragStart}
@@ -339,7 +356,7 @@ function JSONView({ value, path, query, found, onPick }: ViewProps & { query: st
   };
   return (
     <div className="dataview-json">
-      <JSONNode value={value} path={path} name={null} depth={0} last inMatch={false} ctx={ctx} />
+      <JSONNode value={value} path={path} name={null} index={null} depth={0} last inMatch={false} ctx={ctx} />
     </div>
   );
 }
@@ -358,6 +375,8 @@ interface NodeProps {
   path: string;
   /** The key of the node in its object; null for list elements and the root. */
   name: string | null;
+  /** The position of the node in its list; null for object members and the root. */
+  index: number | null;
   depth: number;
   /** Whether the node is the last of its parent, which takes no comma. */
   last: boolean;
@@ -369,19 +388,22 @@ interface NodeProps {
 /** JSONNode draws one value of the JSON view: a line for a scalar, an empty
  * or folded collection; an opening line, children and a closing line for
  * an unfolded one. */
-function JSONNode({ value, path, name, depth, last, inMatch, ctx }: NodeProps) {
+function JSONNode({ value, path, name, index, depth, last, inMatch, ctx }: NodeProps) {
   const searching = ctx.query.trim() !== "";
   const matched = inMatch || ctx.found.matches.has(path);
   const comma = last ? "" : ",";
-  const key = name !== null && (
-    <>
-      {'"'}
-      <FieldHandle path={path} onPick={ctx.onPick} className="dataview-key">
-        <Highlighted text={name} query={ctx.query} />
-      </FieldHandle>
-      {'": '}
-    </>
-  );
+  const key =
+    name !== null ? (
+      <>
+        {'"'}
+        <FieldHandle path={path} onPick={ctx.onPick} className="dataview-key">
+          <Highlighted text={name} query={ctx.query} />
+        </FieldHandle>
+        {'": '}
+      </>
+    ) : (
+      index !== null && <FieldHandle path={path} onPick={ctx.onPick} className="dataview-index" marker={String(index)} />
+    );
 
   if (!Array.isArray(value) && !isObject(value)) {
     const text = scalarText(value);
@@ -456,6 +478,7 @@ function JSONNode({ value, path, name, depth, last, inMatch, ctx }: NodeProps) {
             value={child}
             path={childPath(path, k)}
             name={typeof k === "string" ? k : null}
+            index={typeof k === "number" ? k : null}
             depth={depth + 1}
             last={i === visible.length - 1}
             inMatch={matched}
