@@ -228,6 +228,10 @@ describe("counts", () => {
     });
     const counted = withCounts(run, nodes, edges);
     expect(counted[2].data).toEqual({ items: 4 });
+    const named = Object.fromEntries(counted.map((e) => [e.id, e.ariaLabel]));
+    expect(named["shape:->big"], "screen readers hear the count").toBe("Edge from shape to big: 4 items");
+    expect(named["big:true->after"], "and the port").toBe("Edge from big (true) to after: 2 items");
     expect(withCounts(null, nodes, counted)[2].data, "no run: no counts").toEqual({ items: undefined });
+    expect(withCounts(null, nodes, counted)[2].ariaLabel).toBeUndefined();
   });
 });

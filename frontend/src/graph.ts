@@ -260,7 +260,13 @@ export function edgeItems(run: Run | null, nodes: CanvasNode[], edges: Edge[]): 
  * (data.items, drawn by the canvas's edge), or clears them without a run. */
 export function withCounts(run: Run | null, nodes: CanvasNode[], edges: Edge[]): Edge[] {
   const counts = edgeItems(run, nodes, edges);
-  return edges.map((e) => ({ ...e, data: { ...e.data, items: counts.get(e.id) } }));
+  return edges.map((e) => {
+    const n = counts.get(e.id);
+    // The count is drawn on the edge; screen readers hear it in its name.
+    const port = e.sourceHandle ? ` (${e.sourceHandle})` : "";
+    const ariaLabel = n === undefined ? undefined : `Edge from ${e.source}${port} to ${e.target}: ${items(n)}`;
+    return { ...e, ariaLabel, data: { ...e.data, items: n } };
+  });
 }
 
 /** items says a count of items as the canvas shows it. */
