@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { mounted, settle } from "./testing";
 import type { FlowNode, NodeType, Step } from "./api";
 import { edgeTypes, nodeTypes } from "./FlowNodeView";
-import { notesOf, type CanvasNode, type NoteNode } from "./graph";
+import { notesOf, readOnlyNotes, type CanvasNode, type NoteNode } from "./graph";
 
 const kind = (k: string, extra: Partial<NodeType>): NodeType => ({
   kind: k, category: "data", title: k, summary: "", icon: "box", fields: [], ports: [], pure: true, schema: {}, ...extra,
@@ -63,6 +63,18 @@ describe("the canvas", () => {
     expect(node("later").getAttribute("data-result")).toBe("waiting");
     expect(node("later").querySelector(".node-items"), "no items while it waits").toBeNull();
     expect(node("fresh").querySelector(".node-result"), "not run: nothing to show").toBeNull();
+  });
+
+  it("draws a run's notes to read, not to edit", async () => {
+    const notes = readOnlyNotes({ notes: [{ id: "note_1", text: "why:\nthe CRM rate-limits", position: { x: 10, y: 10 }, color: "green" }] });
+    expect(notes[0]).toMatchObject({ draggable: false, selectable: false, focusable: false });
+    await ctx.render(<Canvas flow={[]} notes={notes} />);
+    await settle();
+    const note = ctx.container.querySelector<HTMLElement>('.react-flow__node[data-id="note:note_1"]')!;
+    expect(note.querySelector('[role="note"]')?.getAttribute("aria-label")).toBe("Sticky note");
+    expect(note.querySelector(".note")?.getAttribute("data-color")).toBe("green");
+    expect(note.querySelector(".note-text")?.textContent).toBe("why:\nthe CRM rate-limits");
+    expect(note.querySelector("textarea, button"), "nothing to edit").toBeNull();
   });
 
   it("edits, colours and deletes a note, through React Flow into the editor's state", async () => {

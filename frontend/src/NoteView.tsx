@@ -10,6 +10,13 @@ export function NoteView({ id, data, selected }: NodeProps<NoteNode>) {
   const { note } = data;
   // Changes go through React Flow, which hands them to the editor's state.
   const change = (to: Partial<FlowNote>) => flow.updateNodeData(id, { note: { ...note, ...to } });
+  if (data.readOnly) {
+    return (
+      <div className="note" data-color={note.color ?? "yellow"} role="note" aria-label="Sticky note">
+        <p className="note-text">{note.text}</p>
+      </div>
+    );
+  }
   return (
     <div className="note" data-color={note.color ?? "yellow"} role="group" aria-label="Sticky note">
       <NodeResizer isVisible={selected} minWidth={120} minHeight={80} />

@@ -5,7 +5,7 @@ import { errorMessage, type Client, type Delivery, type DeliveryFilter, type Run
 import { duration, StepView, when } from "./StepView";
 import { PageLink } from "./PageLink";
 import { edgeTypes, nodeTypes } from "./FlowNodeView";
-import { nodeStatus, stepsByNode, toCanvas, withCounts, type CanvasNode } from "./graph";
+import { nodeStatus, readOnlyNotes, stepsByNode, toCanvas, withCounts, type CanvasNode } from "./graph";
 import { useAccess } from "./access";
 
 const statuses: RunStatus[] = ["queued", "running", "succeeded", "failed", "canceled"];
@@ -405,7 +405,7 @@ function RunCanvas({ client, run, chosen, onChoose }: { client: Client; run: Run
   return (
     <div className="canvas run-canvas" aria-label={`Flow version ${run.flow_version} as it ran`}>
       <ReactFlow
-        nodes={drawn}
+        nodes={[...readOnlyNotes(doc.data.ui), ...drawn]}
         edges={withCounts(run, nodes, edges)}
         nodeTypes={nodeTypes}
         edgeTypes={edgeTypes}

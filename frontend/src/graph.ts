@@ -119,7 +119,7 @@ export function layout(nodes: CanvasNode[], edges: Edge[]): CanvasNode[] {
 
 /** A sticky note's canvas node: its id is the note's, prefixed, so it never
  * collides with a flow node's id (those cannot hold a colon). */
-export type NoteData = { note: FlowNote };
+export type NoteData = { note: FlowNote; readOnly?: boolean };
 export type NoteNode = Node<NoteData, "note">;
 export const notePrefix = "note:";
 
@@ -146,6 +146,12 @@ export function notesOf(ui?: FlowUI): NoteNode[] {
     connectable: false,
     data: { note },
   }));
+}
+
+/** readOnlyNotes draws the notes for a canvas that only shows a flow (a
+ * run's): they cannot be moved, chosen or edited. */
+export function readOnlyNotes(ui?: FlowUI): NoteNode[] {
+  return notesOf(ui).map((n) => ({ ...n, draggable: false, selectable: false, focusable: false, data: { ...n.data, readOnly: true } }));
 }
 
 /** newNote makes a note centred on a place, with an id no other note has. */
