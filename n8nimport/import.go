@@ -178,8 +178,13 @@ func (c *converter) run() {
 	c.edges()
 	c.pins()
 	if c.trigger == "" {
-		c.report.Notes = append(c.report.Notes, "the workflow has no trigger Hookflow can take over (webhook, schedule, cron, manual, execute-workflow or error trigger): add one")
+		c.remark("the workflow has no trigger Hookflow can take over (webhook, schedule, cron, manual, execute-workflow or error trigger): add one")
 	}
+}
+
+// remark adds a note on the flow as a whole to the report.
+func (c *converter) remark(format string, args ...any) {
+	c.report.Notes = append(c.report.Notes, fmt.Sprintf(format, args...))
 }
 
 func (c *converter) indexInputs() {
@@ -320,7 +325,7 @@ func (c *converter) note(n *n8nNode, number int) map[string]any {
 	text := n.Parameters.str("", "content")
 	if r := []rune(text); len(r) > engine.MaxNoteText {
 		text = string(r[:engine.MaxNoteText])
-		c.report.Notes = append(c.report.Notes, fmt.Sprintf("sticky note %q was cut to %d characters", n.Name, engine.MaxNoteText))
+		c.remark("sticky note %q was cut to %d characters", n.Name, engine.MaxNoteText)
 	}
 	x, y := position(n)
 	note := map[string]any{
@@ -445,14 +450,14 @@ func (c *converter) edges() {
 		for _, typ := range sortedKeys(c.w.Connections[from]) {
 			outputs := c.w.Connections[from][typ]
 			if typ != "main" {
-				c.report.Notes = append(c.report.Notes, fmt.Sprintf("%q has %q connections (n8n's AI sub-nodes): left out", from, typ))
+				c.remark("%q has %q connections (n8n's AI sub-nodes): left out", from, typ)
 				continue
 			}
 			for index, targets := range outputs {
 				ports, ok := c.portsOf(src, index)
 				if !ok {
 					if len(targets) > 0 {
-						c.report.Notes = append(c.report.Notes, fmt.Sprintf("output %d of %q has no Hookflow port: its %d connection(s) are left out", index, from, len(targets)))
+						c.remark("output %d of %q has no Hookflow port: its %d connection(s) are left out", index, from, len(targets))
 					}
 					continue
 				}
@@ -482,7 +487,7 @@ func (c *converter) loopBacks() {
 				for _, t := range targets {
 					to := c.byName[t.Node]
 					if to != nil && to.loop && c.inLoop[from] {
-						c.report.Notes = append(c.report.Notes, fmt.Sprintf("the connection from %q back to the loop %q is left out: a foreach runs its body once per element by itself", from, t.Node))
+						c.remark("the connection from %q back to the loop %q is left out: a foreach runs its body once per element by itself", from, t.Node)
 					}
 				}
 			}

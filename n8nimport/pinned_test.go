@@ -129,9 +129,7 @@ func evalTranslation(t *testing.T, e ExpressionReport, scope *expression.Scope) 
 		v, err = p.Eval(context.Background(), scope)
 	}
 	require.NoError(t, err, "%s on the pinned data", e.Result)
-	data, err := json.Marshal(v)
+	out, err := n8njs.Plain(v)
 	require.NoError(t, err)
-	var out any
-	require.NoError(t, json.Unmarshal(data, &out))
 	return out
 }

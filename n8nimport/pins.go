@@ -52,10 +52,6 @@ type pinNote struct {
 	at   int
 }
 
-func (c *converter) remark(format string, args ...any) {
-	c.report.Notes = append(c.report.Notes, fmt.Sprintf(format, args...))
-}
-
 // unpin takes back the pins the flow's validation refused (a node in a
 // loop, a kind whose pin needs a port), saying why in their notes, and
 // tells whether it took any back.

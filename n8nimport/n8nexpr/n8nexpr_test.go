@@ -2,7 +2,6 @@ package n8nexpr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -85,14 +84,11 @@ func agrees(n8n, translated any) bool {
 	return strings.NewReplacer("undefined", "", "null", "").Replace(a) == b
 }
 
-// plain passes a value through JSON, as n8njs does, so the two compare as
-// data rather than as Go types.
+// plain is n8njs.Plain for tests.
 func plain(t *testing.T, v any) any {
 	t.Helper()
-	data, err := json.Marshal(v)
+	out, err := n8njs.Plain(v)
 	require.NoError(t, err)
-	var out any
-	require.NoError(t, json.Unmarshal(data, &out))
 	return out
 }
 

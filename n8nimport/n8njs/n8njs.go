@@ -141,14 +141,24 @@ func run(vm *goja.Runtime, js string) (any, error) {
 	if goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil, nil
 	}
-	// Through JSON, so numbers, arrays and objects compare as plain data.
-	var out any
-	data, err := json.Marshal(v.Export())
+	out, err := Plain(v.Export())
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
+	return out, nil
+}
+
+// Plain passes a value through JSON, so values from JavaScript and from
+// Hookflow compare as data (numbers as float64, lists as []any) rather than
+// as Go types.
+func Plain(v any) (any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
 	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("result: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

@@ -46,7 +46,10 @@ func Split(v string) ([]Part, error) {
 	return parts, nil
 }
 
-// closing finds the "}}" that ends a placeholder whose body starts s.
+// closing finds the "}}" that ends a placeholder whose body starts s. It is
+// Hookflow's template scanner (engine/expression) but for JavaScript, whose
+// backquoted strings take escapes where expr's are raw: `\`}}` does not end
+// a JavaScript string.
 func closing(s string) int {
 	depth := 0
 	var quote byte
